@@ -1,0 +1,270 @@
+"""Physical systems of the ConservNet paper (Ha & Jeong 2021, papers 000/001, appendix D, Table II).
+
+Every generator returns a :class:`~conserve_tf.groups.GroupedData` with ``x`` of shape
+``(groups G, members M, features F)``: one group is one trajectory (one orbit), its members are
+points along it. The true constants ``c`` are computed from each group's initial state; ``scale``
+holds the paper's per-feature input factors; ``params`` records every parameter.
+
+Ground truth comes from ``scipy.integrate.solve_ivp`` (DOP853, rtol = atol = 1e-12) by default;
+``integrator="euler"`` reproduces the paper's explicit Euler scheme (dt = 0.01), along which the
+invariants drift (``c`` then still holds the initial-state value). ``noise=s`` adds N(0, s)
+measurement noise to the stored (unscaled) inputs, seeded from ``seed`` (Fig. 3a).
+
+Systems
+-------
+* :func:`lotka_volterra` -- dx/dt = αx − γxy, dy/dt = −βy + δxy, (α, β, δ, γ) = (1.1, 0.4, 0.1, 0.4),
+  invariant C = α ln y + β ln x − γ y − δ x (the paper's print permutes the letters), x, y ~ U(1, 10),
+  one point per time unit (t = 0, 1, ..., M − 1), scale (0.1, 0.1).
+* :func:`kepler` -- m = GM = 1, features (x, y, v_x, v_y), constants L = x v_y − y v_x and
+  E = v²/2 − 1/r (c of shape (G, 2), L first), scale (0.1, 0.1, 1, 1).
+* :func:`kepler_fixed_l` -- the same with every orbit at L = −1.5 (appendix G); c is E alone.
+* :func:`kepler_plus` -- the orbits of :func:`kepler` in polar coordinates (r, ṙ, θ, θ̇).
+
+Kepler sampling: initial (x, y, v_x, v_y) ~ U(−5, 5)⁴; a draw is rejected when the orbit is unbound
+(E >= 0), too eccentric (e >= ``max_eccentricity`` = 0.99, e = sqrt(1 + 2 E L²)) or reaches beyond
+``max_apoapsis`` = 20 (keeps positions near the paper's actual range, Table II: y up to 15.3).
+Members are taken at M equally spaced times over one orbital period T = 2π a^{3/2}, a = −1/(2E),
+starting at the initial state, so every group covers its whole ellipse.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from conserve_tf.groups import GroupedData
+
+__all__ = [
+    "LV_PARAMS",
+    "lotka_volterra",
+    "lotka_volterra_invariant",
+    "kepler",
+    "kepler_fixed_l",
+    "kepler_plus",
+    "kepler_invariants",
+    "cartesian_to_polar",
+    "polar_to_cartesian",
+]
+
+LV_PARAMS = {"alpha": 1.1, "beta": 0.4, "delta": 0.1, "gamma": 0.4}
+_RTOL = _ATOL = 1e-12
+_DT = 0.01
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_common(groups, members, integrator, noise) -> tuple[int, int]:
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
+    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < 2:
+        raise ValueError(f"members must be an integer >= 2 (points per trajectory), got {members!r}")
+    if integrator not in ("solve_ivp", "euler"):
+        raise ValueError(f"integrator must be 'solve_ivp' or 'euler', got {integrator!r}")
+    if not np.isscalar(noise) or not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be a finite number >= 0 (std of the measurement noise), got {noise!r}")
+    return int(groups), int(members)
+
+
+def _add_noise(x: np.ndarray, noise: float, seed: int) -> np.ndarray:
+    """x + N(0, noise) element-wise, from a stream independent of the initial-condition draws."""
+    if noise == 0:
+        return x
+    return x + np.random.default_rng([int(seed), 1]).normal(0.0, noise, size=x.shape)
+
+
+# ----------------------------------------------------------------------------- integration
+def _integrate(rhs, y0: np.ndarray, times: np.ndarray, integrator: str) -> np.ndarray:
+    """Integrate the batched ODE dy/dt = rhs(y), y (B, D), and return states at ``times``.
+
+    ``times`` is (B, M) (per-trajectory sample times, starting at 0). Returns (B, M, D).
+    solve_ivp: DOP853 (rtol = atol = 1e-12), one stacked solve when all rows of ``times`` agree,
+    else one solve per trajectory. Euler: all trajectories at once
+    with dt = 0.01, keeping the step nearest to each requested time.
+    """
+    b, d = y0.shape
+    out = np.empty((b, times.shape[1], d))
+    if integrator == "solve_ivp" and np.all(times == times[:1]):
+        # common sample times: one stacked solve of all B trajectories (B * D equations)
+        sol = solve_ivp(lambda t, y: rhs(y.reshape(b, d)).ravel(), (0.0, times[0, -1]), y0.ravel(),
+                        method="DOP853", t_eval=times[0], rtol=_RTOL, atol=_ATOL)
+        if not sol.success:  # pragma: no cover
+            raise RuntimeError(f"solve_ivp failed: {sol.message}")
+        return sol.y.T.reshape(times.shape[1], b, d).transpose(1, 0, 2)
+    if integrator == "solve_ivp":
+        for i in range(b):
+            sol = solve_ivp(lambda t, y: rhs(y[None, :])[0], (0.0, times[i, -1]), y0[i], method="DOP853",
+                            t_eval=times[i], rtol=_RTOL, atol=_ATOL)
+            if not sol.success:  # pragma: no cover - DOP853 on these smooth systems does not fail
+                raise RuntimeError(f"solve_ivp failed on trajectory {i}: {sol.message}")
+            out[i] = sol.y.T
+        return out
+    steps = np.rint(times / _DT).astype(np.int64)  # (B, M) step index of every kept point
+    y = y0.astype(np.float64).copy()
+    for n in range(int(steps.max()) + 1):
+        hit = steps == n
+        if hit.any():
+            bi, mi = np.nonzero(hit)
+            out[bi, mi] = y[bi]
+        y = y + _DT * rhs(y)
+    return out
+
+
+# ----------------------------------------------------------------------------- Lotka-Volterra
+def lotka_volterra_invariant(x: np.ndarray, alpha=1.1, beta=0.4, delta=0.1, gamma=0.4) -> np.ndarray:
+    """C = α ln y + β ln x − γ y − δ x for states x (..., 2) = (x, y), unscaled. Returns (...)."""
+    x = np.asarray(x, dtype=np.float64)
+    return alpha * np.log(x[..., 1]) + beta * np.log(x[..., 0]) - gamma * x[..., 1] - delta * x[..., 0]
+
+
+def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
+                   noise: float = 0.0) -> GroupedData:
+    """Lotka-Volterra populations (Table II of Ha & Jeong 2021): x (G, M, 2) = (x, y), c (G,) = C.
+
+    dx/dt = αx − γxy, dy/dt = −βy + δxy with (α, β, δ, γ) = (1.1, 0.4, 0.1, 0.4); initial x, y ~ U(1, 10);
+    members at t = 0, 1, ..., M − 1 (the paper: Euler with dt = 0.01 for 100 M steps, every 100th kept).
+    """
+    g, m = _check_common(groups, members, integrator, noise)
+    p = LV_PARAMS
+    rng = np.random.default_rng(seed)
+    y0 = rng.uniform(1.0, 10.0, size=(g, 2))
+
+    def rhs(s):
+        x, y = s[:, 0], s[:, 1]
+        return np.stack([p["alpha"] * x - p["gamma"] * x * y, -p["beta"] * y + p["delta"] * x * y], axis=1)
+
+    times = np.tile(np.arange(m, dtype=np.float64), (g, 1))
+    x = _integrate(rhs, y0, times, integrator)
+    c = lotka_volterra_invariant(y0, **p)
+    params = dict(system="lotka_volterra", groups=g, members=m, seed=seed, integrator=integrator,
+                  noise=float(noise), dt=_DT if integrator == "euler" else None, sample_interval=1.0,
+                  rtol=_RTOL, atol=_ATOL, init_low=1.0, init_high=10.0, **p)
+    return GroupedData(_add_noise(x, noise, seed), c=c, feature_names=["x", "y"], constant_names=["C"],
+                       name="lotka_volterra", scale=np.array([0.1, 0.1]), params=params)
+
+
+# ----------------------------------------------------------------------------- Kepler
+def kepler_invariants(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Angular momentum L = x v_y − y v_x and energy E = v²/2 − 1/r (m = GM = 1).
+
+    x: (..., 4) Cartesian states (x, y, v_x, v_y), unscaled. Returns (L, E), each (...).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    px, py, vx, vy = (x[..., i] for i in range(4))
+    return px * vy - py * vx, 0.5 * (vx**2 + vy**2) - 1.0 / np.hypot(px, py)
+
+
+def _kepler_rhs(s: np.ndarray) -> np.ndarray:
+    r3 = np.hypot(s[:, 0], s[:, 1]) ** 3
+    return np.stack([s[:, 2], s[:, 3], -s[:, 0] / r3, -s[:, 1] / r3], axis=1)
+
+
+def _accept(states, max_eccentricity, max_apoapsis):
+    L, E = kepler_invariants(states)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.sqrt(np.maximum(1.0 + 2.0 * E * L**2, 0.0))
+        a = -1.0 / (2.0 * E)
+        ok = (E < 0) & (e < max_eccentricity) & (a * (1.0 + e) <= max_apoapsis)
+    return ok
+
+
+def _draw_orbits(g, rng, max_eccentricity, max_apoapsis, fixed_l=None, low=-5.0, high=5.0):
+    """Initial states (g, 4) by rejection sampling (see the module docstring)."""
+    found, tries = [], 0
+    while sum(len(f) for f in found) < g:
+        tries += 1
+        if tries > 10_000:
+            raise ValueError("could not draw enough bound orbits; loosen max_eccentricity / max_apoapsis")
+        cand = rng.uniform(low, high, size=(4096, 4))
+        if fixed_l is not None:
+            # position (x, y) and radial speed v_r ~ U(low, high); tangential speed from L = r v_t
+            r = np.hypot(cand[:, 0], cand[:, 1])
+            rhat = cand[:, :2] / r[:, None]
+            that = np.stack([-rhat[:, 1], rhat[:, 0]], axis=1)
+            v = cand[:, 2:3] * rhat + (fixed_l / r)[:, None] * that
+            cand = np.concatenate([cand[:, :2], v], axis=1)
+        found.append(cand[_accept(cand, max_eccentricity, max_apoapsis)])
+    return np.concatenate(found)[:g]
+
+
+def _kepler_orbits(groups, members, seed, integrator, max_eccentricity, max_apoapsis, fixed_l=None):
+    if not 0 < max_eccentricity < 1:
+        raise ValueError(f"max_eccentricity must lie in (0, 1) for bound orbits, got {max_eccentricity!r}")
+    if not max_apoapsis > 0:
+        raise ValueError(f"max_apoapsis must be > 0, got {max_apoapsis!r}")
+    rng = np.random.default_rng(seed)
+    y0 = _draw_orbits(groups, rng, max_eccentricity, max_apoapsis, fixed_l)
+    L, E = kepler_invariants(y0)
+    period = 2.0 * np.pi * (-1.0 / (2.0 * E)) ** 1.5
+    times = period[:, None] * np.arange(members)[None, :] / members
+    return _integrate(_kepler_rhs, y0, times, integrator), L, E, period
+
+
+def _kepler_params(name, g, m, seed, integrator, noise, max_eccentricity, max_apoapsis, period, **extra):
+    return dict(system=name, groups=g, members=m, seed=seed, integrator=integrator, noise=float(noise),
+                dt=_DT if integrator == "euler" else None, rtol=_RTOL, atol=_ATOL, GM=1.0, mass=1.0,
+                init_low=-5.0, init_high=5.0, max_eccentricity=max_eccentricity, max_apoapsis=max_apoapsis,
+                sampling="M equally spaced times over one period", periods=period.tolist(), **extra)
+
+
+def kepler(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
+           noise: float = 0.0, max_eccentricity: float = 0.99, max_apoapsis: float = 20.0) -> GroupedData:
+    """Kepler orbits (m = GM = 1): x (G, M, 4) = (x, y, v_x, v_y); c (G, 2) = (L, E), L first.
+
+    L = x v_y − y v_x (the invariant ConservNet finds first), E = v²/2 − 1/r. Scale (0.1, 0.1, 1, 1).
+    """
+    g, m = _check_common(groups, members, integrator, noise)
+    x, L, E, period = _kepler_orbits(g, m, seed, integrator, max_eccentricity, max_apoapsis)
+    params = _kepler_params("kepler", g, m, seed, integrator, noise, max_eccentricity, max_apoapsis, period)
+    return GroupedData(_add_noise(x, noise, seed), c=np.stack([L, E], axis=1), feature_names=["x", "y", "vx", "vy"],
+                       constant_names=["L", "E"], name="kepler", scale=np.array([0.1, 0.1, 1.0, 1.0]),
+                       params=params)
+
+
+def kepler_fixed_l(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
+                   noise: float = 0.0, L: float = -1.5, max_eccentricity: float = 0.99,
+                   max_apoapsis: float = 20.0) -> GroupedData:
+    """Kepler orbits all with angular momentum L (appendix G: L = −1.5); c (G,) = E alone.
+
+    Initial position (x, y) and radial speed ~ U(−5, 5); tangential speed L / r. Features and scale
+    as :func:`kepler`; ``params["L"]`` records the fixed L.
+    """
+    g, m = _check_common(groups, members, integrator, noise)
+    if not np.isfinite(L) or L == 0:
+        raise ValueError(f"L must be a finite non-zero angular momentum, got {L!r}")
+    x, _, E, period = _kepler_orbits(g, m, seed, integrator, max_eccentricity, max_apoapsis, fixed_l=float(L))
+    params = _kepler_params("kepler_fixed_l", g, m, seed, integrator, noise, max_eccentricity, max_apoapsis,
+                            period, L=float(L))
+    return GroupedData(_add_noise(x, noise, seed), c=E, feature_names=["x", "y", "vx", "vy"],
+                       constant_names=["E"], name="kepler_fixed_l", scale=np.array([0.1, 0.1, 1.0, 1.0]),
+                       params=params)
+
+
+def cartesian_to_polar(x: np.ndarray) -> np.ndarray:
+    """(x, y, v_x, v_y) (..., 4) -> (r, ṙ, θ, θ̇) (..., 4); θ = atan2(y, x) in (−π, π]."""
+    x = np.asarray(x, dtype=np.float64)
+    px, py, vx, vy = (x[..., i] for i in range(4))
+    r = np.hypot(px, py)
+    return np.stack([r, (px * vx + py * vy) / r, np.arctan2(py, px), (px * vy - py * vx) / r**2], axis=-1)
+
+
+def polar_to_cartesian(p: np.ndarray) -> np.ndarray:
+    """(r, ṙ, θ, θ̇) (..., 4) -> (x, y, v_x, v_y) (..., 4); inverse of :func:`cartesian_to_polar`."""
+    p = np.asarray(p, dtype=np.float64)
+    r, rd, th, thd = (p[..., i] for i in range(4))
+    c, s = np.cos(th), np.sin(th)
+    return np.stack([r * c, r * s, rd * c - r * thd * s, rd * s + r * thd * c], axis=-1)
+
+
+def kepler_plus(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
+                noise: float = 0.0, max_eccentricity: float = 0.99, max_apoapsis: float = 20.0) -> GroupedData:
+    """Kepler+: the orbits of :func:`kepler` (same seed, same orbits) in polar coordinates.
+
+    x (G, M, 4) = (r, ṙ, θ, θ̇), θ = atan2(y, x); c (G, 2) = (L, E) with L = r² θ̇, E = (ṙ² + r² θ̇²)/2 − 1/r.
+    Scale (0.1, 1, 1, 0.1): r like the Cartesian positions, θ̇ because it exceeds 10 near periapsis
+    (the paper's "largest value above 10 is scaled by 0.1" rule). Noise is added in polar coordinates.
+    """
+    g, m = _check_common(groups, members, integrator, noise)
+    x, L, E, period = _kepler_orbits(g, m, seed, integrator, max_eccentricity, max_apoapsis)
+    params = _kepler_params("kepler_plus", g, m, seed, integrator, noise, max_eccentricity, max_apoapsis, period)
+    return GroupedData(_add_noise(cartesian_to_polar(x), noise, seed), c=np.stack([L, E], axis=1),
+                       feature_names=["r", "rdot", "theta", "thetadot"], constant_names=["L", "E"],
+                       name="kepler_plus", scale=np.array([0.1, 1.0, 1.0, 0.1]), params=params)
