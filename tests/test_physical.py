@@ -36,6 +36,8 @@ def test_lotka_volterra_invariant_has_zero_time_derivative_and_the_printed_form_
     # dC/dt = dC/dx xdot + dC/dy ydot for C = a ln y + b ln x - gm y - dl x (analytic gradient)
     dc = (b / x - dl) * xdot + (a / y - gm) * ydot
     np.testing.assert_allclose(dc, 0.0, atol=1e-12)
+    C = a * np.log(y) + b * np.log(x) - gm * y - dl * x
+    np.testing.assert_allclose(P.lotka_volterra_invariant(np.stack([x, y], axis=1)), C, rtol=1e-14)
     # the paper's print C = a ln x + dl ln y - b x - gm y is not conserved
     dc_print = (a / x - b) * xdot + (dl / y - gm) * ydot
     assert np.max(np.abs(dc_print)) > 1.0
