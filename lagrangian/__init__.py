@@ -1,0 +1,49 @@
+"""Lagrangian networks with exactly conserved Noether charges (Müller 2023, paper 003).
+
+Symmetry-enforcing layers (:mod:`lagrangian.symmetry`), the network and Eq. (9) accelerations
+(:mod:`lagrangian.model`), the paper's systems (:mod:`lagrangian.systems`), Noether charges
+(:mod:`lagrangian.invariants`), compiled RK4 (:mod:`lagrangian.integrators`) and training
+(:mod:`lagrangian.training`). Scripts: ``python -m lagrangian.train`` and ``python -m lagrangian.rollout``.
+TensorFlow is imported lazily: ``import lagrangian`` alone stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = [
+    # symmetry
+    "NoSymmetry", "RotationInvariant", "TranslationInvariant", "RotationTranslationInvariant",
+    "SchwarzschildInvariant", "levi_civita",
+    # model
+    "LagrangianNetwork", "SingularHessianError", "HessianGuard", "euler_lagrange", "conjugate_momentum",
+    "velocity_hessian_condition",
+    # systems
+    "Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES",
+    # invariants
+    "angular_momentum", "linear_momentum", "relative_deviation",
+    # integration and training
+    "RK4Integrator", "rollout", "build_model", "make_dataset", "train_model",
+]
+
+_WHERE = {
+    "symmetry": ["NoSymmetry", "RotationInvariant", "TranslationInvariant", "RotationTranslationInvariant",
+                 "SchwarzschildInvariant", "levi_civita"],
+    "model": ["LagrangianNetwork", "SingularHessianError", "HessianGuard", "euler_lagrange", "conjugate_momentum",
+              "velocity_hessian_condition"],
+    "systems": ["Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES"],
+    "invariants": ["angular_momentum", "linear_momentum", "relative_deviation"],
+    "integrators": ["RK4Integrator", "rollout"],
+    "training": ["build_model", "make_dataset", "train_model"],
+}
+_MODULE_OF = {name: mod for mod, names in _WHERE.items() for name in names}
+
+
+def __getattr__(name):
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f"lagrangian.{_MODULE_OF[name]}"), name)
+    raise AttributeError(f"module 'lagrangian' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,237 @@
+"""Lagrangian network L_NN = D3 ∘ D2 ∘ D1 ∘ S and its Euler-Lagrange accelerations (Müller 2023).
+
+Shapes: a state is ``x = concat(q, qdot)`` of shape ``(batch, 2 d)``; accelerations are ``(batch, d)``.
+
+The acceleration is Eq. (9) of Müller 2023 with the bracket corrected to hold ∂L/∂q
+(Cranmer et al. 2020, Eq. 6):
+
+    q̈ = (∂²L/∂q̇∂q̇)⁻¹ (∂L/∂q − (∂²L/∂q̇∂q) q̇),
+
+with both Hessian blocks taken from one forward pass (nested ``tf.GradientTape`` and one
+``batch_jacobian``) and a batched ``tf.linalg.solve``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "LagrangianNetwork",
+    "SingularHessianError",
+    "HessianGuard",
+    "euler_lagrange",
+    "conjugate_momentum",
+    "velocity_hessian_condition",
+]
+
+_PKG = "lagrangian"
+
+
+class SingularHessianError(ValueError):
+    """The velocity Hessian ∂²L/∂q̇² is singular or too ill-conditioned to solve Eq. (9)."""
+
+
+def euler_lagrange(lagrangian, x):
+    """Accelerations from a Lagrangian by Eq. (9) (bracket holding ∂L/∂q), batched.
+
+    ``lagrangian``: callable ``(batch, 2 d) -> (batch,)``, independent per sample.
+    ``x``: ``(batch, 2 d)``. Returns ``(qddot (batch, d), J_vv (batch, d, d))``; the velocity
+    Hessian is returned so callers can check its conditioning.
+    """
+    d = x.shape[-1] // 2
+    with tf.GradientTape() as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            lag = lagrangian(x)
+        grad = inner.gradient(lag, x)  # (batch, 2d): (∂L/∂q, ∂L/∂q̇)
+        p = grad[:, d:]
+    hess = outer.batch_jacobian(p, x)  # (batch, d, 2d): rows ∂/∂q̇_i, columns (q, q̇)
+    j_vq, j_vv = hess[:, :, :d], hess[:, :, d:]
+    rhs = grad[:, :d] - tf.linalg.matvec(j_vq, x[:, d:])
+    qddot = tf.linalg.solve(j_vv, rhs[:, :, None])[:, :, 0]
+    return qddot, j_vv
+
+
+def conjugate_momentum(lagrangian, x):
+    """p = ∂L/∂q̇ of ``(batch, 2 d)`` states, shape ``(batch, d)`` (enters Eqs. 2, 14, 21, 32)."""
+    d = x.shape[-1] // 2
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        lag = lagrangian(x)
+    return tape.gradient(lag, x)[:, d:]
+
+
+def velocity_hessian_condition(j_vv) -> np.ndarray:
+    """2-norm condition numbers of symmetric ``(batch, d, d)`` Hessians (inf when singular)."""
+    eig = np.abs(np.linalg.eigvalsh(np.asarray(j_vv, dtype=np.float64)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cond = eig.max(axis=-1) / eig.min(axis=-1)
+    return np.where(np.isfinite(cond), cond, np.inf)
+
+
+def _normal(std):
+    return keras.initializers.RandomNormal(mean=0.0, stddev=std)
+
+
+@keras.saving.register_keras_serializable(package=_PKG)
+class LagrangianNetwork(keras.Model):
+    """L_NN(q, q̇) = D3(D2(D1(S(q, q̇)))) with softplus dense layers (Sec. 2.2 and 3.1 of Müller 2023).
+
+    Args:
+        symmetry: a symmetry layer from :mod:`lagrangian.symmetry` (rebuilt in ``dtype``).
+        hidden_units: width n_h of D1 and D2 (paper: 128).
+        system: optional name of the system the network learns (kept in the saved file).
+        dtype: "float32" (training speed) or "float64" (exactness checks).
+
+    ``model(x)`` with ``x = concat(q, qdot)`` ``(batch, 2 d)`` returns L_NN ``(batch,)``. Weights start
+    normal with std 2/√n_h, 1/√n_h, √n_h and zero biases; D3 has no bias (a constant does not change
+    the dynamics). ``fit`` minimises the MSE (Eq. 12) between Eq. (9) accelerations and targets
+    ``(batch, d)``; the logged ``nonfinite`` is the fraction of samples whose solve was not finite
+    (use :class:`HessianGuard` to stop with a clear error).
+    """
+
+    def __init__(self, symmetry, hidden_units: int = 128, system: str | None = None, dtype="float32", **kwargs):
+        if isinstance(symmetry, dict):
+            symmetry = keras.saving.deserialize_keras_object(symmetry)
+        if not isinstance(symmetry, keras.layers.Layer) or not hasattr(symmetry, "input_width"):
+            raise ValueError(f"symmetry must be a layer from lagrangian.symmetry, got {symmetry!r}")
+        if isinstance(hidden_units, bool) or not isinstance(hidden_units, (int, np.integer)) or hidden_units < 1:
+            raise ValueError(f"hidden_units must be a positive integer, got {hidden_units!r}")
+        if isinstance(dtype, str) and dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        super().__init__(dtype=dtype, **kwargs)
+        cfg = symmetry.get_config()
+        cfg["dtype"] = self.dtype_policy.name
+        cfg.pop("name", None)
+        self.symmetry = type(symmetry).from_config(cfg)
+        self.hidden_units = int(hidden_units)
+        self.system = system
+        n_h = self.hidden_units
+        self.d1 = keras.layers.Dense(n_h, activation="softplus", kernel_initializer=_normal(2 / math.sqrt(n_h)),
+                                     dtype=self.dtype_policy, name="D1")
+        self.d2 = keras.layers.Dense(n_h, activation="softplus", kernel_initializer=_normal(1 / math.sqrt(n_h)),
+                                     dtype=self.dtype_policy, name="D2")
+        self.d3 = keras.layers.Dense(1, use_bias=False, kernel_initializer=_normal(math.sqrt(n_h)),
+                                     dtype=self.dtype_policy, name="D3")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.nonfinite_tracker = keras.metrics.Mean(name="nonfinite")
+        self.build((None, self.symmetry.input_width))
+
+    @property
+    def d(self) -> int:
+        """Number of generalised coordinates d."""
+        return self.symmetry.input_width // 2
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        self.d1.build((None, self.symmetry.output_width))
+        self.d2.build((None, self.hidden_units))
+        self.d3.build((None, self.hidden_units))
+        self.built = True
+
+    def call(self, x, training=False):
+        """L_NN of ``(batch, 2 d)`` states, shape ``(batch,)``."""
+        return self.d3(self.d2(self.d1(self.symmetry(x))))[:, 0]
+
+    # --- physics -------------------------------------------------------------------------------
+    def acceleration(self, x):
+        """q̈ by Eq. (9) (corrected), ``(batch, 2 d) -> (batch, d)``; graph-safe, no checks."""
+        return euler_lagrange(self, x)[0]
+
+    def momentum(self, x):
+        """p = ∂L_NN/∂q̇, ``(batch, 2 d) -> (batch, d)``."""
+        return conjugate_momentum(self, x)
+
+    def _as_state(self, x):
+        arr = np.asarray(x)
+        if arr.ndim != 2 or arr.shape[1] != 2 * self.d:
+            raise ValueError(f"states must have shape (batch, {2 * self.d}) = (q, qdot), got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("states contain NaN or Inf")
+        return tf.convert_to_tensor(arr, dtype=self.dtype_policy.compute_dtype)
+
+    def accelerations(self, x, max_condition: float | None = None) -> np.ndarray:
+        """Checked NumPy version of :meth:`acceleration` for ``(batch, 2 d)`` states.
+
+        Raises :class:`SingularHessianError` naming the first bad sample when the velocity
+        Hessian's condition number exceeds ``max_condition`` (default 1/(100 ε) of the dtype)
+        or the solve is not finite.
+        """
+        xt = self._as_state(x)
+        qddot, j_vv = euler_lagrange(self, xt)
+        qddot = qddot.numpy()
+        cond = velocity_hessian_condition(j_vv.numpy())
+        limit = max_condition or 0.01 / np.finfo(qddot.dtype).eps
+        bad = (cond > limit) | ~np.all(np.isfinite(qddot), axis=1)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise SingularHessianError(
+                f"velocity Hessian d2L/dqdot2 is singular or ill-conditioned at sample {i} "
+                f"(condition number {cond[i]:.3g}, limit {limit:.3g}); Eq. (9) cannot be solved there"
+            )
+        return qddot
+
+    # --- training ------------------------------------------------------------------------------
+    def _loss(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) < 2:
+            raise ValueError("LagrangianNetwork.fit expects (states (batch, 2d), accelerations (batch, d))")
+        x, y = data[0], data[1]
+        x = tf.cast(x, self.dtype_policy.compute_dtype)
+        y = tf.cast(y, self.dtype_policy.compute_dtype)
+        pred = self.acceleration(x)
+        finite = tf.reduce_all(tf.math.is_finite(pred), axis=1)
+        loss = tf.reduce_mean(tf.square(pred - y))
+        return loss, 1.0 - tf.reduce_mean(tf.cast(finite, loss.dtype))
+
+    def train_step(self, data):
+        """One Adam step on the MSE of Eq. (12); the loss is divided by the replica count for gradients."""
+        with tf.GradientTape() as tape:
+            loss, nonfinite = self._loss(data)
+            scaled = loss / tf.cast(self.distribute_strategy.num_replicas_in_sync, loss.dtype)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        self.loss_tracker.update_state(loss)
+        self.nonfinite_tracker.update_state(nonfinite)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        loss, nonfinite = self._loss(data)
+        self.loss_tracker.update_state(loss)
+        self.nonfinite_tracker.update_state(nonfinite)
+        return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.nonfinite_tracker]
+
+    def get_config(self):
+        return {
+            "symmetry": keras.saving.serialize_keras_object(self.symmetry),
+            "hidden_units": self.hidden_units,
+            "system": self.system,
+            "dtype": self.dtype_policy.name,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["symmetry"] = keras.saving.deserialize_keras_object(config["symmetry"])
+        return cls(**config)
+
+
+class HessianGuard(keras.callbacks.Callback):
+    """Stops ``fit`` with :class:`SingularHessianError` as soon as a batch had a non-finite solve."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and float(logs.get("nonfinite", 0.0)) > 0.0:
+            raise SingularHessianError(
+                f"velocity Hessian d2L/dqdot2 was singular in training batch {batch} "
+                "(non-finite accelerations); lower the learning rate or check the data"
+            )
