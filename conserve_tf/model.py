@@ -1,0 +1,175 @@
+"""ConservNet: an MLP F trained on grouped data with the noise-variance (NV) loss.
+
+Eq. (1) of Ha & Jeong (PRR 3, L042035, 2021), per group i with members j and an average over groups:
+
+    L = mean_i [ S_j(F(x_ij)) + | Q - S_j(F(x_ij + ε_ij)) | ]
+
+S is the spread over the members of a group: the population standard deviation (the paper's
+practice, ``spreader="std"``) or the variance (``"var"``, the loss as printed and the published
+code's choice). ε is uniform in a ball of radius R (``ball="l2"``, or ``"l1"``/``"linf"``), fresh at
+every optimizer step and keyed to (seed, step, group id), see :mod:`conserve_tf.spreaders`.
+
+Batches are whole groups: ``x`` of shape (G, M, F), optionally with the global group ids (G,) as the
+second element of the batch (what ``fit`` calls ``y``); without them the groups of a batch are
+numbered 0..G-1. ``call`` accepts any leading shape (..., F) and returns (..., outputs).
+
+Inputs are scaled inside the model, ``x_s = (x - offset) * scale``, so ``predict`` and a saved model
+take raw data (:func:`conserve_tf.scaling.input_scaling` computes scale and offset). The spreading
+noise is added to the scaled inputs, as in the paper, which scales the data before training.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from .spreaders import BALLS, ball_noise
+
+__all__ = ["ConservNet", "nv_loss_terms"]
+
+_EPS = 1e-12  # keeps d sqrt(var)/d var finite where a group's spread is exactly zero
+
+
+def _spread(f, spreader: str):
+    """Spread over members: f (G, M, k) -> (G, k)."""
+    var = tf.math.reduce_variance(f, axis=1)
+    return tf.sqrt(var + _EPS) if spreader == "std" else var
+
+
+def nv_loss_terms(f_clean, f_noised, q: float, spreader: str = "std"):
+    """The two terms of Eq. (1), each averaged over groups and outputs.
+
+    f_clean, f_noised: (G, M, k). Returns (spread term, noise term); the loss is their sum.
+    """
+    spread = tf.reduce_mean(_spread(f_clean, spreader))
+    noise = tf.reduce_mean(tf.abs(q - _spread(f_noised, spreader)))
+    return spread, noise
+
+
+@keras.saving.register_keras_serializable(package="conserve_tf")
+class ConservNet(keras.Model):
+    """F: R^F -> R^outputs, an MLP of ``depth`` hidden layers of ``width`` units, trained with the NV loss.
+
+    Defaults follow the paper: 4 hidden layers of 320 Mish units, one output, Q = R = 1, L2 ball,
+    standard deviation as the spread. ``scale``/``offset`` (F,) are the input scaling saved with the
+    model (None: identity).
+    """
+
+    def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
+                 q: float = 1.0, r: float = 1.0, spreader: str = "std", ball: str = "l2",
+                 scale=None, offset=None, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
+            raise ValueError(f"width, depth and outputs must be >= 1, got {width}, {depth}, {outputs}")
+        if spreader not in ("std", "var"):
+            raise ValueError(f"spreader must be 'std' or 'var', got {spreader!r}")
+        if ball not in BALLS:
+            raise ValueError(f"ball must be one of {BALLS}, got {ball!r}")
+        if not (q > 0 and r > 0):
+            raise ValueError(f"Q and R must be positive, got Q={q}, R={r}")
+        try:
+            keras.activations.get(activation)
+        except ValueError:
+            raise ValueError(f"unknown activation {activation!r}") from None
+        if scale is not None and offset is not None and len(scale) != len(offset):
+            raise ValueError(f"scale has {len(scale)} entries but offset has {len(offset)}")
+        self.width, self.depth, self.activation, self.outputs = int(width), int(depth), activation, int(outputs)
+        self.q, self.r, self.spreader, self.ball, self.seed = float(q), float(r), spreader, ball, int(seed)
+        self.scale = None if scale is None else [float(v) for v in scale]
+        self.offset = None if offset is None else [float(v) for v in offset]
+        self.hidden = [keras.layers.Dense(self.width, activation=activation, name=f"hidden_{i}")
+                       for i in range(self.depth)]
+        self.head = keras.layers.Dense(self.outputs, name="invariant")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.spread_tracker = keras.metrics.Mean(name="spread")
+        self.noise_tracker = keras.metrics.Mean(name="noise")
+        if self.scale is not None:
+            self.build((None, len(self.scale)))
+
+    # ---------------------------------------------------------------- forward
+    def build(self, input_shape):
+        n_features = int(input_shape[-1])
+        if self.scale is not None and len(self.scale) != n_features:
+            raise ValueError(f"the model's input scaling has {len(self.scale)} features, the data {n_features}")
+        shape = (None, n_features)
+        for layer in self.hidden:
+            layer.build(shape)
+            shape = (None, self.width)
+        self.head.build(shape)
+        self.built = True
+
+    def scale_inputs(self, x):
+        """x (..., F) raw -> (x - offset) * scale."""
+        x = tf.cast(x, self.compute_dtype)
+        if self.offset is not None:
+            x = x - tf.constant(self.offset, dtype=x.dtype)
+        if self.scale is not None:
+            x = x * tf.constant(self.scale, dtype=x.dtype)
+        return x
+
+    def network(self, xs):
+        """The MLP on already-scaled inputs (..., F) -> (..., outputs)."""
+        h = xs
+        for layer in self.hidden:
+            h = layer(h)
+        return self.head(h)
+
+    def call(self, x, training=False):
+        return self.network(self.scale_inputs(x))
+
+    # ---------------------------------------------------------------- NV loss
+    @staticmethod
+    def _unpack(data):
+        if isinstance(data, (tuple, list)):
+            x = data[0]
+            gid = data[1] if len(data) > 1 and data[1] is not None else None
+        else:
+            x, gid = data, None
+        if gid is None:
+            gid = tf.range(tf.shape(x)[0])
+        return x, tf.reshape(tf.cast(gid, tf.int64), [-1])
+
+    def nv_terms(self, x, group_ids, step, training: bool):
+        """Spread and noise terms of Eq. (1) on a batch x (G, M, F)."""
+        xs = self.scale_inputs(x)
+        members = xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1]
+        eps = ball_noise((None, members, xs.shape[-1]), self.r, self.ball, self.seed, step, group_ids,
+                         dtype=xs.dtype)
+        g = tf.shape(xs)[0]
+        both = self.network(tf.concat([xs, xs + eps], axis=0))  # one pass for clean and noised inputs
+        return nv_loss_terms(both[:g], both[g:], self.q, self.spreader)
+
+    def _record(self, spread, noise):
+        self.loss_tracker.update_state(spread + noise)
+        self.spread_tracker.update_state(spread)
+        self.noise_tracker.update_state(noise)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        x, gid = self._unpack(data)
+        with tf.GradientTape() as tape:
+            spread, noise = self.nv_terms(x, gid, self.optimizer.iterations, training=True)
+            loss = spread + noise
+            # Fact 1 of DESIGN.md: gradients are summed across replicas, so scale the hand-made loss.
+            scaled = loss / tf.cast(self.distribute_strategy.num_replicas_in_sync, loss.dtype)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._record(spread, noise)
+
+    def test_step(self, data):
+        x, gid = self._unpack(data)
+        # evaluation noise is fixed (step -1) so that repeated evaluations agree
+        spread, noise = self.nv_terms(x, gid, tf.constant(-1, tf.int64), training=False)
+        return self._record(spread, noise)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.spread_tracker, self.noise_tracker]
+
+    # ---------------------------------------------------------------- saving
+    def get_config(self):
+        config = super().get_config()
+        config.update(width=self.width, depth=self.depth, activation=self.activation, outputs=self.outputs,
+                      q=self.q, r=self.r, spreader=self.spreader, ball=self.ball, scale=self.scale,
+                      offset=self.offset, seed=self.seed)
+        return config
