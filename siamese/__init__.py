@@ -1,0 +1,28 @@
+"""Interpretable Siamese networks (Wetzel, Melko, Scott, Panju, Ganesh, PRR 2, 033499 (2020)).
+
+A shared subnetwork with a one-neuron bottleneck f learns whether two observations belong to the same
+event, orbit or field configuration; a polynomial read-out of f reveals the invariant it uses.
+TensorFlow is imported only when a model is built or trained.
+"""
+
+from .pairs import PairSet, make_pairs
+from .systems import (central_potential, electromagnetism, make_system, random_lorentz, special_relativity,
+                      SYSTEMS, EXTRA_FEATURES)
+
+__all__ = ["SiameseNetwork", "build_subnetwork", "make_pairs", "PairSet", "special_relativity",
+           "central_potential", "electromagnetism", "random_lorentz", "make_system", "SYSTEMS", "EXTRA_FEATURES",
+           "train_siamese", "compile_siamese", "recipe_callbacks", "RECIPES", "readout", "pattern_match",
+           "invariant_scores", "scatter_invariants", "baseline_rho", "baseline_grid"]
+
+_LAZY = {"SiameseNetwork": "model", "build_subnetwork": "model", "train_siamese": "train",
+         "compile_siamese": "train", "recipe_callbacks": "train", "RECIPES": "train", "readout": "readout",
+         "pattern_match": "readout", "invariant_scores": "readout", "scatter_invariants": "readout",
+         "baseline_rho": "baseline", "baseline_grid": "baseline"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'siamese' has no attribute {name!r}")

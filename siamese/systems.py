@@ -1,0 +1,285 @@
+"""Physics data sets of the interpretable Siamese network (Sec. III of Wetzel et al. 2020, paper 004).
+
+Every generator returns :class:`~conserve_tf.groups.GroupedData` shaped (groups G, members M, features F):
+one group is one physical "thing" seen M times, so ``M = 2`` gives the paper's positive pairs.
+The true invariants are returned as ``c`` (G, k) with ``constant_names``.
+
+Distributions (the paper does not state them; these are our choices):
+
+* Special relativity (features t, x, y, z; c = s2 = -t² + x² + y² + z²): events uniform in the box
+  [-1, 1]⁴; member 0 is the event, members m >= 1 are Λ_m x with an independent Λ = D1 Λ_v D2 each
+  (Eq. (A1)); D1, D2 are Haar-random rotations from SO(3) (``scipy.spatial.transform.Rotation.random``),
+  Λ_v a boost along x (Eq. (A2)) with speed β ~ U(-0.9, 0.9) (γ <= 2.29).
+  ``fixed_interval=s0`` instead draws t ~ U(-1, 1), a uniform direction and |x| = sqrt(s0 + t²),
+  so every event has s² = s0 (default s0 = 1).
+* Central potential (features x, y, vx, vy; c = L, E with L = x v_y - y v_x, E = v²/2 - 1/r;
+  m = GMm = 1): initial x, y, vx, vy ~ U(-1, 1), kept when r >= 0.2, E <= -0.1 (period <= 2π 5^1.5)
+  and eccentricity <= 0.9. The M members are the states at M independent times t ~ U(0, P) along the
+  orbit (P the period), from the exact solution of Hamilton's equations (:func:`kepler_propagate`,
+  checked against ``scipy.integrate.solve_ivp`` in the tests).
+  ``fixed_L=L0`` draws the position as before, radial speed v_r ~ U(-1, 1) and tangential speed L0 / r,
+  so every orbit has angular momentum L0 (default 0.5).
+* Electromagnetism (features Ex, Ey, Ez, Bx, By, Bz; c = EdotB, E2mB2 = |E|² - |B|²): E, B uniform in
+  [-1, 1]³; member m >= 1 is the field of F' = Λᵀ F Λ (Eq. (10)) with F of Eq. (9) and an independent
+  proper Λ as above. ``fixed_EdotB=c0`` draws E with |E| >= 0.3 and sets the component of B along E
+  to c0 / |E|, so E·B = c0 (default 0.25). The paper calls this invariant det F; det F = (E·B)².
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conserve_tf.groups import GroupedData
+
+__all__ = ["ETA", "random_rotations", "boost_x", "random_lorentz", "field_tensor", "fields_from_tensor",
+           "special_relativity", "central_potential", "electromagnetism", "kepler_invariants",
+           "inverse_radius", "kepler_rhs", "kepler_propagate", "em_invariants", "make_system", "SYSTEMS", "EXTRA_FEATURES"]
+
+ETA = np.diag([-1.0, 1.0, 1.0, 1.0])  # Minkowski metric, signature (-, +, +, +), c = 1
+
+
+def _rng(seed):
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _check_counts(groups, members):
+    if int(groups) < 1 or int(members) < 2:
+        raise ValueError(f"need groups >= 1 and members >= 2, got groups={groups}, members={members}")
+
+
+def random_rotations(n: int, rng) -> np.ndarray:
+    """n Haar-random rotations from SO(3) (det = +1, never reflections), shape (n, 3, 3)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.random(int(n), random_state=_rng(rng)).as_matrix()
+
+
+def boost_x(beta) -> np.ndarray:
+    """Eq. (A2): boosts along x with speeds β (n,), shape (n, 4, 4) acting on (t, x, y, z)."""
+    beta = np.asarray(beta, dtype=np.float64).reshape(-1)
+    if np.any(np.abs(beta) >= 1):
+        raise ValueError("boost speeds must satisfy |beta| < 1 (c = 1)")
+    gamma = 1.0 / np.sqrt(1.0 - beta**2)
+    out = np.zeros((beta.size, 4, 4))
+    out[:, 0, 0] = out[:, 1, 1] = gamma
+    out[:, 0, 1] = out[:, 1, 0] = -gamma * beta
+    out[:, 2, 2] = out[:, 3, 3] = 1.0
+    return out
+
+
+def random_lorentz(n: int, rng=0, beta_max: float = 0.9) -> np.ndarray:
+    """Eq. (A1): Λ = D1 Λ_v D2 with D = diag(1, R), R ∈ SO(3), β ~ U(-beta_max, beta_max); (n, 4, 4)."""
+    if not 0 <= beta_max < 1:
+        raise ValueError(f"beta_max must be in [0, 1), got {beta_max}")
+    rng = _rng(rng)
+    d1, d2 = np.tile(np.eye(4), (2, n, 1, 1))
+    d1[:, 1:, 1:] = random_rotations(n, rng)
+    d2[:, 1:, 1:] = random_rotations(n, rng)
+    return d1 @ boost_x(rng.uniform(-beta_max, beta_max, n)) @ d2
+
+
+def field_tensor(e, b) -> np.ndarray:
+    """Eq. (9): F_{μν} from E (n, 3) and B (n, 3), shape (n, 4, 4), F_{0i} = E_i, F_{ij} = -ε_{ijk} B_k."""
+    e, b = np.asarray(e, np.float64), np.asarray(b, np.float64)
+    f = np.zeros(e.shape[:-1] + (4, 4))
+    f[..., 0, 1:] = e
+    f[..., 1:, 0] = -e
+    f[..., 1, 2], f[..., 1, 3], f[..., 2, 3] = -b[..., 2], b[..., 1], -b[..., 0]
+    f[..., 2, 1], f[..., 3, 1], f[..., 3, 2] = b[..., 2], -b[..., 1], b[..., 0]
+    return f
+
+
+def fields_from_tensor(f) -> np.ndarray:
+    """Inverse of :func:`field_tensor`: (n, 4, 4) -> (n, 6) = (Ex, Ey, Ez, Bx, By, Bz)."""
+    f = np.asarray(f)
+    return np.stack([f[..., 0, 1], f[..., 0, 2], f[..., 0, 3], -f[..., 2, 3], f[..., 1, 3], -f[..., 1, 2]], -1)
+
+
+def _unit_vectors(n, rng):
+    v = rng.normal(size=(n, 3))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_interval: float | None = None,
+                       beta_max: float = 0.9) -> GroupedData:
+    """Events x^μ and their Lorentz-transformed copies Λ x (Sec. III A); c = s² (G,)."""
+    _check_counts(groups, members)
+    rng = _rng(seed)
+    if fixed_interval is None:
+        ev = rng.uniform(-1.0, 1.0, (groups, 4))
+    else:
+        t = rng.uniform(-1.0, 1.0, groups)
+        radius = np.sqrt(fixed_interval + t**2)
+        if np.any(~np.isfinite(radius)):
+            raise ValueError("fixed_interval must be >= 0 (spacelike) for this sampler")
+        ev = np.concatenate([t[:, None], radius[:, None] * _unit_vectors(groups, rng)], axis=1)
+    lam = random_lorentz(groups * (members - 1), rng, beta_max).reshape(groups, members - 1, 4, 4)
+    x = np.concatenate([ev[:, None], np.einsum("gmij,gj->gmi", lam, ev)], axis=1)
+    s2 = -ev[:, 0] ** 2 + np.sum(ev[:, 1:] ** 2, axis=1)
+    name = "special_relativity" if fixed_interval is None else "sr_fixed_interval"
+    return GroupedData(x, c=s2, feature_names=["t", "x", "y", "z"], constant_names=["s2"], name=name,
+                       params=dict(seed=seed if isinstance(seed, int) else None, groups=groups, members=members,
+                                   fixed_interval=fixed_interval, beta_max=beta_max))
+
+
+def kepler_invariants(x) -> np.ndarray:
+    """(…, 4) states (x, y, vx, vy) -> (…, 2) = (L, E), L = x v_y - y v_x, E = v²/2 - 1/r (m = GMm = 1)."""
+    x = np.asarray(x, np.float64)
+    lz = x[..., 0] * x[..., 3] - x[..., 1] * x[..., 2]
+    energy = 0.5 * (x[..., 2] ** 2 + x[..., 3] ** 2) - 1.0 / np.hypot(x[..., 0], x[..., 1])
+    return np.stack([lz, energy], axis=-1)
+
+
+def inverse_radius(x) -> np.ndarray:
+    """1/r of states (N, 4): the extra read-out feature with which paper 002 recovers E."""
+    x = np.asarray(x, np.float64)
+    return 1.0 / np.hypot(x[:, 0], x[:, 1])
+
+
+def _draw_orbits(n, rng, fixed_l):
+    out = np.empty((0, 4))
+    while len(out) < n:
+        k = 2 * (n - len(out)) + 16
+        pos = rng.uniform(-1.0, 1.0, (k, 2))
+        r = np.hypot(pos[:, 0], pos[:, 1])
+        if fixed_l is None:
+            vel = rng.uniform(-1.0, 1.0, (k, 2))
+        else:
+            rhat, that = pos / r[:, None], np.stack([-pos[:, 1], pos[:, 0]], 1) / r[:, None]
+            vel = rng.uniform(-1.0, 1.0, k)[:, None] * rhat + (fixed_l / r)[:, None] * that
+        s = np.concatenate([pos, vel], axis=1)
+        lz, energy = kepler_invariants(s).T
+        ecc = np.sqrt(np.maximum(1.0 + 2.0 * energy * lz**2, 0.0))
+        keep = (r >= 0.2) & (energy <= -0.1) & (ecc <= 0.9)
+        out = np.concatenate([out, s[keep]])
+    return out[:n]
+
+
+def kepler_rhs(_, y):
+    """Hamilton's equations (7) for H = v²/2 - 1/r, state (x, y, vx, vy); for ``solve_ivp``."""
+    r3 = np.hypot(y[0], y[1]) ** 3
+    return np.array([y[2], y[3], -y[0] / r3, -y[1] / r3])
+
+
+def kepler_propagate(states, times, iterations: int = 60) -> np.ndarray:
+    """Exact solution of Eq. (7) for bound orbits: states (n, 4) -> (n, M, 4) at times (n, M).
+
+    Kepler's equation in the eccentric-anomaly difference ΔE,
+    n Δt = ΔE - (1 - r0/a) sin ΔE + σ0 / sqrt(a) (1 - cos ΔE),  σ0 = r0·v0,  n = a^(-3/2),
+    is solved by Newton's method to machine precision, then x(t) = f x0 + g v0, v(t) = ḟ x0 + ġ v0 with
+    Lagrange's f and g. Closed form instead of step-by-step integration: invariants hold to rounding
+    and 50 000 orbits take milliseconds; ``tests/test_siamese_systems.py`` checks it against
+    ``scipy.integrate.solve_ivp``.
+    """
+    s = np.asarray(states, np.float64)
+    t = np.asarray(times, np.float64)
+    r0 = np.hypot(s[:, 0], s[:, 1])[:, None]
+    sigma = (s[:, 0] * s[:, 2] + s[:, 1] * s[:, 3])[:, None]
+    energy = kepler_invariants(s)[:, 1:2]
+    if np.any(energy >= 0):
+        raise ValueError("kepler_propagate needs bound orbits (E < 0)")
+    a = -0.5 / energy
+    mean = np.mod(t * a**-1.5, 2 * np.pi)
+    # F(ΔE) is increasing (F' = r/a > 0) with F(0) <= 0 <= F(2π): Newton kept inside a bisection bracket
+    lo, hi = np.zeros_like(mean), np.full_like(mean, 2 * np.pi)
+    de = mean.copy()
+    for _ in range(iterations):
+        f_val = de - (1 - r0 / a) * np.sin(de) + sigma / np.sqrt(a) * (1 - np.cos(de)) - mean
+        lo, hi = np.where(f_val < 0, de, lo), np.where(f_val > 0, de, hi)
+        new = de - f_val / (1 - (1 - r0 / a) * np.cos(de) + sigma / np.sqrt(a) * np.sin(de))
+        new = np.where((new <= lo) | (new >= hi), 0.5 * (lo + hi), new)
+        done = np.max(np.abs(new - de)) < 1e-14
+        de = new
+        if done:
+            break
+    r = a + (r0 - a) * np.cos(de) + sigma * np.sqrt(a) * np.sin(de)
+    f = 1 - a / r0 * (1 - np.cos(de))
+    g = mean * a**1.5 - a**1.5 * (de - np.sin(de))
+    fdot = -np.sqrt(a) * np.sin(de) / (r * r0)
+    gdot = 1 - a / r * (1 - np.cos(de))
+    pos = f[..., None] * s[:, None, :2] + g[..., None] * s[:, None, 2:]
+    vel = fdot[..., None] * s[:, None, :2] + gdot[..., None] * s[:, None, 2:]
+    return np.concatenate([pos, vel], axis=-1)
+
+
+def central_potential(groups: int = 50_000, members: int = 2, seed=0, fixed_L: float | None = None
+                      ) -> GroupedData:
+    """Planar Kepler orbits (Eqs. (6)-(7), m = GMm = 1); members = states at random times; c = (L, E)."""
+    _check_counts(groups, members)
+    rng = _rng(seed)
+    init = _draw_orbits(groups, rng, fixed_L)
+    energy = kepler_invariants(init)[:, 1]
+    period = 2 * np.pi * (-1.0 / (2.0 * energy)) ** 1.5
+    times = rng.uniform(0.0, 1.0, (groups, members)) * period[:, None]
+    x = kepler_propagate(init, times)
+    name = "central_potential" if fixed_L is None else "central_fixed_L"
+    return GroupedData(x, c=kepler_invariants(init), feature_names=["x", "y", "vx", "vy"],
+                       constant_names=["L", "E"], name=name,
+                       params=dict(seed=seed if isinstance(seed, int) else None, groups=groups, members=members,
+                                   fixed_L=fixed_L))
+
+
+def em_invariants(x) -> np.ndarray:
+    """(…, 6) fields -> (…, 2) = (E·B, |E|² - |B|²)."""
+    x = np.asarray(x, np.float64)
+    e, b = x[..., :3], x[..., 3:]
+    return np.stack([np.sum(e * b, -1), np.sum(e * e, -1) - np.sum(b * b, -1)], -1)
+
+
+def electromagnetism(groups: int = 200_000, members: int = 2, seed=0, fixed_EdotB: float | None = None,
+                     beta_max: float = 0.9) -> GroupedData:
+    """Fields (E, B) and their transforms F' = Λᵀ F Λ (Eqs. (9)-(10)); c = (EdotB, E2mB2)."""
+    _check_counts(groups, members)
+    rng = _rng(seed)
+    if fixed_EdotB is None:
+        e, b = rng.uniform(-1.0, 1.0, (2, groups, 3))
+    else:
+        e = np.empty((0, 3))
+        while len(e) < groups:
+            cand = rng.uniform(-1.0, 1.0, (2 * groups, 3))
+            e = np.concatenate([e, cand[np.linalg.norm(cand, axis=1) >= 0.3]])
+        e = e[:groups]
+        b = rng.uniform(-1.0, 1.0, (groups, 3))
+        e2 = np.sum(e * e, 1, keepdims=True)
+        b = b - np.sum(b * e, 1, keepdims=True) / e2 * e + fixed_EdotB / e2 * e
+    f = field_tensor(e, b)
+    lam = random_lorentz(groups * (members - 1), rng, beta_max).reshape(groups, members - 1, 4, 4)
+    f2 = np.einsum("gmai,gab,gmbj->gmij", lam, f, lam)
+    x = np.concatenate([np.concatenate([e, b], 1)[:, None], fields_from_tensor(f2)], axis=1)
+    name = "electromagnetism" if fixed_EdotB is None else "em_fixed_EdotB"
+    return GroupedData(x, c=em_invariants(np.concatenate([e, b], 1)),
+                       feature_names=["Ex", "Ey", "Ez", "Bx", "By", "Bz"], constant_names=["EdotB", "E2mB2"],
+                       name=name, params=dict(seed=seed if isinstance(seed, int) else None, groups=groups,
+                                              members=members, fixed_EdotB=fixed_EdotB, beta_max=beta_max))
+
+
+SYSTEMS = {
+    "special_relativity": lambda **kw: special_relativity(**kw),
+    "sr_fixed_interval": lambda fixed_interval=1.0, **kw: special_relativity(fixed_interval=fixed_interval, **kw),
+    "central_potential": lambda **kw: central_potential(**kw),
+    "central_fixed_L": lambda fixed_L=0.5, **kw: central_potential(fixed_L=fixed_L, **kw),
+    "electromagnetism": lambda **kw: electromagnetism(**kw),
+    "em_fixed_EdotB": lambda fixed_EdotB=0.25, **kw: electromagnetism(fixed_EdotB=fixed_EdotB, **kw),
+}
+
+#: extra read-out features per system (paper 002: E = v²/2 - 1/r appears once 1/r is offered)
+EXTRA_FEATURES = {"central_potential": {"1/r": inverse_radius}, "central_fixed_L": {"1/r": inverse_radius}}
+
+
+def make_system(name: str, groups: int, members: int = 2, seed=0, **options) -> GroupedData:
+    """A data set by name: the six of paper 004 here, else ConservNet's (S1, S2, S2+, Kepler, ...)
+    through ``conserve_tf.systems.make_system``."""
+    key = str(name).strip().lower().replace("-", "_")
+    if key in SYSTEMS:
+        return SYSTEMS[key](groups=int(groups), members=int(members), seed=seed, **options)
+    try:
+        from conserve_tf import systems as cn_systems
+    except ImportError:  # pragma: no cover - the foundation always ships it
+        cn_systems = None
+    if cn_systems is not None:
+        try:
+            return cn_systems.make_system(name, groups=int(groups), members=int(members), seed=seed, **options)
+        except KeyError as err:
+            raise KeyError(f"unknown system {name!r}; the Siamese systems are {sorted(SYSTEMS)}; "
+                           f"{err.args[0] if err.args else ''}") from None
+    raise KeyError(f"unknown system {name!r}; choose one of {sorted(SYSTEMS)}")
