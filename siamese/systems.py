@@ -67,15 +67,22 @@ def boost_x(beta) -> np.ndarray:
     return out
 
 
-def random_lorentz(n: int, rng=0, beta_max: float = 0.9) -> np.ndarray:
-    """Eq. (A1): Λ = D1 Λ_v D2 with D = diag(1, R), R ∈ SO(3), β ~ U(-beta_max, beta_max); (n, 4, 4)."""
+def random_lorentz(n: int, rng=0, beta_max: float = 0.9, time_reversal: bool = False) -> np.ndarray:
+    """Eq. (A1): Λ = D1 Λ_v D2 with D = diag(1, R), R ∈ SO(3), β ~ U(-beta_max, beta_max); (n, 4, 4).
+
+    ``time_reversal=True`` multiplies half of them (at random) by T = diag(-1, 1, 1, 1): the full
+    Lorentz group, under which the sign of t of a timelike event is no longer invariant.
+    """
     if not 0 <= beta_max < 1:
         raise ValueError(f"beta_max must be in [0, 1), got {beta_max}")
     rng = _rng(rng)
     d1, d2 = np.tile(np.eye(4), (2, n, 1, 1))
     d1[:, 1:, 1:] = random_rotations(n, rng)
     d2[:, 1:, 1:] = random_rotations(n, rng)
-    return d1 @ boost_x(rng.uniform(-beta_max, beta_max, n)) @ d2
+    lam = d1 @ boost_x(rng.uniform(-beta_max, beta_max, n)) @ d2
+    if time_reversal:
+        lam[rng.random(n) < 0.5, 0, :] *= -1.0
+    return lam
 
 
 def field_tensor(e, b) -> np.ndarray:
@@ -101,7 +108,7 @@ def _unit_vectors(n, rng):
 
 
 def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_interval: float | None = None,
-                       beta_max: float = 0.9) -> GroupedData:
+                       beta_max: float = 0.9, time_reversal: bool = False) -> GroupedData:
     """Events x^μ and their Lorentz-transformed copies Λ x (Sec. III A); c = s² (G,)."""
     _check_counts(groups, members)
     rng = _rng(seed)
@@ -113,13 +120,14 @@ def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_int
         if np.any(~np.isfinite(radius)):
             raise ValueError("fixed_interval must be >= 0 (spacelike) for this sampler")
         ev = np.concatenate([t[:, None], radius[:, None] * _unit_vectors(groups, rng)], axis=1)
-    lam = random_lorentz(groups * (members - 1), rng, beta_max).reshape(groups, members - 1, 4, 4)
+    lam = random_lorentz(groups * (members - 1), rng, beta_max, time_reversal).reshape(groups, members - 1, 4, 4)
     x = np.concatenate([ev[:, None], np.einsum("gmij,gj->gmi", lam, ev)], axis=1)
     s2 = -ev[:, 0] ** 2 + np.sum(ev[:, 1:] ** 2, axis=1)
     name = "special_relativity" if fixed_interval is None else "sr_fixed_interval"
     return GroupedData(x, c=s2, feature_names=["t", "x", "y", "z"], constant_names=["s2"], name=name,
                        params=dict(seed=seed if isinstance(seed, int) else None, groups=groups, members=members,
-                                   fixed_interval=fixed_interval, beta_max=beta_max))
+                                   fixed_interval=fixed_interval, beta_max=beta_max,
+                                   time_reversal=time_reversal))
 
 
 def kepler_invariants(x) -> np.ndarray:
@@ -255,6 +263,7 @@ def electromagnetism(groups: int = 200_000, members: int = 2, seed=0, fixed_Edot
 
 SYSTEMS = {
     "special_relativity": lambda **kw: special_relativity(**kw),
+    "sr_full_lorentz": lambda **kw: special_relativity(time_reversal=True, **kw),
     "sr_fixed_interval": lambda fixed_interval=1.0, **kw: special_relativity(fixed_interval=fixed_interval, **kw),
     "central_potential": lambda **kw: central_potential(**kw),
     "central_fixed_L": lambda fixed_L=0.5, **kw: central_potential(fixed_L=fixed_L, **kw),
@@ -270,6 +279,7 @@ def make_system(name: str, groups: int, members: int = 2, seed=0, **options) -> 
     """A data set by name: the six of paper 004 here, else ConservNet's (S1, S2, S2+, Kepler, ...)
     through ``conserve_tf.systems.make_system``."""
     key = str(name).strip().lower().replace("-", "_")
+    key = {k.lower(): k for k in SYSTEMS}.get(key, key)
     if key in SYSTEMS:
         return SYSTEMS[key](groups=int(groups), members=int(members), seed=seed, **options)
     try:

@@ -5,7 +5,7 @@ training loss as in appendix B of Wetzel et al. 2020):
 
 * ``paper``: Adadelta starting at learning rate 100, ``ReduceLROnPlateau`` factor 0.5 after 50 epochs
   without improvement, ``EarlyStopping`` after 200, at most 10 000 epochs (the paper's recipe).
-* ``adam`` (default, faster): Adam at 1e-3, halved after 5 epochs without improvement, early stop
+* ``adam`` (default, faster): Adam at 3e-3, halved after 5 epochs without improvement, early stop
   after 20.
 
 Example::
@@ -25,7 +25,7 @@ __all__ = ["RECIPES", "compile_siamese", "recipe_callbacks", "train_siamese", "a
 RECIPES = {
     "paper": dict(optimizer="adadelta", learning_rate=100.0, lr_patience=50, stop_patience=200,
                   max_epochs=10_000),
-    "adam": dict(optimizer="adam", learning_rate=1e-3, lr_patience=5, stop_patience=20, max_epochs=500),
+    "adam": dict(optimizer="adam", learning_rate=3e-3, lr_patience=5, stop_patience=20, max_epochs=500),
 }
 
 

@@ -1,0 +1,89 @@
+"""SiameseNetwork: Eq. (1) output, input layouts, errors, saving; a short training on special relativity."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from siamese import SiameseNetwork, make_pairs, special_relativity, train_siamese  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    return SiameseNetwork(4, hidden=(8, 8), mean=np.zeros(4), variance=np.full(4, 2.0))
+
+
+def test_output_is_eq1_of_the_bottleneck(model):
+    x = np.random.default_rng(0).normal(size=(16, 2, 4)).astype(np.float32)
+    out = np.asarray(model(x))
+    assert out.shape == (16, 1) and np.all((out > 0) & (out < 1))
+    fa, fb = model.invariant(x[:, 0]), model.invariant(x[:, 1])
+    w, b = (float(v.numpy()[0]) for v in (model.head.w, model.head.b))
+    expected = 1 / (1 + np.exp(-(w * (fa - fb) ** 2 + b)))
+    np.testing.assert_allclose(out[:, 0], expected, rtol=1e-5, atol=1e-6)
+    same = np.repeat(x[:, :1], 2, axis=1)  # identical members: f - f' = 0
+    np.testing.assert_allclose(np.asarray(model(same))[:, 0], 1 / (1 + np.exp(-b)), rtol=1e-6)
+
+
+def test_pair_layouts_agree_and_order_does_not_matter(model):
+    x = np.random.default_rng(1).normal(size=(5, 2, 4)).astype(np.float32)
+    a = np.asarray(model(x))
+    np.testing.assert_allclose(np.asarray(model((x[:, 0], x[:, 1]))), a, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(model({"x1": x[:, 0], "x2": x[:, 1]})), a, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(model(x[:, ::-1])), a, rtol=1e-6)
+
+
+def test_bad_inputs_give_clear_errors(model):
+    with pytest.raises(ValueError, match=r"\(batch, 2, features\)"):
+        model(np.zeros((3, 3, 4), np.float32))
+    with pytest.raises(ValueError, match="each member"):
+        model(np.zeros((3, 2, 5), np.float32))
+    with pytest.raises(ValueError, match="exactly two"):
+        model((np.zeros((3, 4), np.float32),) * 3)
+    with pytest.raises(ValueError, match="samples, 4"):
+        model.invariant(np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        model.invariant(np.full((3, 4), np.nan))
+    with pytest.raises(ValueError, match="bottleneck"):
+        SiameseNetwork(4, bottleneck=0)
+    with pytest.raises(ValueError, match="n_features"):
+        SiameseNetwork()
+
+
+def test_wider_bottleneck_sums_the_squared_differences():
+    m = SiameseNetwork(3, hidden=(6,), bottleneck=2)
+    x = np.random.default_rng(2).normal(size=(7, 2, 3)).astype(np.float32)
+    f = m.invariant(x.reshape(-1, 3)).reshape(7, 2, 2)
+    assert f.shape == (7, 2, 2)
+    d2 = np.sum((f[:, 0] - f[:, 1]) ** 2, -1)
+    w, b = float(m.head.w.numpy()[0]), float(m.head.b.numpy()[0])
+    np.testing.assert_allclose(np.asarray(m(x))[:, 0], 1 / (1 + np.exp(-(w * d2 + b))), rtol=1e-5, atol=1e-6)
+
+
+def test_save_and_reload_reproduce_outputs_and_subnetwork(model, tmp_path):
+    from conserve_tf.cli import save_model
+
+    x = np.random.default_rng(3).normal(size=(9, 2, 4)).astype(np.float32)
+    path = save_model(model, str(tmp_path / "snn.keras"))
+    back = keras.models.load_model(path)
+    assert isinstance(back, SiameseNetwork) and back.bottleneck == 1 and back.n_features == 4
+    np.testing.assert_array_equal(np.asarray(back(x)), np.asarray(model(x)))
+    np.testing.assert_array_equal(back.invariant(x[:, 0]), model.invariant(x[:, 0]))
+    assert [l.__class__.__name__ for l in back.subnetwork.layers][0] == "Normalization"
+
+
+def test_short_training_on_special_relativity_separates_events():
+    train = special_relativity(4000, 2, seed=0, beta_max=0.5)
+    test = special_relativity(1000, 2, seed=1, beta_max=0.5)
+    model, info = train_siamese(train, test, hidden=(32, 32), epochs=15, learning_rate=1e-2, seed=0)
+    assert info["test_accuracy"] >= 0.85, info
+    assert info["train_accuracy"] >= 0.85
+    # positives and negatives really are told apart by f alone
+    pairs = make_pairs(test, seed=9)
+    f = model.invariant(pairs.x.reshape(-1, 4)).reshape(-1, 2)
+    gap = np.abs(f[:, 0] - f[:, 1])
+    assert np.median(gap[pairs.y == 1]) > 5 * np.median(gap[pairs.y == 0])

@@ -1,0 +1,95 @@
+"""Physics of the Siamese data sets: Lorentz matrices, invariants along groups and pairs, Kepler orbits."""
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from siamese import make_pairs, systems
+
+
+def test_every_sampled_lorentz_matrix_preserves_the_metric():
+    lam = systems.random_lorentz(2000, np.random.default_rng(3))
+    eta = systems.ETA
+    err = np.abs(np.einsum("nai,ab,nbj->nij", lam, eta, lam) - eta).max(axis=(1, 2))
+    assert err.max() < 1e-12
+    assert np.all(np.abs(np.linalg.det(lam) - 1) < 1e-9)  # proper
+    assert np.all(lam[:, 0, 0] >= 1 - 1e-12)  # orthochronous
+
+
+def test_rotations_are_proper_so_EdotB_is_kept_but_a_reflection_flips_it():
+    rot = systems.random_rotations(500, 1)
+    assert np.allclose(np.linalg.det(rot), 1.0)
+    e, b = np.random.default_rng(0).uniform(-1, 1, (2, 500, 3))
+    # a reflection acts on the polar vector E but not on the axial vector B
+    assert np.allclose(np.sum(-e * b, 1), -np.sum(e * b, 1))
+    assert np.allclose(systems.fields_from_tensor(systems.field_tensor(e, b)), np.concatenate([e, b], 1))
+
+
+@pytest.mark.parametrize("kw", [{}, {"fixed_interval": 1.0}])
+def test_special_relativity_keeps_the_interval(kw):
+    d = systems.special_relativity(300, 4, seed=1, **kw)
+    s2 = -d.x[..., 0] ** 2 + np.sum(d.x[..., 1:] ** 2, -1)
+    assert np.abs(s2 - d.c[:, None]).max() < 1e-9
+    assert d.constant_names == ["s2"] and d.feature_names == ["t", "x", "y", "z"]
+    if kw:
+        assert np.allclose(d.c, 1.0)
+    assert np.abs(d.x[:, 1] - d.x[:, 0]).max() > 0.5  # the transformations really move the events
+
+
+@pytest.mark.parametrize("kw", [{}, {"fixed_EdotB": 0.25}])
+def test_electromagnetism_keeps_both_field_invariants(kw):
+    d = systems.electromagnetism(300, 3, seed=2, **kw)
+    inv = systems.em_invariants(d.x)
+    assert np.abs(inv - d.c[:, None, :]).max() < 1e-9
+    if kw:
+        assert np.allclose(d.c[:, 0], 0.25)
+        assert d.c[:, 1].std() > 0.1
+
+
+@pytest.mark.parametrize("kw", [{}, {"fixed_L": 0.5}])
+def test_orbits_conserve_angular_momentum_and_energy(kw):
+    d = systems.central_potential(400, 5, seed=3, **kw)
+    inv = systems.kepler_invariants(d.x)
+    assert np.abs(inv - d.c[:, None, :]).max() < 1e-9
+    assert np.all(d.c[:, 1] < 0)  # bound orbits
+    if kw:
+        assert np.allclose(d.c[:, 0], 0.5)
+    assert np.abs(d.x[:, 1] - d.x[:, 0]).max() > 0.5  # the members are at different places
+
+
+def test_kepler_closed_form_matches_solve_ivp():
+    rng = np.random.default_rng(7)
+    init = systems.central_potential(6, 2, seed=rng).x[:, 0]
+    times = rng.uniform(0, 20, (6, 3))
+    exact = systems.kepler_propagate(init, times)
+    for i in range(6):
+        order = np.argsort(times[i])
+        sol = solve_ivp(systems.kepler_rhs, (0, times[i].max()), init[i], method="DOP853", rtol=1e-12, atol=1e-12,
+                        t_eval=times[i][order])
+        assert np.abs(sol.y.T - exact[i][order]).max() < 1e-6
+
+
+@pytest.mark.parametrize("name,invariants", [
+    ("special_relativity", lambda x: (-x[..., 0] ** 2 + np.sum(x[..., 1:] ** 2, -1))[..., None]),
+    ("central_potential", systems.kepler_invariants),
+    ("central_fixed_L", systems.kepler_invariants),
+    ("electromagnetism", systems.em_invariants),
+    ("em_fixed_EdotB", systems.em_invariants),
+])
+def test_every_positive_pair_preserves_the_invariants(name, invariants):
+    d = systems.make_system(name, 200, 2, seed=4)
+    pairs = make_pairs(d, seed=5)
+    inv = invariants(pairs.x)  # (N, 2, k)
+    pos = pairs.y == 0
+    assert np.abs(inv[pos, 0] - inv[pos, 1]).max() < 1e-9
+    if name in ("special_relativity", "central_potential", "electromagnetism"):
+        assert np.median(np.abs(inv[~pos, 0] - inv[~pos, 1])) > 1e-2  # negatives differ
+
+
+def test_make_system_errors():
+    with pytest.raises(KeyError, match="unknown system"):
+        systems.make_system("warp_drive", 10)
+    with pytest.raises(ValueError, match="members >= 2"):
+        systems.special_relativity(10, 1)
+    with pytest.raises(ValueError, match="beta"):
+        systems.random_lorentz(3, 0, beta_max=1.0)
