@@ -218,8 +218,8 @@ class GroupedData:
             raise GroupedDataError("no samples: x is empty")
         labels, inverse, counts = np.unique(gid, return_inverse=True, return_counts=True)
         if counts.min() < 2:
-            bad = labels[counts < 2][:5]
-            raise GroupedDataError(f"every group needs at least two members; group(s) {list(bad)} have one")
+            bad = labels[counts < 2][:5].tolist()
+            raise GroupedDataError(f"every group needs at least two members; group(s) {bad} have one")
         m = int(counts.min())
         if counts.max() != m:
             if ragged == "error":

@@ -77,9 +77,10 @@ class ConservNet(keras.Model):
         self.q, self.r, self.spreader, self.ball, self.seed = float(q), float(r), spreader, ball, int(seed)
         self.scale = None if scale is None else [float(v) for v in scale]
         self.offset = None if offset is None else [float(v) for v in offset]
-        self.hidden = [keras.layers.Dense(self.width, activation=activation, name=f"hidden_{i}")
-                       for i in range(self.depth)]
-        self.head = keras.layers.Dense(self.outputs, name="invariant")
+        # sub-layers do not inherit the model's dtype policy in Keras 3: pass it on
+        self.hidden = [keras.layers.Dense(self.width, activation=activation, name=f"hidden_{i}",
+                                          dtype=self.dtype_policy) for i in range(self.depth)]
+        self.head = keras.layers.Dense(self.outputs, name="invariant", dtype=self.dtype_policy)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.spread_tracker = keras.metrics.Mean(name="spread")
         self.noise_tracker = keras.metrics.Mean(name="noise")

@@ -1,0 +1,159 @@
+"""ConservNet: the NV loss, the spreading noise, saving, and that training finds S1's invariant."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conserve_tf import (ConservNet, ball_noise, build_conservnet, evaluate_invariant, fit_conservnet,
+                         input_scaling, make_system, nv_loss_terms)
+
+
+def _np_spread(f, kind):
+    var = f.var(axis=1)  # population variance over members, as in Eq. (1)
+    return np.sqrt(var) if kind == "std" else var
+
+
+@pytest.mark.parametrize("spreader", ["std", "var"])
+def test_nv_loss_equals_numpy_reference(spreader):
+    rng = np.random.default_rng(0)
+    fc, fn = rng.normal(size=(5, 7, 1)), rng.normal(size=(5, 7, 1)) * 2
+    spread, noise = nv_loss_terms(tf.constant(fc), tf.constant(fn), q=1.3, spreader=spreader)
+    np.testing.assert_allclose(float(spread), _np_spread(fc, spreader).mean(), rtol=1e-9)
+    np.testing.assert_allclose(float(noise), np.abs(1.3 - _np_spread(fn, spreader)).mean(), rtol=1e-9)
+
+
+def test_model_loss_equals_numpy_with_its_own_noise():
+    data = make_system("s1", 4, 6, seed=0)
+    model = ConservNet(width=8, depth=2, q=0.7, r=0.5, scale=[0.5, 1, 1, 2], offset=[1, 0, 0, 0], dtype="float64")
+    x = tf.constant(data.x)
+    gid = tf.constant([10, 11, 12, 13], tf.int64)
+    spread, noise = model.nv_terms(x, gid, tf.constant(5, tf.int64), training=True)
+    xs = (data.x - [1, 0, 0, 0]) * [0.5, 1, 1, 2]
+    eps = ball_noise((4, 6, 4), 0.5, "l2", 0, 5, gid, dtype=tf.float64).numpy()
+    fc = model.network(tf.constant(xs)).numpy()
+    fn = model.network(tf.constant(xs + eps)).numpy()
+    np.testing.assert_allclose(float(spread), _np_spread(fc, "std").mean(), rtol=1e-9)
+    np.testing.assert_allclose(float(noise), np.abs(0.7 - _np_spread(fn, "std")).mean(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("ball, norm", [("l2", 2), ("l1", 1), ("linf", np.inf)])
+def test_noise_inside_its_ball_and_uniform(ball, norm):
+    eps = ball_noise((50, 200, 3), 1.5, ball, seed=1, step=3).numpy().reshape(-1, 3)
+    norms = np.linalg.norm(eps, ord=norm, axis=1)
+    assert norms.max() <= 1.5 + 1e-5
+    # uniform in a 3-ball: P(norm <= R/2) = 1/8, whatever the norm
+    assert abs(np.mean(norms <= 0.75) - 1 / 8) < 0.01
+    assert abs(eps.mean(axis=0)).max() < 0.03
+
+
+def test_noise_fresh_each_step_and_independent_of_batching():
+    a = ball_noise((4, 10, 2), 1.0, "l2", seed=0, step=7).numpy()
+    b = ball_noise((4, 10, 2), 1.0, "l2", seed=0, step=8).numpy()
+    assert np.abs(a - b).min() > 0
+    again = ball_noise((None, 10, 2), 1.0, "l2", seed=0, step=7, group_ids=tf.constant([2, 3])).numpy()
+    np.testing.assert_allclose(again, a[2:], rtol=1e-6, atol=1e-7)  # same draws; float32 rounding of the vectorized maths
+    other_seed = ball_noise((4, 10, 2), 1.0, "l2", seed=1, step=7).numpy()
+    assert np.abs(a - other_seed).min() > 0
+
+
+def test_noise_changes_inside_compiled_training():
+    data = make_system("s1", 3, 8, seed=0)
+    model = ConservNet(width=4, depth=1, seed=0)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))  # no learning: only the noise changes the loss
+    hist = model.fit(data.x.astype("float32"), epochs=3, batch_size=3, verbose=0)
+    noise_terms = hist.history["noise"]
+    assert len(set(np.round(noise_terms, 7))) == 3
+    assert set(hist.history) == {"loss", "spread", "noise"}
+    np.testing.assert_allclose(np.add(hist.history["spread"], noise_terms), hist.history["loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("spreader", ["std", "var"])
+def test_constant_network_is_not_a_minimum(spreader):
+    """Appendix C (Lemma C.3): a constant F is a critical point of Eq. (1), but a maximum, not a minimum.
+
+    Exactly at F = const the spread is quadratic in F, so the gradient vanishes there by symmetry; what
+    the appendix shows is that every nearby non-constant F has a lower loss, and that the gradient of a
+    nearly constant network is non-zero and points away from the constant. Both are asserted here.
+    """
+    keras.utils.set_random_seed(0)
+    data = make_system("s1", 5, 10, seed=0)
+    model = ConservNet(width=16, depth=2, spreader=spreader, dtype="float64")
+    model(data.x[:1])
+    x = tf.constant(data.x)
+
+    def loss_at(kernel):
+        model.head.kernel.assign(kernel)
+        with tf.GradientTape() as tape:
+            spread, noise = model.nv_terms(x, tf.range(5), 0, training=True)
+            loss = spread + noise
+        return float(loss), tape.gradient(loss, model.head.kernel)
+
+    direction = tf.constant(np.random.default_rng(0).normal(size=(16, 1)))
+    at_constant, _ = loss_at(tf.zeros((16, 1), tf.float64))  # F(x) = bias for every x
+    assert at_constant == pytest.approx(1.0, abs=1e-5)  # spread 0, noise term |Q - 0| = Q
+    for t in (1e-3, 1e-2):
+        nearby, grad = loss_at(t * direction)
+        assert nearby < at_constant  # a small step off the constant lowers the loss
+        # gradient descent from a nearly constant F grows the output's sensitivity, away from the constant
+        assert float(tf.reduce_sum(grad * direction)) < 0
+
+
+def test_constructor_refuses_bad_arguments():
+    for kwargs, msg in [({"width": 0}, "width"), ({"spreader": "mad"}, "spreader"), ({"ball": "l3"}, "ball"),
+                        ({"q": 0}, "Q and R"), ({"r": -1}, "Q and R"), ({"activation": "nope"}, "activation"),
+                        ({"scale": [1, 1], "offset": [0]}, "offset")]:
+        with pytest.raises(ValueError, match=msg):
+            ConservNet(**kwargs)
+    model = ConservNet(width=4, depth=1, scale=[1.0, 1.0])
+    with pytest.raises(ValueError, match="scaling has 2 features, the data 3"):
+        model.build((None, 3))
+
+
+def test_input_scaling_modes():
+    lv_like = make_system("s1", 4, 10).replace(scale=[0.1, 1, 1, 0.1])
+    assert input_scaling(lv_like, "auto") == ([0.1, 1, 1, 0.1], None)
+    big = make_system("s1", 4, 10)
+    big = big.replace(x=big.x * [20, 1, 1, 1])
+    assert input_scaling(big, "rule")[0] == [0.1, 1.0, 1.0, 1.0]
+    scale, offset = input_scaling(big, "standardize")
+    z = (big.flat() - offset) * scale
+    np.testing.assert_allclose(z.std(axis=0), 1, rtol=1e-9)
+    with pytest.raises(ValueError, match="scaling must be one of"):
+        input_scaling(big, "minmax")
+
+
+def test_save_and_load_reproduce_outputs(tmp_path):
+    from conserve_tf.cli import save_model
+
+    data = make_system("s2", 4, 10, seed=0)
+    model, _ = fit_conservnet(data, steps=3, width=16, depth=2, scaling="standardize", ball="l1", q=2.0)
+    path = save_model(model, str(tmp_path / "m.keras"))
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, ConservNet) and loaded.ball == "l1" and loaded.q == 2.0
+    x = data.flat().astype("float32")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [p for p in os.listdir(tmp_path) if p.startswith(".partial")] == []
+
+
+def test_short_training_finds_s1():
+    train, test = make_system("s1", 20, 50, seed=0), make_system("s1", 20, 50, seed=1)
+    model, hist = fit_conservnet(train, steps=600, width=64, depth=2, learning_rate=3e-3, seed=0)
+    report = evaluate_invariant(model, test)
+    assert report["rho"] >= 0.95, report
+    assert hist.history["spread"][-1] < hist.history["spread"][0]
+
+
+def test_paper_recipe_steps_one_group_at_a_time():
+    data = make_system("s1", 4, 10, seed=0)
+    model, hist = fit_conservnet(data, steps=8, recipe="paper", width=8, depth=1)
+    assert int(model.optimizer.iterations) == 8 and len(hist.history["loss"]) == 2
+    assert float(model.optimizer.learning_rate) == pytest.approx(5e-5)
+
+
+def test_build_conservnet_uses_data_scale():
+    data = make_system("s1", 4, 10).replace(scale=[1, 0.5, 0.5, 1])
+    model = build_conservnet(data, width=4, depth=1)
+    assert model.scale == [1, 0.5, 0.5, 1] and model.built
