@@ -66,22 +66,35 @@ class RK4Integrator:
         if int(n_steps) < 0 or not dt > 0:
             raise ValueError(f"need n_steps >= 0 and dt > 0, got n_steps={n_steps}, dt={dt}")
         x = x0 if isinstance(x0, tf.Tensor) else self._state(x0)
-        return self._advance(x, tf.constant(dt, self.dtype), tf.constant(int(n_steps), tf.int32))
+        try:
+            return self._advance(x, tf.constant(dt, self.dtype), tf.constant(int(n_steps), tf.int32))
+        except tf.errors.InvalidArgumentError as err:  # MatrixSolve on a numerically singular Hessian
+            raise SingularHessianError(
+                f"velocity Hessian d2L/dqdot2 became singular during RK4 ({err.message.splitlines()[0]})"
+            ) from None
 
-    def integrate(self, x0, dt: float, n_steps: int, every: int = 1) -> np.ndarray:
+    def integrate(self, x0, dt: float, n_steps: int, every: int = 1, allow_breakdown: bool = False) -> np.ndarray:
         """Trajectory ``(n_steps // every + 1, batch, 2 d)`` recorded every ``every`` steps.
 
         Raises :class:`~lagrangian.model.SingularHessianError` at the first record where a state
-        stops being finite (the velocity Hessian could not be solved).
+        stops being finite (the velocity Hessian could not be solved); with ``allow_breakdown``
+        it returns the records before that point instead.
         """
         if int(every) < 1:
             raise ValueError(f"every must be >= 1, got {every}")
         x = self._state(x0)
         records = [x.numpy()]
         for k in range(int(n_steps) // int(every)):
-            x = self.advance(x, dt, every)
+            try:
+                x = self.advance(x, dt, every)
+            except SingularHessianError:
+                if allow_breakdown:
+                    break
+                raise
             arr = x.numpy()
             if not np.all(np.isfinite(arr)):
+                if allow_breakdown:
+                    break
                 bad = int(np.argmin(np.all(np.isfinite(arr), axis=1)))
                 raise SingularHessianError(
                     f"trajectory {bad} became non-finite before t = {(k + 1) * every * dt:g}: the velocity "
@@ -110,14 +123,16 @@ def rollout(model, system, t_final: float, dt: float = 0.01, every: int = 10, pe
     The copy's q and q̇ get normal noise of std ``perturbation`` (Sec. 3.1.1). Returns a dict with
     ``t`` (T,), ``traj`` and ``traj_perturbed`` (T, 2 d), ``dq`` (T,) = ‖q − q_perturbed‖₂ of the
     spatial positions, ``delta`` = {"L_NN", "L_true", ("M_NN", "M_true")} each (T,) by Eqs. (35-37),
-    ``charges`` (raw values, (T, k)) and ``condition`` (T,) of the velocity Hessian.
+    ``charges`` (raw values, (T, k)), ``condition`` (T,) of the velocity Hessian and ``breakdown``
+    (True when a run became non-finite -- singular Hessian -- before ``t_final``; the arrays then
+    stop at the last finite record).
     """
     x0 = system.initial_state() if x0 is None else np.asarray(x0, dtype=np.float64)
     rng = np.random.default_rng(seed)
     x0p = x0 + perturbation * rng.standard_normal(x0.shape)
     integ = integrator or RK4Integrator(model, jit_compile=jit_compile)
     n_steps = int(round(t_final / dt))
-    traj = integ.integrate(np.stack([x0, x0p]), dt, n_steps, every)  # (T, 2, 2d)
+    traj = integ.integrate(np.stack([x0, x0p]), dt, n_steps, every, allow_breakdown=True)  # (T, 2, 2d)
     main = traj[:, 0].astype(np.float64)
     p_nn = integ.momentum(traj[:, 0]).astype(np.float64)
     p_true = system.true_momentum(main)
@@ -137,4 +152,5 @@ def rollout(model, system, t_final: float, dt: float = 0.01, every: int = 10, pe
         "delta": delta,
         "charges": charges,
         "condition": integ.condition(traj[:, 0]),
+        "breakdown": len(traj) < n_steps // every + 1,
     }

@@ -19,6 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+import lagrangian.symmetry  # noqa: F401  (registers the symmetry layers for loading)
+
 __all__ = [
     "LagrangianNetwork",
     "SingularHessianError",
@@ -53,7 +55,15 @@ def euler_lagrange(lagrangian, x):
     hess = outer.batch_jacobian(p, x)  # (batch, d, 2d): rows ∂/∂q̇_i, columns (q, q̇)
     j_vq, j_vv = hess[:, :, :d], hess[:, :, d:]
     rhs = grad[:, :d] - tf.linalg.matvec(j_vq, x[:, d:])
-    qddot = tf.linalg.solve(j_vv, rhs[:, :, None])[:, :, 0]
+    # An exactly singular Hessian would make MatrixSolve abort the whole graph; such samples get
+    # the identity for the solve and NaN accelerations, which every caller checks and reports.
+    finite = tf.reduce_all(tf.math.is_finite(j_vv), axis=[1, 2])
+    tiny = float(np.finfo(j_vv.dtype.as_numpy_dtype).tiny) * 1e6
+    singular = ~(finite & (tf.abs(tf.linalg.det(tf.where(finite[:, None, None], j_vv, 1.0))) > tiny))
+    eye = tf.eye(d, batch_shape=tf.shape(j_vv)[:1], dtype=j_vv.dtype)
+    safe = tf.where(singular[:, None, None], eye, j_vv)
+    qddot = tf.linalg.solve(safe, rhs[:, :, None])[:, :, 0]
+    qddot = tf.where(singular[:, None], tf.constant(float("nan"), qddot.dtype), qddot)
     return qddot, j_vv
 
 

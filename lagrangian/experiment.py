@@ -1,0 +1,163 @@
+"""Train-and-integrate experiments behind Figs. 3-11 of Müller 2023, with monitors and plots.
+
+:func:`evaluate` integrates one trained model (its run and a perturbed run, Sec. 3.1) and
+:func:`write_monitors` / :func:`plot_rollout` store what the figures show: trajectories (Figs. 3, 6,
+9), δL and δM of network and true charges (Figs. 4, 7, 10, Eqs. 35-37) and δq (Figs. 5, 8, 11).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+__all__ = ["evaluate", "write_monitors", "plot_rollout", "final_numbers", "reproduce", "report"]
+
+
+def evaluate(model, system, t_final: float, dt: float = 0.01, every: int = 10, perturbation: float = 1e-3,
+             seed: int = 0, jit_compile: bool = True) -> dict:
+    """:func:`lagrangian.integrators.rollout` plus the true reference trajectory (``ref``, (T, 2 d))."""
+    from lagrangian.integrators import rollout
+
+    out = rollout(model, system, t_final, dt=dt, every=every, perturbation=perturbation, seed=seed,
+                  jit_compile=jit_compile)
+    out["ref"] = system.reference(t_final, dt * every)[: len(out["t"])]
+    return out
+
+
+def final_numbers(out: dict) -> dict:
+    """δ's at the final time, max over time, δq at the final time."""
+    nums = {f"d{k}_final": float(v[-1]) for k, v in out["delta"].items()}
+    nums.update({f"d{k}_max": float(np.max(v)) for k, v in out["delta"].items()})
+    nums["dq_final"] = float(out["dq"][-1])
+    nums["dq_max"] = float(np.max(out["dq"]))
+    nums["t_final"] = float(out["t"][-1])
+    nums["breakdown"] = bool(out.get("breakdown", False))
+    return nums
+
+
+def write_monitors(out: dict, path_prefix: str) -> list[str]:
+    """``<prefix>.csv`` (t, δ's, δq, condition) and ``<prefix>.npz`` (everything); returns the paths."""
+    os.makedirs(os.path.dirname(os.path.abspath(path_prefix)), exist_ok=True)
+    keys = sorted(out["delta"])
+    with open(path_prefix + ".csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["t"] + [f"delta_{k}" for k in keys] + ["dq", "hessian_condition"])
+        for i, t in enumerate(out["t"]):
+            writer.writerow([f"{t:.4f}"] + [f"{out['delta'][k][i]:.6e}" for k in keys]
+                            + [f"{out['dq'][i]:.6e}", f"{out['condition'][i]:.4e}"])
+    arrays = {"t": out["t"], "traj": out["traj"], "traj_perturbed": out["traj_perturbed"], "dq": out["dq"],
+              "condition": out["condition"], **{f"delta_{k}": v for k, v in out["delta"].items()}}
+    if "ref" in out:
+        arrays["ref"] = out["ref"]
+    np.savez_compressed(path_prefix + ".npz", **arrays)
+    return [path_prefix + ".csv", path_prefix + ".npz"]
+
+
+def plot_rollout(results: dict, system, path_prefix: str, title: str = "") -> list[str]:
+    """Trajectory, charge-deviation and δq figures for ``{label: evaluate output}``; returns PNG paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(results)
+    n = len(labels)
+    paths = []
+    dim = system.dim
+    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 4.2), squeeze=False)
+    for ax, label in zip(axes[0], labels):
+        out = results[label]
+        pos, posp, ref = (system.positions(out[k]) for k in ("traj", "traj_perturbed", "ref"))
+        for k in range(system.n_particles):
+            sl = slice(k * dim, k * dim + 2)
+            ax.plot(*ref[:, sl].T, "r:", lw=1, label="true" if k == 0 else None)
+            ax.plot(*pos[:, sl].T, lw=1, label="network" if k == 0 else None)
+            ax.plot(*posp[:, sl].T, "--", lw=0.8, label="perturbed" if k == 0 else None)
+            ax.plot(*pos[0, sl], "k*")
+            ax.plot(*pos[-1, sl], "ko", mfc="none")
+        ax.set_title(f"{title} {label}")
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(path_prefix + "_trajectories.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.6), squeeze=False)
+    for ax, label in zip(axes[0], labels):
+        out = results[label]
+        for key, val in sorted(out["delta"].items()):
+            ax.semilogy(out["t"][1:], np.maximum(val[1:], 1e-17), label=f"δ{key}")
+        ax.set_title(f"{title} {label}: charge deviations")
+        ax.set_xlabel("t")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(path_prefix + "_charges.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label in labels:
+        ax.semilogy(results[label]["t"], np.maximum(results[label]["dq"], 1e-17), label=label)
+    ax.set_xlabel("t")
+    ax.set_ylabel("δq")
+    ax.set_title(f"{title}: distance of perturbed runs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(path_prefix + "_dq.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def reproduce(system_name: str, symmetries, epochs: int, steps_per_epoch: int, t_final: float, out_dir: str,
+              every: int = 10, seed: int = 0, hidden_units: int = 128, jit_compile: bool = True) -> dict:
+    """Train one network per symmetry, integrate each, write monitors and plots.
+
+    Returns ``{symmetry: {"final_mse", "epochs", "steps_per_epoch", δ's, δq ...}}`` and writes
+    ``<out_dir>/<system>_<symmetry>.csv/.npz`` and ``<out_dir>/<system>_*.png``.
+    """
+    from lagrangian.systems import get_system
+    from lagrangian.training import train_model
+
+    system = get_system(system_name)
+    os.makedirs(out_dir, exist_ok=True)
+    results, numbers = {}, {}
+    for sym in symmetries:
+        model, hist = train_model(system, sym, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed,
+                                  hidden_units=hidden_units)
+        out = evaluate(model, system, t_final, every=every, seed=seed, jit_compile=jit_compile)
+        write_monitors(out, os.path.join(out_dir, f"{system_name}_{sym}"))
+        results[sym] = out
+        numbers[sym] = {"final_mse": float(hist["loss"][-1]), "epochs": epochs, "steps_per_epoch": steps_per_epoch,
+                        **final_numbers(out)}
+    plot_rollout(results, system, os.path.join(out_dir, system_name), system_name)
+    return numbers
+
+
+def report(title: str, numbers: dict, paper: dict, out_dir: str) -> str:
+    """Markdown table (also written to ``<out_dir>/results.md``) of measured vs paper numbers.
+
+    ``paper``: ``{(symmetry, key): statement}``; rows for every measured key that has a statement.
+    """
+    lines = [f"## {title}", "", "| setup | quantity | this package | paper |", "| --- | --- | --- | --- |"]
+    for sym, nums in numbers.items():
+        for key, val in nums.items():
+            statement = paper.get((sym, key), "")
+            if statement or key in ("final_mse", "epochs", "t_final", "breakdown"):
+                shown = f"{val:.3e}" if isinstance(val, float) else str(val)
+                lines.append(f"| {sym} | {key} | {shown} | {statement} |")
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out_dir, "results.md"), "w") as fh:
+        fh.write(text)
+    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["setup", "quantity", "value", "paper"])
+        for sym, nums in numbers.items():
+            for key, val in nums.items():
+                writer.writerow([sym, key, val, paper.get((sym, key), "")])
+    return text
