@@ -5,9 +5,10 @@ Eq. (1) of Ha & Jeong (PRR 3, L042035, 2021), per group i with members j and an 
     L = mean_i [ S_j(F(x_ij)) + | Q - S_j(F(x_ij + ε_ij)) | ]
 
 S is the spread over the members of a group: the population standard deviation (the paper's
-practice, ``spreader="std"``) or the variance (``"var"``, the loss as printed and the published
-code's choice). ε is uniform in a ball of radius R (``ball="l2"``, or ``"l1"``/``"linf"``), fresh at
-every optimizer step and keyed to (seed, step, group id), see :mod:`conserve_tf.spreaders`.
+practice, ``spread="std"``) or the variance (``"var"``, the loss as printed and the published
+code's choice). ε, the *spreader*, is uniform in a ball of radius R (``spreader="l2"``, or the
+``"l1"``/``"linf"`` balls of appendix H.2), fresh at every optimizer step and keyed to
+(seed, step, group id), see :mod:`conserve_tf.spreaders`.
 
 Batches are whole groups: ``x`` of shape (G, M, F), optionally with the global group ids (G,) as the
 second element of the batch (what ``fit`` calls ``y``); without them the groups of a batch are
@@ -30,41 +31,41 @@ __all__ = ["ConservNet", "nv_loss_terms"]
 _EPS = 1e-12  # keeps d sqrt(var)/d var finite where a group's spread is exactly zero
 
 
-def _spread(f, spreader: str):
+def _spread(f, spread: str):
     """Spread over members: f (G, M, k) -> (G, k)."""
     var = tf.math.reduce_variance(f, axis=1)
-    return tf.sqrt(var + _EPS) if spreader == "std" else var
+    return tf.sqrt(var + _EPS) if spread == "std" else var
 
 
-def nv_loss_terms(f_clean, f_noised, q: float, spreader: str = "std"):
+def nv_loss_terms(f_clean, f_noised, q: float, spread: str = "std"):
     """The two terms of Eq. (1), each averaged over groups and outputs.
 
     f_clean, f_noised: (G, M, k). Returns (spread term, noise term); the loss is their sum.
     """
-    spread = tf.reduce_mean(_spread(f_clean, spreader))
-    noise = tf.reduce_mean(tf.abs(q - _spread(f_noised, spreader)))
-    return spread, noise
+    clean = tf.reduce_mean(_spread(f_clean, spread))
+    noise = tf.reduce_mean(tf.abs(q - _spread(f_noised, spread)))
+    return clean, noise
 
 
 @keras.saving.register_keras_serializable(package="conserve_tf")
 class ConservNet(keras.Model):
     """F: R^F -> R^outputs, an MLP of ``depth`` hidden layers of ``width`` units, trained with the NV loss.
 
-    Defaults follow the paper: 4 hidden layers of 320 Mish units, one output, Q = R = 1, L2 ball,
-    standard deviation as the spread. ``scale``/``offset`` (F,) are the input scaling saved with the
+    Defaults follow the paper: 4 hidden layers of 320 Mish units, one output, Q = R = 1, L2-ball
+    spreader, standard deviation as the spread. ``scale``/``offset`` (F,) are the input scaling saved with the
     model (None: identity).
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
-                 q: float = 1.0, r: float = 1.0, spreader: str = "std", ball: str = "l2",
+                 q: float = 1.0, r: float = 1.0, spread: str = "std", spreader: str = "l2",
                  scale=None, offset=None, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
             raise ValueError(f"width, depth and outputs must be >= 1, got {width}, {depth}, {outputs}")
-        if spreader not in ("std", "var"):
-            raise ValueError(f"spreader must be 'std' or 'var', got {spreader!r}")
-        if ball not in BALLS:
-            raise ValueError(f"ball must be one of {BALLS}, got {ball!r}")
+        if spread not in ("std", "var"):
+            raise ValueError(f"spread must be 'std' or 'var', got {spread!r}")
+        if spreader not in BALLS:
+            raise ValueError(f"spreader (the noise ball) must be one of {BALLS}, got {spreader!r}")
         if not (q > 0 and r > 0):
             raise ValueError(f"Q and R must be positive, got Q={q}, R={r}")
         try:
@@ -74,7 +75,7 @@ class ConservNet(keras.Model):
         if scale is not None and offset is not None and len(scale) != len(offset):
             raise ValueError(f"scale has {len(scale)} entries but offset has {len(offset)}")
         self.width, self.depth, self.activation, self.outputs = int(width), int(depth), activation, int(outputs)
-        self.q, self.r, self.spreader, self.ball, self.seed = float(q), float(r), spreader, ball, int(seed)
+        self.q, self.r, self.spread, self.spreader, self.seed = float(q), float(r), spread, spreader, int(seed)
         self.scale = None if scale is None else [float(v) for v in scale]
         self.offset = None if offset is None else [float(v) for v in offset]
         # sub-layers do not inherit the model's dtype policy in Keras 3: pass it on
@@ -134,11 +135,11 @@ class ConservNet(keras.Model):
         """Spread and noise terms of Eq. (1) on a batch x (G, M, F)."""
         xs = self.scale_inputs(x)
         members = xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1]
-        eps = ball_noise((None, members, xs.shape[-1]), self.r, self.ball, self.seed, step, group_ids,
+        eps = ball_noise((None, members, xs.shape[-1]), self.r, self.spreader, self.seed, step, group_ids,
                          dtype=xs.dtype)
         g = tf.shape(xs)[0]
         both = self.network(tf.concat([xs, xs + eps], axis=0))  # one pass for clean and noised inputs
-        return nv_loss_terms(both[:g], both[g:], self.q, self.spreader)
+        return nv_loss_terms(both[:g], both[g:], self.q, self.spread)
 
     def _record(self, spread, noise):
         self.loss_tracker.update_state(spread + noise)
@@ -171,6 +172,6 @@ class ConservNet(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(width=self.width, depth=self.depth, activation=self.activation, outputs=self.outputs,
-                      q=self.q, r=self.r, spreader=self.spreader, ball=self.ball, scale=self.scale,
+                      q=self.q, r=self.r, spread=self.spread, spreader=self.spreader, scale=self.scale,
                       offset=self.offset, seed=self.seed)
         return config

@@ -93,5 +93,6 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     cbs = list(callbacks)
     if eval_every and test is not None:
         cbs.insert(0, InvariantMetrics(test, every=eval_every))
-    history = model.fit(as_dataset(train, per, seed=seed), epochs=epochs, verbose=verbose, callbacks=cbs)
+    history = model.fit(as_dataset(train, per, seed=seed), epochs=epochs, verbose=verbose, callbacks=cbs,
+                        shuffle=False)
     return model, history

@@ -16,13 +16,13 @@ def _np_spread(f, kind):
     return np.sqrt(var) if kind == "std" else var
 
 
-@pytest.mark.parametrize("spreader", ["std", "var"])
-def test_nv_loss_equals_numpy_reference(spreader):
+@pytest.mark.parametrize("spread", ["std", "var"])
+def test_nv_loss_equals_numpy_reference(spread):
     rng = np.random.default_rng(0)
     fc, fn = rng.normal(size=(5, 7, 1)), rng.normal(size=(5, 7, 1)) * 2
-    spread, noise = nv_loss_terms(tf.constant(fc), tf.constant(fn), q=1.3, spreader=spreader)
-    np.testing.assert_allclose(float(spread), _np_spread(fc, spreader).mean(), rtol=1e-9)
-    np.testing.assert_allclose(float(noise), np.abs(1.3 - _np_spread(fn, spreader)).mean(), rtol=1e-9)
+    spread, noise = nv_loss_terms(tf.constant(fc), tf.constant(fn), q=1.3, spread=spread)
+    np.testing.assert_allclose(float(spread), _np_spread(fc, spread).mean(), rtol=1e-9)
+    np.testing.assert_allclose(float(noise), np.abs(1.3 - _np_spread(fn, spread)).mean(), rtol=1e-9)
 
 
 def test_model_loss_equals_numpy_with_its_own_noise():
@@ -70,8 +70,8 @@ def test_noise_changes_inside_compiled_training():
     np.testing.assert_allclose(np.add(hist.history["spread"], noise_terms), hist.history["loss"], rtol=1e-5)
 
 
-@pytest.mark.parametrize("spreader", ["std", "var"])
-def test_constant_network_is_not_a_minimum(spreader):
+@pytest.mark.parametrize("spread", ["std", "var"])
+def test_constant_network_is_not_a_minimum(spread):
     """Appendix C (Lemma C.3): a constant F is a critical point of Eq. (1), but a maximum, not a minimum.
 
     Exactly at F = const the spread is quadratic in F, so the gradient vanishes there by symmetry; what
@@ -80,7 +80,7 @@ def test_constant_network_is_not_a_minimum(spreader):
     """
     keras.utils.set_random_seed(0)
     data = make_system("s1", 5, 10, seed=0)
-    model = ConservNet(width=16, depth=2, spreader=spreader, dtype="float64")
+    model = ConservNet(width=16, depth=2, spread=spread, dtype="float64")
     model(data.x[:1])
     x = tf.constant(data.x)
 
@@ -102,7 +102,7 @@ def test_constant_network_is_not_a_minimum(spreader):
 
 
 def test_constructor_refuses_bad_arguments():
-    for kwargs, msg in [({"width": 0}, "width"), ({"spreader": "mad"}, "spreader"), ({"ball": "l3"}, "ball"),
+    for kwargs, msg in [({"width": 0}, "width"), ({"spread": "mad"}, "spread"), ({"spreader": "l3"}, "spreader"),
                         ({"q": 0}, "Q and R"), ({"r": -1}, "Q and R"), ({"activation": "nope"}, "activation"),
                         ({"scale": [1, 1], "offset": [0]}, "offset")]:
         with pytest.raises(ValueError, match=msg):
@@ -129,10 +129,10 @@ def test_save_and_load_reproduce_outputs(tmp_path):
     from conserve_tf.cli import save_model
 
     data = make_system("s2", 4, 10, seed=0)
-    model, _ = fit_conservnet(data, steps=3, width=16, depth=2, scaling="standardize", ball="l1", q=2.0)
+    model, _ = fit_conservnet(data, steps=3, width=16, depth=2, scaling="standardize", spreader="l1", q=2.0)
     path = save_model(model, str(tmp_path / "m.keras"))
     loaded = keras.models.load_model(path)
-    assert isinstance(loaded, ConservNet) and loaded.ball == "l1" and loaded.q == 2.0
+    assert isinstance(loaded, ConservNet) and loaded.spreader == "l1" and loaded.q == 2.0
     x = data.flat().astype("float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [p for p in os.listdir(tmp_path) if p.startswith(".partial")] == []
