@@ -66,12 +66,14 @@ def evaluate_invariant(model, data, output: int = 0, constant: int | str = 0) ->
 
 def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", learning_rate: float | None = None,
                    groups_per_step: int | None = -1, scaling: str = "auto", eval_every: int = 0,
-                   callbacks=(), verbose: int = 0, jit_compile: bool = False, model: ConservNet | None = None,
-                   seed: int = 0, **model_kwargs):
+                   steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
+                   model: ConservNet | None = None, seed: int = 0, **model_kwargs):
     """Train a ConservNet on ``train`` for ``steps`` optimizer steps; returns ``(model, history)``.
 
-    ``eval_every > 0`` with ``test`` adds :class:`~conserve_tf.metrics.InvariantMetrics` (logged as
-    ``val_rho`` etc. every that many epochs). One epoch is one pass over the groups.
+    A Keras epoch is ``steps_per_epoch`` steps (default: one pass over the groups), so ``History``
+    and the progress bar hold one entry per epoch. ``eval_every > 0`` with ``test`` adds
+    :class:`~conserve_tf.metrics.InvariantMetrics`, logging ``val_rho`` etc. every that many epochs.
+    ``groups_per_step=-1`` takes the recipe's choice (all groups for "fast", one for "paper").
     """
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
@@ -79,10 +81,14 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
         raise ValueError(f"steps must be >= 1, got {steps}")
     r = RECIPES[recipe]
     lr = r["learning_rate"] if learning_rate is None else float(learning_rate)
-    final = r["final_learning_rate"] if learning_rate is None else lr * r["final_learning_rate"] / r["learning_rate"]
+    if not lr > 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    final = lr * r["final_learning_rate"] / r["learning_rate"]
     per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step
     per = train.n_groups if per is None else int(per)
-    steps_per_epoch = -(-train.n_groups // per)
+    steps_per_epoch = -(-train.n_groups // per) if steps_per_epoch is None else int(steps_per_epoch)
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
     epochs = max(1, -(-int(steps) // steps_per_epoch))
     keras.utils.set_random_seed(seed)
     if model is None:
@@ -93,6 +99,6 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     cbs = list(callbacks)
     if eval_every and test is not None:
         cbs.insert(0, InvariantMetrics(test, every=eval_every))
-    history = model.fit(as_dataset(train, per, seed=seed), epochs=epochs, verbose=verbose, callbacks=cbs,
-                        shuffle=False)
+    history = model.fit(as_dataset(train, per, seed=seed).repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch,
+                        verbose=verbose, callbacks=cbs, shuffle=False)
     return model, history

@@ -1,0 +1,213 @@
+"""ConservNet on S1 (20, 100) with the paper's network: quality, steps to rho >= 0.99, and FLOP efficiency.
+
+Prints, beside the paper's numbers:
+
+* rho, mean intra-group std and R² of a·F + b on held-out data (paper: R² 0.9994, Fig. 2a);
+* the polynomial read-out (appendix F: 0.3069 x1 - 0.921 x2 x3 + 0.1528 x4², i.e. S1 up to scale);
+* optimizer steps and training seconds to first reach held-out rho >= 0.99, for the package's fast
+  recipe and for the published code's recipe (one group per step, Adam 5e-5; about 2080 steps there);
+* the training step's achieved FLOP rate as a fraction of this machine's dense matmul rate, both
+  measured in this run. FLOPs of a step: 2 per multiply-add of the dense layers, x3 for forward and
+  backward, for the clean and the noised pass over every point.
+
+    python -m benchmarks.conservnet_s1 [--quick] [--out_dir=results/conservnet_s1]
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+from absl import app, flags
+
+PAPER = {"r2": 0.9994, "steps_to_099_published_code": 2080, "formula": "0.3069 x1 - 0.921 x2*x3 + 0.1528 x4^2"}
+TARGETS = {"r2": 0.999, "steps_to_099": 400, "flop_fraction": 0.5}
+
+
+def matmul_rate(n: int = 1024, repeats: int = 20) -> float:
+    """This machine's dense float32 matmul rate in FLOP/s (best of three timed batches)."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n))
+
+    @tf.function
+    def chain(x):
+        for _ in range(repeats):
+            x = tf.matmul(x, a) * (1.0 / n)
+        return x
+
+    chain(a).numpy()
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        chain(a).numpy()
+        best = min(best, time.perf_counter() - t)
+    return 2.0 * n ** 3 * repeats / best
+
+
+def step_flops(model, points: int, n_features: int) -> float:
+    """2 FLOPs per multiply-add x 3 (forward + backward) x 2 passes (clean + noised) x points."""
+    macs = n_features * model.width + (model.depth - 1) * model.width ** 2 + model.width * model.outputs
+    return 2.0 * macs * 3.0 * 2.0 * points
+
+
+def steady_step_seconds(model, data, steps: int, jit: bool) -> float:
+    """Seconds per training step after compilation (best of three batches of ``steps``)."""
+    import keras
+
+    from conserve_tf import as_dataset
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-6), jit_compile=jit)
+    ds = as_dataset(data).repeat()
+    model.fit(ds, epochs=1, steps_per_epoch=3, verbose=0, shuffle=False)  # trace and compile
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
+        best = min(best, (time.perf_counter() - t) / steps)
+    return best
+
+
+class _Timer:
+    """Keras callback: training seconds (evaluation excluded) and first step reaching val_rho >= target."""
+
+    def __new__(cls, *args, **kwargs):
+        import keras
+
+        class Timer(keras.callbacks.Callback):
+            def __init__(self, steps_per_epoch, target=0.99):
+                super().__init__()
+                self.steps_per_epoch, self.target = steps_per_epoch, target
+                self.train_seconds, self.hit = 0.0, None
+                self.curve = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._t = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self._last = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.train_seconds += self._last - self._t
+                step = (epoch + 1) * self.steps_per_epoch
+                rho = (logs or {}).get("val_rho")
+                self.curve.append((step, self.train_seconds, rho))
+                if self.hit is None and rho is not None and rho >= self.target:
+                    self.hit = (step, self.train_seconds)
+
+        return Timer(*args, **kwargs)
+
+
+def run_recipe(train, test, recipe, steps, eval_steps, **model_kwargs):
+    from conserve_tf import fit_conservnet
+
+    timer = _Timer(eval_steps)
+    model, _ = fit_conservnet(train, test, steps=steps, recipe=recipe, eval_every=1, steps_per_epoch=eval_steps,
+                              callbacks=[timer], **model_kwargs)
+    return model, timer
+
+
+def benchmark(quick: bool, out_dir: str) -> dict:
+    from conserve_tf import evaluate_invariant, make_system, predict_groups, symbolic
+
+    os.makedirs(out_dir, exist_ok=True)
+    net = {"width": 32, "depth": 2} if quick else {"width": 320, "depth": 4}
+    groups, members = (10, 40) if quick else (20, 100)
+    train = make_system("s1", groups, members, seed=0)
+    test = make_system("s1", groups, members, seed=1)  # same constants, fresh points (the paper's test set)
+    fast_steps, paper_steps = (300, 150) if quick else (2000, 4000)
+    quick_lr = {"learning_rate": 3e-3} if quick else {}  # a 32-wide network wants a larger step
+
+    model, fast = run_recipe(train, test, "fast", fast_steps, 10, **net, **quick_lr)
+    report = evaluate_invariant(model, test)
+    _, paper = run_recipe(train, test, "paper", paper_steps, 20 if not quick else 10, **net)
+
+    f_train = predict_groups(model, train)[..., 0].reshape(-1)
+    f_test = predict_groups(model, test)[..., 0].reshape(-1)
+    readout = symbolic.polynomial_readout(train.flat(), f_train, test.flat(), f_test, feature_names=train.feature_names,
+                                          formula_degree=2)
+    c1 = readout.coefficient("x1") or float("nan")
+    ratios = {"x2*x3/x1": readout.coefficient("x2*x3") / c1, "x4^2/x1": readout.coefficient("x4^2") / c1}
+
+    rate = matmul_rate(512 if quick else 1024)
+    timings = {}
+    for jit in (False, True):
+        probe = type(model)(**{**model.get_config(), "name": None})
+        timings[jit] = steady_step_seconds(probe, train, 3 if quick else 10, jit)
+    flops = step_flops(model, train.n_groups * train.n_members, train.n_features)
+    result = {
+        "rho": report["rho"], "std": report["std"], "r2": report["r2"], "formula": readout.formula,
+        "ratio_x2x3_x1": ratios["x2*x3/x1"], "ratio_x4sq_x1": ratios["x4^2/x1"],
+        "fast_steps_to_099": fast.hit[0] if fast.hit else None, "fast_seconds_to_099": fast.hit[1] if fast.hit else None,
+        "paper_steps_to_099": paper.hit[0] if paper.hit else None,
+        "paper_seconds_to_099": paper.hit[1] if paper.hit else None,
+        "matmul_gflops": rate / 1e9, "step_ms": timings[False] * 1e3, "step_ms_xla": timings[True] * 1e3,
+        "flop_fraction": flops / timings[False] / rate, "flop_fraction_xla": flops / timings[True] / rate,
+        "fast_steps": fast_steps, "paper_steps": paper_steps, "quick": quick, **net,
+    }
+    with open(os.path.join(out_dir, "conservnet_s1.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["quantity", "package", "paper"])
+        w.writerow(["R2", result["r2"], PAPER["r2"]])
+        w.writerow(["steps to rho>=0.99 (fast recipe)", result["fast_steps_to_099"], ""])
+        w.writerow(["steps to rho>=0.99 (paper recipe)", result["paper_steps_to_099"], PAPER["steps_to_099_published_code"]])
+        w.writerow(["formula", result["formula"], PAPER["formula"]])
+    with open(os.path.join(out_dir, "curves.csv"), "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["recipe", "step", "train_seconds", "val_rho"])
+        for name, timer in (("fast", fast), ("paper", paper)):
+            w.writerows([(name, *row) for row in timer.curve])
+    _plot(fast, paper, os.path.join(out_dir, "rho_vs_steps.png"))
+    return result
+
+
+def _plot(fast, paper, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, timer in (("fast recipe (all groups, Adam 3e-4 cosine)", fast), ("paper recipe (1 group, Adam 5e-5)", paper)):
+        steps = [s for s, _, r in timer.curve if r is not None]
+        ax.plot(steps, [r for _, _, r in timer.curve if r is not None], label=name)
+    ax.axhline(0.99, color="k", ls=":", lw=1)
+    ax.set(xlabel="optimizer steps", ylabel="held-out |rho|", title="S1 (20, 100)", ylim=(0, 1.02))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _fmt(v, spec=".4f"):
+    return "not reached" if v is None else format(v, spec)
+
+
+def main(argv):
+    del argv
+    r = benchmark(FLAGS.quick, FLAGS.out_dir)
+    print(f"\nConservNet on S1 ({'quick: small network, small data' if r['quick'] else '(20, 100), 4 x 320 Mish'})")
+    print(f"{'quantity':44s} {'package':>14s} {'paper / target':>22s}")
+    print(f"{'held-out rho':44s} {r['rho']:14.4f} {'':>22s}")
+    print(f"{'mean intra-group std of aF+b':44s} {r['std']:14.4f} {'':>22s}")
+    print(f"{'R² of aF+b against C':44s} {r['r2']:14.4f} {'0.9994 (target >= 0.999)':>22s}")
+    print(f"{'steps to rho >= 0.99, fast recipe':44s} {_fmt(r['fast_steps_to_099'], 'd'):>14s} {'target <= 400':>22s}")
+    print(f"{'  training seconds to rho >= 0.99':44s} {_fmt(r['fast_seconds_to_099'], '.1f'):>14s}")
+    print(f"{'steps to rho >= 0.99, paper recipe':44s} {_fmt(r['paper_steps_to_099'], 'd'):>14s} "
+          f"{'~2080 (published code)':>22s}")
+    print(f"{'  training seconds to rho >= 0.99':44s} {_fmt(r['paper_seconds_to_099'], '.1f'):>14s}")
+    print(f"{'dense matmul rate (GFLOP/s)':44s} {r['matmul_gflops']:14.1f}")
+    print(f"{'training step (ms), graph / XLA':44s} {r['step_ms']:7.1f} / {r['step_ms_xla']:.1f}")
+    print(f"{'step FLOP rate / matmul rate, graph / XLA':44s} {r['flop_fraction']:7.2f} / {r['flop_fraction_xla']:.2f}"
+          f" {'target >= 0.50':>14s}")
+    print(f"read-out (degree 2): F ≈ {r['formula']}")
+    print(f"  ratios to x1: x2*x3 {r['ratio_x2x3_x1']:.3f} (S1: -3), x4^2 {r['ratio_x4sq_x1']:.3f} (S1: 0.5);"
+          f" paper: {PAPER['formula']}")
+
+
+if __name__ == "__main__":
+    FLAGS = flags.FLAGS
+    flags.DEFINE_bool("quick", False, "Small network and data, few steps (the test suite runs this).")
+    flags.DEFINE_string("out_dir", "results/conservnet_s1", "Where to write CSVs and figures.")
+    app.run(main)

@@ -1,0 +1,122 @@
+"""Train ConservNet on a built-in system or on your own grouped data, then report and read out the formula.
+
+    python -m conserve_tf.train                      # S1 (20, 100), the paper's network, ~1000 steps
+    python -m conserve_tf.train --system=kepler --epochs=2000 --save=kepler.keras
+    python -m conserve_tf.train --data=my.csv --group_column=run --constant_columns=
+    python -m conserve_tf.train --helpfull           # every flag
+
+Built-in systems are drawn with ``2 x members`` points per group and split within each group
+(``--split=within``, the paper's protocol: train and test the same size, same constants); ``--split=group``
+holds out whole groups instead (test constants never seen in training).
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from .cli import UsageError, quiet_tensorflow, run as run_cli, save_model, set_seed
+
+FLAGS = flags.FLAGS
+SYSTEM_NAMES = ["s1", "s2", "s2+", "s3", "random", "lotka_volterra", "kepler", "kepler_fixed_l", "kepler+",
+                "double_pendulum"]
+
+flags.DEFINE_enum("system", "s1", SYSTEM_NAMES, "Built-in system to train on (ignored with --data).")
+flags.DEFINE_string("data", None, "Your own grouped data: a .csv or .npz file (see README, 'Your own data').")
+flags.DEFINE_string("group_column", "group", "Column of --data holding the group id.")
+flags.DEFINE_list("constant_columns", ["C"], "Columns of --data holding true constants, if present (may be empty).")
+flags.DEFINE_list("feature_columns", None, "Columns of --data used as features (default: all other columns).")
+flags.DEFINE_enum("ragged", "error", ["error", "truncate", "sample"],
+                  "Unequal group sizes in --data: refuse, keep the first members, or sample members.")
+flags.DEFINE_integer("groups", 20, "Number of groups N of a built-in system.", lower_bound=2)
+flags.DEFINE_integer("members", 100, "Members M per group of a built-in system (train and test each).", lower_bound=2)
+flags.DEFINE_enum("split", "within", ["within", "group"], "Hold out members of every group, or whole groups.")
+flags.DEFINE_float("test_fraction", 0.5, "Fraction held out for testing.", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("noise", 0.0, "Measurement noise: add N(0, noise) to the inputs (Fig. 3a).", lower_bound=0.0)
+flags.DEFINE_integer("epochs", 1000, "Passes over the training groups.", lower_bound=1)
+flags.DEFINE_enum("recipe", "fast", ["fast", "paper"],
+                  "fast: all groups per step, Adam 3e-4 with cosine decay; paper: one group per step, Adam 5e-5.")
+flags.DEFINE_integer("groups_per_step", 0, "Groups per optimizer step (0: the recipe's choice).", lower_bound=0)
+flags.DEFINE_float("learning_rate", 0.0, "Peak learning rate (0: the recipe's).", lower_bound=0.0)
+flags.DEFINE_integer("width", 320, "Hidden layer width.", lower_bound=1)
+flags.DEFINE_integer("depth", 4, "Number of hidden layers.", lower_bound=1)
+flags.DEFINE_string("activation", "mish", "Hidden activation (any Keras activation name).")
+flags.DEFINE_enum("spread", "std", ["std", "var"], "Spread of a group's outputs in the NV loss.")
+flags.DEFINE_enum("spreader", "l2", ["l2", "l1", "linf"], "Ball the spreading noise is drawn from.")
+flags.DEFINE_float("q", 1.0, "Spreading constant Q.", lower_bound=0.0)
+flags.DEFINE_float("r", 1.0, "Radius R of the spreading noise ball.", lower_bound=0.0)
+flags.DEFINE_enum("scaling", "auto", ["auto", "rule", "standardize", "none"], "Input scaling saved in the model.")
+flags.DEFINE_integer("log_every", 100, "Optimizer steps per logged epoch (held-out metrics are computed then).",
+                     lower_bound=1)
+flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
+flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
+flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
+flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
+                     lower_bound=0, upper_bound=2)
+
+
+def load_data():
+    """(train, test) GroupedData from the flags."""
+    from .groups import GroupedData
+    from .pendulum import double_pendulum_split
+    from .systems import make_system
+
+    if FLAGS.data:
+        data = GroupedData.load(FLAGS.data, group_column=FLAGS.group_column,
+                                constant_columns=[c for c in FLAGS.constant_columns if c],
+                                feature_columns=FLAGS.feature_columns, ragged=FLAGS.ragged)
+    elif FLAGS.system == "double_pendulum":
+        return double_pendulum_split(train_fraction=1.0 - FLAGS.test_fraction)
+    else:
+        data = make_system(FLAGS.system, FLAGS.groups, 2 * FLAGS.members, seed=FLAGS.seed)
+    if FLAGS.noise:
+        data = data.with_noise(FLAGS.noise, seed=FLAGS.seed + 7)
+    if FLAGS.split == "group":
+        return data.split_by_group(FLAGS.test_fraction, seed=FLAGS.seed)
+    return data.split_within(1.0 - FLAGS.test_fraction, seed=FLAGS.seed)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag (see --helpfull)")
+    if FLAGS.save and not FLAGS.save.endswith(".keras"):
+        raise UsageError(f"--save must name a .keras file, got {FLAGS.save!r}")
+    quiet_tensorflow()
+    from . import symbolic
+    from .training import evaluate_invariant, fit_conservnet, predict_groups
+
+    set_seed(FLAGS.seed)
+    train, test = load_data()
+    print(f"train: {train}\ntest:  {test}")
+    steps_per_pass = 1 if FLAGS.recipe == "fast" and not FLAGS.groups_per_step else -(
+        -train.n_groups // (FLAGS.groups_per_step or 1))
+    steps = FLAGS.epochs * steps_per_pass
+    model, _ = fit_conservnet(
+        train, test, steps=steps, recipe=FLAGS.recipe, learning_rate=FLAGS.learning_rate or None,
+        groups_per_step=FLAGS.groups_per_step or -1, scaling=FLAGS.scaling, eval_every=1,
+        steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, seed=FLAGS.seed, width=FLAGS.width,
+        depth=FLAGS.depth, activation=FLAGS.activation, spread=FLAGS.spread, spreader=FLAGS.spreader,
+        q=FLAGS.q, r=FLAGS.r)
+    print(f"\ntrained {int(model.optimizer.iterations)} optimizer steps")
+    for name, part in (("train", train), ("test", test)):
+        report = evaluate_invariant(model, part)
+        line = ", ".join(f"{k} = {report[k]:.4f}" for k in ("rho", "std", "r2") if k in report)
+        print(f"{name:5s}: {line or 'no true constants:'} relative spread = {report['relative_spread']:.4f}"
+              + ("" if "rho" in report else " (intra-group std / overall std; lower is better)"))
+    if FLAGS.degree:
+        f_train = predict_groups(model, train)[..., 0].reshape(-1)
+        f_test = predict_groups(model, test)[..., 0].reshape(-1)
+        res = symbolic.polynomial_readout(train.flat(), f_train, test.flat(), f_test,
+                                          degrees=range(1, FLAGS.degree + 1), feature_names=train.feature_names)
+        print("\npolynomial read-out of F (ridge on monomials of the raw inputs):")
+        print(res.markdown())
+        print(f"F ≈ {res.formula} + {res.intercept:.3g}   (degree {res.degree})")
+    if FLAGS.save:
+        print(f"saved model to {save_model(model, FLAGS.save)}")
+
+
+def run():
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    run()
