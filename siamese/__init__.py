@@ -15,8 +15,8 @@ __all__ = ["SiameseNetwork", "build_subnetwork", "make_pairs", "PairSet", "speci
            "invariant_scores", "scatter_invariants", "baseline_rho", "baseline_grid"]
 
 _LAZY = {"SiameseNetwork": "model", "build_subnetwork": "model", "train_siamese": "train",
-         "compile_siamese": "train", "recipe_callbacks": "train", "RECIPES": "train", "readout": "readout",
-         "pattern_match": "readout", "invariant_scores": "readout", "scatter_invariants": "readout",
+         "compile_siamese": "train", "recipe_callbacks": "train", "RECIPES": "train", "readout": "interpret",
+         "pattern_match": "interpret", "invariant_scores": "interpret", "scatter_invariants": "interpret",
          "baseline_rho": "baseline", "baseline_grid": "baseline"}
 
 

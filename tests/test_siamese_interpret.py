@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from siamese import EXTRA_FEATURES, central_potential, electromagnetism, special_relativity
-from siamese.readout import invariant_scores, pattern_match, readout, scatter_invariants
+from siamese.interpret import invariant_scores, pattern_match, readout, scatter_invariants
 
 
 def s2(x):
@@ -55,3 +55,18 @@ def test_scores_and_scatter_plot(tmp_path):
         readout(lambda x: np.stack([lz(x)] * 2, 1), test)
     with pytest.raises(KeyError, match="unknown pattern"):
         pattern_match(lz, test, "momentum")
+
+
+def test_baseline_rho_runs_the_grid_and_scores_rho(monkeypatch):
+    from siamese import baseline, baseline_grid, baseline_rho
+
+    train, test = special_relativity(30, 4, seed=0), special_relativity(30, 4, seed=1)
+    runs = baseline_grid(train, test, widths=(8,), learning_rates=(5e-3, 5e-4), epochs=2)
+    assert [(r["width"], r["learning_rate"]) for r in runs] == [(8, 5e-3), (8, 5e-4)]
+    assert all(0 <= r["rho"] <= 1 and 0 <= r["test_accuracy"] <= 1 for r in runs)
+    monkeypatch.setattr(baseline, "baseline_grid", lambda *a, **k: [
+        {"test_accuracy": 0.7, "rho": 0.2}, {"test_accuracy": 0.9, "rho": 0.6}, {"test_accuracy": 0.8, "rho": 0.95}])
+    assert baseline_rho(train, test) == 0.6  # the run with the best test accuracy, as the paper reports
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="known constants"):
+        baseline_rho(train, test.replace(c=None), widths=(8,), learning_rates=(5e-3,), epochs=1)
