@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import os
 
-import numpy as np
 from absl import flags
 
 PAPER_ACC = {"special_relativity": (94, 92), "sr_full_lorentz": (94, 92), "sr_fixed_interval": (58, 57), "central_potential": (98, 97),

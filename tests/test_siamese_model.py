@@ -87,3 +87,17 @@ def test_short_training_on_special_relativity_separates_events():
     f = model.invariant(pairs.x.reshape(-1, 4)).reshape(-1, 2)
     gap = np.abs(f[:, 0] - f[:, 1])
     assert np.median(gap[pairs.y == 1]) > 5 * np.median(gap[pairs.y == 0])
+
+
+def test_paper_recipe_is_adadelta_at_100_with_the_papers_patiences():
+    from siamese import compile_siamese, recipe_callbacks
+
+    m = compile_siamese(SiameseNetwork(2, hidden=(4,)), "paper")
+    assert isinstance(m.optimizer, keras.optimizers.Adadelta)
+    assert float(m.optimizer.learning_rate.numpy()) == pytest.approx(100.0)
+    lr_cb, stop_cb = recipe_callbacks("paper")
+    assert (lr_cb.factor, lr_cb.patience, lr_cb.monitor) == (0.5, 50, "loss")
+    assert (stop_cb.patience, stop_cb.monitor) == (200, "loss")
+    assert isinstance(compile_siamese(SiameseNetwork(2, hidden=(4,))).optimizer, keras.optimizers.Adam)
+    with pytest.raises(ValueError, match="unknown recipe"):
+        compile_siamese(m, "sgd")
