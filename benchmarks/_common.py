@@ -1,0 +1,175 @@
+"""Shared pieces of the ConservNet reproduction benchmarks (``benchmarks/conservnet_*.py``).
+
+* :func:`paper_split` / :func:`group_split`: the train/test data of a condition (N, M);
+* :func:`train_and_score`: one ConservNet fit plus its held-out rho / R² / std;
+* :func:`write_results`: the paper-vs-package table printed and saved as ``results.csv``,
+  ``results.md`` and ``results.json`` in the benchmark's out_dir (``conservnet_table`` collects them);
+* :data:`BUDGETS`, :func:`define_common_flags`, :func:`budget_from_flags`: the network size and step
+  budget of quick and full runs, overridable by flags.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+SYNTHETIC = ("s1", "s2", "s2+", "s3", "random")
+#: quick: tiny network, few steps (tests); full: what a run on the shared 2-core CPU can afford
+BUDGETS = {
+    "quick": {"width": 32, "depth": 2, "steps": 60, "learning_rate": 3e-3},
+    "full": {"width": 128, "depth": 3, "steps": 1000, "learning_rate": 1e-3},
+}
+PAPER_BUDGET = "paper: 4 x 320 Mish, Adam 5e-5, one group per step, up to 50 000 epochs with early stopping"
+
+
+def paper_split(name: str, groups: int, members: int, seed: int = 0, **options):
+    """The paper's split: train and test the same size (N, M) with the SAME constants.
+
+    Synthetic systems: a second draw with seed + 1 (their constants depend only on N). Physical systems
+    draw their constants from the seed, so one (N, 2M) draw is split within every group at random.
+    """
+    from conserve_tf import make_system
+
+    key = name.lower()
+    if key in SYNTHETIC:
+        return (make_system(key, groups, members, seed=seed, **options),
+                make_system(key, groups, members, seed=seed + 1, **options))
+    data = make_system(key, groups, 2 * members, seed=seed, **options)
+    return data.split_within(0.5, seed=seed)
+
+
+def group_split(name: str, groups: int, members: int, seed: int = 0, **options):
+    """Beyond the paper: 2N groups of M drawn, half the groups held out (constants never seen in training)."""
+    from conserve_tf import make_system
+
+    return make_system(name.lower(), 2 * groups, members, seed=seed, **options).split_by_group(0.5, seed=seed)
+
+
+def train_and_score(train, test, budget: dict, seed: int = 0, constant=0, eval_every: int = 0, **model_kwargs):
+    """Fit a ConservNet with ``budget`` (width, depth, steps, learning_rate) and score it on ``test``.
+
+    Returns ``(model, history, row)`` with row = rho, r2, std, a, b, relative_spread, seconds.
+    """
+    from conserve_tf import evaluate_invariant, fit_conservnet
+
+    t0 = time.time()
+    model, history = fit_conservnet(train, test if eval_every else None, steps=budget["steps"],
+                                    learning_rate=budget["learning_rate"], width=budget["width"],
+                                    depth=budget["depth"], seed=seed, eval_every=eval_every, **model_kwargs)
+    row = evaluate_invariant(model, test, constant=constant)
+    row["seconds"] = time.time() - t0
+    return model, history, row
+
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+def write_results(out_dir: str, benchmark: str, rows: list, budget: dict | None = None, notes: str = "") -> dict:
+    """Print and save the paper-vs-package table.
+
+    rows: dicts with ``quantity``, ``paper`` (number, string or None) and ``ours`` (number or string),
+    optional ``note``. Writes results.csv / results.md / results.json into ``out_dir``; returns the paths.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    header = f"{benchmark}: package vs paper"
+    if budget:
+        header += f" (budget: {budget})"
+    lines = [f"## {header}", "", "| quantity | paper | conserve-tf | note |", "| --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['quantity']} | {fmt(r.get('paper'))} | {fmt(r.get('ours'))} | {r.get('note', '')} |")
+    if notes:
+        lines += ["", notes]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    paths = {"csv": os.path.join(out_dir, "results.csv"), "md": os.path.join(out_dir, "results.md"),
+             "json": os.path.join(out_dir, "results.json")}
+    with open(paths["csv"], "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["benchmark", "quantity", "paper", "conserve_tf", "note"])
+        for r in rows:
+            w.writerow([benchmark, r["quantity"], r.get("paper", ""), r.get("ours", ""), r.get("note", "")])
+    with open(paths["md"], "w") as fh:
+        fh.write(text)
+    with open(paths["json"], "w") as fh:
+        json.dump({"benchmark": benchmark, "budget": budget, "rows": rows, "notes": notes}, fh, indent=1,
+                  default=_jsonable)
+    return paths
+
+
+def _jsonable(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)
+
+
+def define_common_flags(flags, name: str):
+    """--quick, --out_dir, --steps, --width, --depth, --learning_rate, --seed for one benchmark."""
+    flags.DEFINE_bool("quick", False, "tiny network and few steps (seconds; what the tests run)")
+    flags.DEFINE_string("out_dir", f"results/{name}", "folder for figures and result tables")
+    flags.DEFINE_integer("steps", None, "optimizer steps per training (default: the quick/full budget)")
+    flags.DEFINE_integer("width", None, "hidden width (default: the quick/full budget; the paper's is 320)")
+    flags.DEFINE_integer("depth", None, "hidden layers (default: the quick/full budget; the paper's is 4)")
+    flags.DEFINE_float("learning_rate", None, "initial Adam learning rate of the cosine schedule")
+    flags.DEFINE_integer("seed", 0, "seed of the data and the network")
+
+
+def make_budget(quick: bool, steps=None, width=None, depth=None, learning_rate=None) -> dict:
+    """The quick or full budget with any of its entries overridden."""
+    b = dict(BUDGETS["quick" if quick else "full"])
+    for key, v in (("steps", steps), ("width", width), ("depth", depth), ("learning_rate", learning_rate)):
+        if v is not None:
+            if not v > 0:
+                raise ValueError(f"{key} must be positive, got {v}")
+            b[key] = type(b[key])(v)
+    return b
+
+
+def budget_from_flags(FLAGS) -> dict:
+    return make_budget(FLAGS.quick, FLAGS.steps, FLAGS.width, FLAGS.depth, FLAGS.learning_rate)
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_fit(ax, f, c, title: str, seed: int = 0):
+    """The paper's Fig. 2a panel: C (jittered) against the fitted output a F + b, group means ± std.
+
+    f: (G, M) outputs, c: (G,) true constants.
+    """
+    from conserve_tf import metrics
+
+    f = np.asarray(f, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64)
+    a, b = metrics.linear_fit(f, c)
+    fit = a * f + b
+    gap = np.min(np.diff(np.sort(np.unique(c)))) if np.unique(c).size > 1 else 1.0
+    jitter = np.random.default_rng(seed).uniform(-0.25, 0.25, size=f.shape) * gap
+    ax.scatter(np.broadcast_to(c[:, None], f.shape) + jitter, fit, c=np.broadcast_to(np.arange(len(c))[:, None],
+               f.shape), cmap="viridis", s=3, alpha=0.4)
+    ax.errorbar(c, fit.mean(axis=1), yerr=fit.std(axis=1), fmt="o", color="k", ms=3, capsize=2)
+    lo, hi = c.min(), c.max()
+    ax.plot([lo, hi], [lo, hi], "k:", lw=1)
+    ax.set_title(f"{title}\nR² = {metrics.r2(f, c):.4f} (a = {a:.2f}, b = {b:.2f})", fontsize=8)
+    ax.set_xlabel("C")
+    ax.set_ylabel("a F + b")

@@ -1,0 +1,120 @@
+"""A readable verdict on whether a trained ConservNet found an invariant (Fig. 9 of Ha & Jeong 2021).
+
+Appendix H.3 of the ConservNet paper: on data with no invariant the network "alarms the absence of
+invariant by showing strong overfitting and large intra-group deviations" -- the training loss falls,
+the held-out loss does not. This module turns that observation into a number and a sentence computed
+from HELD-OUT grouped data, without any true constant:
+
+* the held-out relative spread ``s = mean_g std_m F_gm / std F`` (:func:`conserve_tf.metrics.relative_spread`;
+  0 for a perfect invariant, ~1 when the groups mean nothing to F);
+* the same statistic after the members are shuffled across groups (``n_shuffles`` permutations): the
+  baseline any function F reaches by chance, about sqrt((M - 1)/M) -- which also catches a trivial,
+  near-constant F, whose grouped and shuffled spreads agree;
+* optionally the training relative spread (a much smaller train than held-out spread is overfitting)
+  and the history of the held-out spread over training (does it fall?).
+
+"invariant found" needs the held-out spread to be at most ``max_ratio`` (default 0.5) of the shuffled
+baseline AND at least ``min_z`` (default 5) baseline standard deviations below its mean.
+
+Shapes: grouped outputs ``f`` are (G, M) (a trailing axis of one output is dropped), G >= 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .metrics import relative_spread
+
+__all__ = ["Verdict", "verdict_from_outputs", "invariant_verdict"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """The outcome of :func:`verdict_from_outputs`; ``message`` is the sentence to show a user."""
+
+    found: bool
+    test_spread: float          # held-out relative spread
+    shuffled_spread: float      # mean relative spread of the shuffled-group baseline
+    shuffled_std: float         # its standard deviation over the shuffles
+    ratio: float                # test_spread / shuffled_spread
+    z: float                    # (test_spread - shuffled_spread) / shuffled_std (negative is good)
+    train_spread: float | None  # training relative spread, if given
+    spread_fell: bool | None    # did the held-out spread fall over training (if a history was given)
+    message: str
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _grouped(f, what: str) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    if f.ndim == 3 and f.shape[-1] == 1:
+        f = f[..., 0]
+    if f.ndim != 2:
+        raise ValueError(f"{what} must have shape (groups, members) or (groups, members, 1), got {f.shape}")
+    if f.shape[0] < 2 or f.shape[1] < 2:
+        raise ValueError(f"{what} needs at least 2 groups of at least 2 members, got shape {f.shape}")
+    if not np.all(np.isfinite(f)):
+        raise ValueError(f"{what} contains NaN or Inf: the model output is not finite")
+    return f
+
+
+def verdict_from_outputs(f_test, f_train=None, test_spread_history=None, n_shuffles: int = 200,
+                         max_ratio: float = 0.5, min_z: float = 5.0, seed: int = 0) -> Verdict:
+    """Decide from held-out outputs ``f_test`` (G, M) whether F is an invariant of the groups.
+
+    ``f_train`` (G', M'): training outputs, reported to show overfitting. ``test_spread_history``: the
+    held-out relative spread at successive points of training (e.g. ``val_relative_spread`` of
+    :class:`~conserve_tf.metrics.InvariantMetrics`); the verdict says whether it fell by 10 % or more.
+    """
+    f = _grouped(f_test, "f_test")
+    if int(n_shuffles) < 2:
+        raise ValueError(f"n_shuffles must be >= 2, got {n_shuffles}")
+    if not 0 < max_ratio < 1:
+        raise ValueError(f"max_ratio must lie in (0, 1), got {max_ratio}")
+    if f.std() == 0:
+        return Verdict(False, float("nan"), float("nan"), float("nan"), float("nan"), float("nan"),
+                       None, None, "no invariant found: the output is constant (trivial solution)")
+    rng = np.random.default_rng(seed)
+    flat = f.reshape(-1)
+    base = np.array([relative_spread(rng.permutation(flat).reshape(f.shape)) for _ in range(int(n_shuffles))])
+    s = relative_spread(f)
+    mu, sd = float(base.mean()), float(base.std())
+    ratio = s / mu
+    z = (s - mu) / sd if sd > 0 else (-np.inf if s < mu else 0.0)
+    found = bool(ratio <= max_ratio and z <= -min_z)
+    train_s = None if f_train is None else relative_spread(_grouped(f_train, "f_train"))
+    fell = None
+    if test_spread_history is not None:
+        h = np.asarray(test_spread_history, dtype=np.float64).reshape(-1)
+        h = h[np.isfinite(h)]
+        if h.size >= 2:
+            fell = bool(h[-1] <= 0.9 * h[0])
+    detail = f"held-out spread {s:.3f} vs {mu:.3f} +- {sd:.3f} for shuffled groups (ratio {ratio:.2f})"
+    if found:
+        msg = f"invariant found: {detail}"
+    else:
+        msg = f"no invariant found: held-out spread is not below the shuffled-group baseline; {detail}"
+    if train_s is not None:
+        msg += f"; train spread {train_s:.3f}"
+        if not found and train_s < 0.5 * s:
+            msg += " (overfitting: the training groups tighten, held-out ones do not)"
+    if fell is not None:
+        msg += "; held-out spread " + ("fell" if fell else "did not fall") + " during training"
+    return Verdict(found, float(s), mu, sd, float(ratio), float(z), train_s, fell, msg)
+
+
+def invariant_verdict(model, test, train=None, output: int = 0, **kwargs) -> Verdict:
+    """:func:`verdict_from_outputs` for a trained model on held-out :class:`GroupedData` ``test``.
+
+    ``train``: the training data, to report overfitting; ``kwargs`` go to :func:`verdict_from_outputs`.
+    """
+    from .training import predict_groups
+
+    if test.n_groups < 2:
+        raise ValueError(f"the verdict needs held-out data with at least 2 groups, got {test.n_groups}")
+    f_test = predict_groups(model, test)[..., output]
+    f_train = None if train is None else predict_groups(model, train)[..., output]
+    return verdict_from_outputs(f_test, f_train, **kwargs)
