@@ -173,3 +173,35 @@ def plot_fit(ax, f, c, title: str, seed: int = 0):
     ax.set_title(f"{title}\nR² = {metrics.r2(f, c):.4f} (a = {a:.2f}, b = {b:.2f})", fontsize=8)
     ax.set_xlabel("C")
     ax.set_ylabel("a F + b")
+
+
+def loss_curves(test, every: int = 10, constant=0):
+    """A Keras callback recording, every ``every`` epochs, the train loss (Keras logs), the held-out NV
+    loss (fixed evaluation noise), the held-out mean intra-group std of F and its relative spread, and
+    rho / std of a F + b against the constants when ``test`` has them. Records in ``.records``."""
+    import keras
+    import tensorflow as tf
+
+    from conserve_tf import metrics
+
+    class LossCurves(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.records = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            if (epoch + 1) % every:
+                return
+            x = tf.constant(test.x, tf.float32)
+            gid = tf.range(test.n_groups, dtype=tf.int64)
+            spread, noise = self.model.nv_terms(x, gid, tf.constant(-1, tf.int64), training=False)
+            f = self.model(x).numpy()[..., 0]
+            rec = {"epoch": epoch + 1, "train_loss": float((logs or {}).get("loss", np.nan)),
+                   "test_loss": float(spread + noise), "test_spread_f": float(np.mean(f.std(axis=1))),
+                   "test_relative_spread": metrics.relative_spread(f)}
+            if test.c is not None and constant is not None:
+                rep = metrics.invariant_report(f, test.constants(constant))
+                rec.update(rho=rep["rho"], std=rep["std"], r2=rep["r2"])
+            self.records.append(rec)
+
+    return LossCurves()

@@ -1,0 +1,122 @@
+"""Fig. 5 / appendix C of Ha & Jeong 2021: the variance term alone collapses to a constant.
+
+    python -m benchmarks.conservnet_fig5 [--quick] [--out_dir results/conservnet_fig5] [--steps N]
+        [--width W] [--depth D] [--learning_rate LR] [--seed S]
+
+The ablation trains with L_simple = sum_i Var_j F(x_ij) (Eq. (C1)) -- no spreading term -- which has the
+trivial global minimum F = const; the paper reports R² 0.5317 on S2 (20, 100) after 20 000 epochs with
+train and test loss near zero. The full NV loss (Eq. (1)) is trained beside it with the same budget.
+Writes ``fig5.png`` (curves of train/test loss, rho and mean intra-group std; C against a F + b for both
+losses) and the results table.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags
+
+from benchmarks import _common
+from conserve_tf import ConservNet, input_scaling
+
+PAPER_R2_SIMPLE = 0.5317
+PAPER_R2_NV = 0.9919
+
+
+@keras.saving.register_keras_serializable(package="benchmarks")
+class SimpleLossConservNet(ConservNet):
+    """ConservNet trained with the variance term only, Eq. (C1) of appendix C: L = mean_i Var_j F(x_ij).
+
+    The spreading term |Q - S(F(x + ε))| is dropped (reported as 0), so nothing keeps F from collapsing
+    to a constant. x: (G, M, F) batches of whole groups, as for :class:`ConservNet`.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("spreader", "var")
+        super().__init__(**kwargs)
+
+    def nv_terms(self, x, group_ids, step, training: bool):
+        f = self.network(self.scale_inputs(x))
+        spread = tf.reduce_mean(tf.math.reduce_variance(f, axis=1))
+        return spread, tf.zeros_like(spread)
+
+
+def _fit(train, test, budget, seed, simple: bool, every: int):
+    from conserve_tf import fit_conservnet
+
+    scale, offset = input_scaling(train, "auto")
+    kw = dict(width=budget["width"], depth=budget["depth"], scale=scale, offset=offset, seed=seed)
+    model = SimpleLossConservNet(**kw) if simple else ConservNet(**kw)
+    curves = _common.loss_curves(test, every=every)
+    model, _ = fit_conservnet(train, steps=budget["steps"], learning_rate=budget["learning_rate"], model=model,
+                              seed=seed, callbacks=[curves])
+    return model, curves.records
+
+
+def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int = 0) -> dict:
+    """Train S2 (20, 100) with L_simple and with the NV loss; returns both reports and curves."""
+    from conserve_tf import evaluate_invariant, predict_groups
+
+    budget = budget or _common.make_budget(quick)
+    groups, members = (10, 40) if quick else (20, 100)
+    train, test = _common.paper_split("s2", groups, members, seed=seed)
+    every = max(1, budget["steps"] // 40)
+    plt = _common.pyplot()
+    fig, axes = plt.subplots(2, 3, figsize=(12, 7))
+    out, rows = {"budget": budget}, []
+    for i, (label, simple) in enumerate((("simple", True), ("nv", False))):
+        model, rec = _fit(train, test, budget, seed, simple, every)
+        rep = evaluate_invariant(model, test)
+        f = predict_groups(model, test)[..., 0]
+        rep["output_std"] = float(f.std())
+        out[label] = {**rep, "curves": rec}
+        ep = [r["epoch"] for r in rec]
+        ax = axes[i, 0]
+        ax.plot(ep, [r["train_loss"] for r in rec], label="train loss")
+        ax.plot(ep, [r["test_loss"] for r in rec], label="test loss")
+        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.set_xlabel("step")
+        ax.set_title(f"{'L_simple' if simple else 'NV loss'}: losses", fontsize=9)
+        ax.legend(fontsize=7)
+        ax = axes[i, 1]
+        ax.plot(ep, [r["rho"] for r in rec], label="rho")
+        ax.plot(ep, [r["std"] for r in rec], label="mean intra-group std")
+        ax.axhline(1.0, color="g", ls="--", lw=1)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+        _common.plot_fit(axes[i, 2], f, test.constants(0), "S2 (20, 100), " + ("L_simple" if simple else "NV"), seed)
+        rows.append({"quantity": f"Fig. 5 R² S2 with {'L_simple (variance only)' if simple else 'NV loss'}",
+                     "paper": PAPER_R2_SIMPLE if simple else PAPER_R2_NV, "ours": rep["r2"],
+                     "note": f"rho {rep['rho']:.4f}, std of F over all test points {rep['output_std']:.2e}, "
+                             f"final test loss {rec[-1]['test_loss']:.2e}"})
+    fig.suptitle(f"Appendix C ablation on S2 ({groups}, {members}); budget {budget}", fontsize=9)
+    fig.tight_layout()
+    os.makedirs(out_dir, exist_ok=True)
+    fig.savefig(os.path.join(out_dir, "fig5.png"), dpi=120)
+    plt.close(fig)
+    collapse = out["simple"]["output_std"] / max(out["nv"]["output_std"], 1e-30)
+    rows.append({"quantity": "std of F: L_simple / NV (collapse to a constant when << 1)", "paper": None,
+                 "ours": collapse, "note": "paper: L_simple output nearly constant"})
+    _common.write_results(out_dir, "conservnet_fig5", rows, budget, notes=_common.PAPER_BUDGET + " (20 000 here)")
+    out["rows"] = rows
+    out["collapse_ratio"] = float(collapse)
+    return out
+
+
+_common.define_common_flags(flags, "conservnet_fig5")
+
+
+def main(argv):
+    del argv
+    F = flags.FLAGS
+    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
+
+
+if __name__ == "__main__":
+    from conserve_tf.cli import quiet_tensorflow, run
+
+    quiet_tensorflow()
+    run(main)
