@@ -1,0 +1,61 @@
+"""The conserve_tf.train script end to end, its clear errors, and the S1 benchmark's quick mode."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from conserve_tf import ConservNet, make_system
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _run(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "conserve_tf.train", *args], capture_output=True, text=True,
+                          env=ENV, timeout=timeout)
+
+
+def test_script_trains_reports_and_saves(tmp_path):
+    path = tmp_path / "s1.keras"
+    out = _run("--groups=4", "--members=12", "--epochs=30", "--width=8", "--depth=1", "--log_every=10",
+               "--degree=2", "--verbose=0", f"--save={path}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    for text in ("trained 30 optimizer steps", "test : rho = ", "R² train", "F ≈ ", "saved model to"):
+        assert text in out.stdout
+    model = keras.models.load_model(path)
+    assert isinstance(model, ConservNet) and model.width == 8
+
+
+def test_script_on_user_csv_without_constants(tmp_path):
+    data = make_system("s2", 4, 12, seed=0).replace(c=None, constant_names=None)
+    csv = data.save(tmp_path / "mine.csv")
+    out = _run(f"--data={csv}", "--epochs=5", "--width=8", "--depth=1", "--degree=0", "--verbose=0",
+               "--split=group")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "no true constants: relative spread" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs=0"], "flag --epochs=0: 0 is not a positive integer"),
+    (["--spreader=l3"], "flag --spreader=l3: value should be one of"),
+    (["--data=/no/such/file.csv"], "error: no such data file: /no/such/file.csv"),
+    (["--save=model.h5"], "error: --save must name a .keras file"),
+])
+def test_script_bad_flags_are_one_line_errors(args, message):
+    out = _run(*args, timeout=120)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_s1_benchmark_quick(tmp_path):
+    from benchmarks.conservnet_s1 import benchmark
+
+    r = benchmark(quick=True, out_dir=str(tmp_path))
+    assert r["rho"] > 0.9  # even the quick 32-wide network finds S1
+    assert np.isfinite([r["r2"], r["std"], r["flop_fraction"], r["matmul_gflops"]]).all()
+    assert r["fast_steps_to_099"] is None or r["fast_steps_to_099"] <= r["fast_steps"]
+    assert {"conservnet_s1.csv", "curves.csv", "rho_vs_steps.png"} <= set(os.listdir(tmp_path))
