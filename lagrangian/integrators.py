@@ -70,7 +70,7 @@ class RK4Integrator:
             return self._advance(x, tf.constant(dt, self.dtype), tf.constant(int(n_steps), tf.int32))
         except tf.errors.InvalidArgumentError as err:  # MatrixSolve on a numerically singular Hessian
             raise SingularHessianError(
-                f"velocity Hessian d2L/dqdot2 became singular during RK4 ({err.message.splitlines()[0]})"
+                "velocity Hessian d2L/dqdot2 became singular or ill-conditioned during RK4 (exactly singular solve)"
             ) from None
 
     def integrate(self, x0, dt: float, n_steps: int, every: int = 1, allow_breakdown: bool = False) -> np.ndarray:

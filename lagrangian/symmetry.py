@@ -89,15 +89,14 @@ class _Symmetry(keras.layers.Layer):
 def _invariants(vectors, dim: int, contractions: bool, eps):
     """All dot products (Eq. 40) and Levi-Civita contractions (Eq. 41) of ``(batch, n, dim)`` vectors."""
     n = vectors.shape[1]
-    gram = tf.einsum("bid,bjd->bij", vectors, vectors)
-    rows, cols = np.triu_indices(n)
-    flat = tf.reshape(gram, (-1, n * n))
-    out = [tf.gather(flat, rows * n + cols, axis=1)]
+    cols = [vectors[:, k, :] for k in range(n)]
+    # explicit pairwise products (no gather): keeps third derivatives (training through Eq. 9) dense
+    out = [tf.stack([tf.reduce_sum(cols[i] * cols[j], axis=1) for i in range(n) for j in range(i, n)], axis=1)]
     if contractions and n >= dim:
         letters = "ijklmnopqrstuvwx"[:dim]
         spec = letters + "," + ",".join("b" + c for c in letters) + "->b"
         for combo in itertools.combinations(range(n), dim):
-            out.append(tf.einsum(spec, eps, *[vectors[:, k, :] for k in combo])[:, None])
+            out.append(tf.einsum(spec, eps, *[cols[k] for k in combo])[:, None])
     return tf.concat(out, axis=1)
 
 

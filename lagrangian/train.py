@@ -26,6 +26,9 @@ flags.DEFINE_float("final_learning_rate", 1e-5, "Learning rate at the end of the
 flags.DEFINE_float("sigma", 1e-3, "Std of the noise on inputs and targets.")
 flags.DEFINE_integer("n_samples", None, "Training samples generated up front (default min(steps*batch, 2^17)).")
 flags.DEFINE_integer("hidden_units", 128, "Width of the two softplus layers.")
+flags.DEFINE_enum("init", "glorot", ["glorot", "paper"],
+                  "Kernel initialisation: Keras Glorot (published script) or the std 2/sqrt(n), 1/sqrt(n), sqrt(n) "
+                  "printed in the paper (stalls for Kepler with R, see docs/lagrangian.md).")
 flags.DEFINE_integer("seed", 0, "Random seed (data and weights).")
 flags.DEFINE_bool("jit_compile", False, "XLA for the train step (slower on CPU, see lagrangian_speed).")
 flags.DEFINE_string("save", None, "Where to write the trained model (.keras).")
@@ -46,7 +49,7 @@ def main(argv):
                                  batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
                                  final_learning_rate=FLAGS.final_learning_rate, sigma=FLAGS.sigma,
                                  n_samples=FLAGS.n_samples, seed=FLAGS.seed, hidden_units=FLAGS.hidden_units,
-                                 jit_compile=FLAGS.jit_compile, verbose=FLAGS.verbose)
+                                 jit_compile=FLAGS.jit_compile, verbose=FLAGS.verbose, init=FLAGS.init)
     logging.info("final training MSE %.3e", history["loss"][-1])
     print(f"final training MSE: {history['loss'][-1]:.3e}")
     if FLAGS.history_csv:

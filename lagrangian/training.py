@@ -12,14 +12,14 @@ from conserve_tf import cli
 __all__ = ["build_model", "make_dataset", "train_model"]
 
 
-def build_model(system, symmetry: str, hidden_units: int = 128, dtype: str = "float32"):
+def build_model(system, symmetry: str, hidden_units: int = 128, dtype: str = "float32", init: str = "glorot"):
     """A :class:`~lagrangian.model.LagrangianNetwork` with ``system``'s layer for ``symmetry``."""
     from lagrangian.model import LagrangianNetwork
     from lagrangian.systems import get_system
 
     system = get_system(system) if isinstance(system, str) else system
     return LagrangianNetwork(system.symmetry_layer(symmetry), hidden_units=hidden_units,
-                             system=system.name, dtype=dtype)
+                             system=system.name, dtype=dtype, init=init)
 
 
 def make_dataset(x, y, batch_size: int = 128, seed: int = 0):
@@ -34,7 +34,7 @@ def make_dataset(x, y, batch_size: int = 128, seed: int = 0):
 def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int = 100, batch_size: int = 128,
                 learning_rate: float = 1e-3, final_learning_rate: float = 1e-5, sigma: float = 1e-3,
                 n_samples: int | None = None, seed: int = 0, hidden_units: int = 128, jit_compile: bool = False,
-                verbose: int = 0, callbacks=()):
+                verbose: int = 0, callbacks=(), init: str = "glorot"):
     """Build and fit a network; returns ``(model, history_dict)``.
 
     ``n_samples`` defaults to min(epochs * steps_per_epoch * batch_size, 2**17) fresh samples.
@@ -54,7 +54,7 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
     total = int(epochs) * int(steps_per_epoch)
     n = int(n_samples or min(total * batch_size, 2**17))
     x, y = system.training_data(n, sigma=sigma, seed=seed)
-    model = build_model(system, symmetry, hidden_units=hidden_units)
+    model = build_model(system, symmetry, hidden_units=hidden_units, init=init)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total,
                                                       alpha=final_learning_rate / learning_rate)
     model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)

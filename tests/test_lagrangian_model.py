@@ -33,21 +33,37 @@ def network(system, symmetry, seed, dtype="float64", hidden=32):
     return build_model(system, symmetry, hidden_units=hidden, dtype=dtype)
 
 
-@pytest.mark.parametrize("name,symmetry", [("kepler", "R"), ("schwarzschild", "R"), ("two_particle", "RT"),
-                                           ("two_particle", "R"), ("two_particle", "T")])
-def test_noether_charges_of_invariant_network_are_conserved(name, symmetry):
+def tame_network(system, symmetry, first_seed=0, dt=1e-3, n_steps=1000):
+    """First seed whose network keeps a well-conditioned velocity Hessian (checked every 10 steps)
+    and moderate accelerations along its own float64 RK4 run from the system's initial state.
+
+    Returns (model, integrator, trajectory (11, 2d) recorded every 100 steps)."""
+    x0 = system.initial_state()
+    for seed in range(first_seed, first_seed + 10):
+        model = network(system, symmetry, seed, hidden=16)
+        try:
+            if np.abs(model.accelerations(x0[None], max_condition=100.0)).max() > 3:
+                continue
+        except SingularHessianError:
+            continue
+        integ = RK4Integrator(model, jit_compile=False)
+        fine = integ.integrate(x0, dt, n_steps, every=10, allow_breakdown=True)[:, 0]
+        if len(fine) < n_steps // 10 + 1 or integ.condition(fine).max() > 100:
+            continue
+        signs = np.sign(np.linalg.det(integ._hessian(tf.constant(fine)).numpy()))
+        if np.all(signs == signs[0]):  # no singular crossing between the checked states
+            return model, integ, fine[::10]
+    pytest.fail("no network with a well-conditioned velocity Hessian among 10 seeds")
+
+
+# first_seed: where the search for a well-conditioned network starts (found once, saves test time)
+@pytest.mark.parametrize("name,symmetry,first_seed", [("kepler", "R", 2), ("schwarzschild", "R", 1),
+                                                      ("two_particle", "RT", 0)])
+def test_noether_charges_of_invariant_network_are_conserved(name, symmetry, first_seed):
     """float64, dt = 1e-3, 1000 RK4 steps: network charges constant to 1e-10, true ones not."""
     system = get_system(name)
-    x0 = system.initial_state()
-    for seed in range(10):  # first network whose velocity Hessian is well conditioned and dynamics tame
-        model = network(system, symmetry, seed)
-        integ = RK4Integrator(model, jit_compile=False)
-        if integ.condition(x0[None])[0] < 100 and np.abs(model.accelerations(x0[None])).max() < 5:
-            break
-    else:
-        pytest.fail("no well-conditioned network among 10 seeds")
-    traj = integ.integrate(x0, 1e-3, 1000, every=100)[:, 0]
-    assert np.all(np.isfinite(traj)) and np.linalg.norm(traj[-1] - traj[0]) > 1e-3  # it moved
+    model, integ, traj = tame_network(system, symmetry, first_seed)
+    assert np.linalg.norm(traj[-1] - traj[0]) > 1e-3  # it moved
     p = integ.momentum(traj)
     charges = system.charges(traj, p)
     scales = system.charge_scales(traj[0], p[0])
@@ -63,10 +79,7 @@ def test_noether_charges_of_invariant_network_are_conserved(name, symmetry):
 
 def test_unconstrained_network_does_not_conserve_charges():
     system = get_system("kepler")
-    model = network(system, "none", 3)
-    x0 = system.initial_state()
-    integ = RK4Integrator(model, jit_compile=False)
-    traj = integ.integrate(x0, 1e-3, 1000, every=100)[:, 0]
+    model, integ, traj = tame_network(system, "none", first_seed=5)
     p = integ.momentum(traj)
     assert relative_deviation(system.charges(traj, p)["L"]).max() > 1e-6
 
@@ -78,6 +91,19 @@ def test_xla_and_graph_rk4_agree():
     a = RK4Integrator(model, jit_compile=True).advance(x0, 0.01, 50).numpy()
     b = RK4Integrator(model, jit_compile=False).advance(x0, 0.01, 50).numpy()
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_paper_initialisation_option():
+    system = get_system("kepler")
+    cli.set_seed(0)
+    model = build_model(system, "R", hidden_units=128, init="paper")
+    stds = [float(np.std(layer.kernel.numpy())) for layer in (model.d1, model.d2, model.d3)]
+    assert stds[1] == pytest.approx(1 / np.sqrt(128), rel=0.05)
+    assert stds[2] == pytest.approx(np.sqrt(128), rel=0.25)  # only 128 draws
+    assert stds[0] == pytest.approx(2 / np.sqrt(128), rel=0.25)  # 3 x 128 draws
+    assert np.all(model.d1.bias.numpy() == 0) and not model.d3.use_bias
+    with pytest.raises(ValueError, match="init"):
+        build_model(system, "R", init="he")
 
 
 def test_save_load_round_trip(tmp_path):
@@ -123,7 +149,7 @@ def test_singular_hessian_is_reported_clearly():
         RK4Integrator(model, jit_compile=False).integrate(x, 0.01, 5)
     xs, ys = system.training_data(256)
     model.compile(optimizer="adam")
-    with pytest.raises(SingularHessianError, match="training batch"):
+    with pytest.raises(SingularHessianError, match="singular"):
         model.fit(make_dataset(xs, ys, 128), epochs=1, steps_per_epoch=2, verbose=0, callbacks=[HessianGuard()])
 
 
