@@ -21,8 +21,8 @@ import numpy as np
 SYNTHETIC = ("s1", "s2", "s2+", "s3", "random")
 #: quick: tiny network, few steps (tests); full: what a run on the shared 2-core CPU can afford
 BUDGETS = {
-    "quick": {"width": 32, "depth": 2, "steps": 60, "learning_rate": 3e-3},
-    "full": {"width": 128, "depth": 3, "steps": 1000, "learning_rate": 1e-3},
+    "quick": {"width": 32, "depth": 2, "steps": 60, "learning_rate": 1e-2},
+    "full": {"width": 128, "depth": 3, "steps": 500, "learning_rate": 1e-3},
 }
 PAPER_BUDGET = "paper: 4 x 320 Mish, Adam 5e-5, one group per step, up to 50 000 epochs with early stopping"
 

@@ -69,16 +69,19 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
             "finite": bool(np.all(np.isfinite(list(coef.values()))))}
 
 
-_common.define_common_flags(flags, "conservnet_appf")
-
-
 def main(argv):
     del argv
     F = flags.FLAGS
     benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
 
 
+def define_flags():
+    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    _common.define_common_flags(flags, "conservnet_appf")
+
+
 if __name__ == "__main__":
+    define_flags()
     from conserve_tf.cli import quiet_tensorflow, run
 
     quiet_tensorflow()

@@ -58,17 +58,20 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, systems=Non
     return {"budget": budget, "groups": groups, "members": members, "systems": results, "rows": rows}
 
 
-flags.DEFINE_list("systems", None, "subset of s1,s2,s3,lotka_volterra,kepler (default: all)")
-_common.define_common_flags(flags, "conservnet_fig2")
-
-
 def main(argv):
     del argv
     F = flags.FLAGS
     benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), systems=F.systems, seed=F.seed)
 
 
+def define_flags():
+    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    flags.DEFINE_list("systems", None, "subset of s1,s2,s3,lotka_volterra,kepler (default: all)")
+    _common.define_common_flags(flags, "conservnet_fig2")
+
+
 if __name__ == "__main__":
+    define_flags()
     from conserve_tf.cli import quiet_tensorflow, run
 
     quiet_tensorflow()

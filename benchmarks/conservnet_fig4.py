@@ -122,16 +122,19 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
             "f_all": f_all}
 
 
-_common.define_common_flags(flags, "conservnet_fig4")
-
-
 def main(argv):
     del argv
     F = flags.FLAGS
     benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
 
 
+def define_flags():
+    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    _common.define_common_flags(flags, "conservnet_fig4")
+
+
 if __name__ == "__main__":
+    define_flags()
     from conserve_tf.cli import quiet_tensorflow, run
 
     quiet_tensorflow()

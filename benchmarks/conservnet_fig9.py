@@ -26,7 +26,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
 
     budget = budget or _common.make_budget(quick)
     groups, members = (10, 40) if quick else (20, 100)
-    every = max(1, budget["steps"] // 40)
+    every = max(1, budget["steps"] // (5 if quick else 40))
     plt = _common.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     out, rows = {"budget": budget}, []
@@ -69,16 +69,19 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
     return out
 
 
-_common.define_common_flags(flags, "conservnet_fig9")
-
-
 def main(argv):
     del argv
     F = flags.FLAGS
     benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
 
 
+def define_flags():
+    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    _common.define_common_flags(flags, "conservnet_fig9")
+
+
 if __name__ == "__main__":
+    define_flags()
     from conserve_tf.cli import quiet_tensorflow, run
 
     quiet_tensorflow()

@@ -58,19 +58,22 @@ def benchmark(quick: bool, out_dir: str, results_root: str = "results", run_miss
     return {"rows": rows, "missing": missing, "n_rows": len(rows)}
 
 
-flags.DEFINE_bool("quick", False, "with --run: run missing benchmarks in quick mode")
-flags.DEFINE_bool("run", False, "run the benchmarks whose results are missing")
-flags.DEFINE_string("results_root", "results", "folder holding results/conservnet_<name>/results.csv")
-flags.DEFINE_string("out_dir", "results/conservnet_table", "folder for the collected table")
-
-
 def main(argv):
     del argv
     F = flags.FLAGS
     benchmark(F.quick, F.out_dir, F.results_root, F.run)
 
 
+def define_flags():
+    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    flags.DEFINE_bool("quick", False, "with --run: run missing benchmarks in quick mode")
+    flags.DEFINE_bool("run", False, "run the benchmarks whose results are missing")
+    flags.DEFINE_string("results_root", "results", "folder holding results/conservnet_<name>/results.csv")
+    flags.DEFINE_string("out_dir", "results/conservnet_table", "folder for the collected table")
+
+
 if __name__ == "__main__":
+    define_flags()
     from conserve_tf.cli import quiet_tensorflow, run
 
     quiet_tensorflow()
