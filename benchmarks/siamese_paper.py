@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import os
 
+import numpy as np
 from absl import flags
 
 PAPER_ACC = {"special_relativity": (94, 92), "sr_full_lorentz": (94, 92), "sr_fixed_interval": (58, 57), "central_potential": (98, 97),
@@ -36,7 +37,7 @@ PAPER_FORMULA = {"special_relativity": ("s2", "88 (-t² + x² + y² + z²) - 60"
 
 def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int | None = None,
               em_groups: int | None = None, test_groups: int | None = None, hidden=None, recipe: str = "adam",
-              seed: int = 0) -> dict:
+              seed: int = 0, systems=None) -> dict:
     """Train one SNN per data set of paper 004 and read it out; returns the numbers per system."""
     from siamese import EXTRA_FEATURES, invariant_scores, make_system, pattern_match, readout
     from siamese import scatter_invariants, train_siamese
@@ -48,7 +49,12 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
     test_groups = test_groups or (300 if quick else 5_000)
     hidden = tuple(hidden or ((16,) if quick else (64, 64)))
     results = {}
+    unknown = set(systems or ()) - set(PAPER_ACC)
+    if unknown:
+        raise ValueError(f"unknown systems {sorted(unknown)}; choose from {list(PAPER_ACC)}")
     for k, name in enumerate(PAPER_ACC):
+        if systems and name not in systems:
+            continue
         n = em_groups if name.startswith("em") or name == "electromagnetism" else groups
         train = make_system(name, n, 2, seed=seed + 10 * k)
         test = make_system(name, test_groups, 2, seed=seed + 10 * k + 1)
@@ -61,13 +67,14 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
             res = readout(model, train, test, max_samples=max_samples)
             row.update(table=res.table, formula=res.formula, formula_degree=res.degree)
             target, _ = PAPER_FORMULA[name]
-            extra = EXTRA_FEATURES.get(name) if target == "E" else None
-            pm = pattern_match(model, test, target, degree=2, extra_features=extra, max_samples=max_samples)
+            extra = EXTRA_FEATURES.get(name)
+            pm = pattern_match(model, test, target, degree=2, extra_features=extra if target == "E" else None,
+                               max_samples=max_samples)
             row.update(pattern=target, pattern_normalized=pm["normalized"], pattern_share=pm["share"],
                        pattern_formula=pm["formula"])
             if extra:
                 r1 = readout(model, train, test, extra_features=extra, max_samples=max_samples)
-                row.update(table_1r=r1.table, formula_1r=r1.formula)
+                row.update(table_1r=r1.table, formula_1r=r1.formula, lrl_r2=_lrl_r2(model, test))
         square = name == "central_fixed_L"
         row["plot"] = scatter_invariants(model, test, os.path.join(out_dir, f"{name}.png"),
                                          title=f"{name}: f{'²' if square else ''} against the invariants",
@@ -75,6 +82,14 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
         results[name] = row
     _write(results, out_dir)
     return results
+
+
+def _lrl_r2(model, test):
+    """R² of the least-squares fit f ≈ a Ax + b Ay + c: does f read a direction of the Laplace-Runge-Lenz vector?"""
+    f = model.invariant(test.flat())
+    a = np.stack([test.flat_constants("Ax"), test.flat_constants("Ay"), np.ones(len(f))], 1)
+    coef, *_ = np.linalg.lstsq(a, f, rcond=None)
+    return float(1 - np.sum((a @ coef - f) ** 2) / np.sum((f - f.mean()) ** 2))
 
 
 def _write(results, out_dir):
@@ -114,6 +129,7 @@ def report(results) -> str:
                           "| degree | R² train | R² test |", "| --- | --- | --- |"]
                 lines += [f"| {t['degree']} | {t['r2_train']:.4f} | {t['r2_test']:.4f} |" for t in r["table_1r"]]
                 lines.append(f"\nf ≈ {r['formula_1r']}")
+                lines.append(f"\nR² of f ≈ a Ax + b Ay + c (Laplace-Runge-Lenz vector), test: {r['lrl_r2']:.4f}")
         lines.append(f"\nScatter plot: {os.path.basename(r['plot'])}")
     return "\n".join(lines) + "\n"
 
@@ -124,7 +140,7 @@ def main(argv):
     out = f.out_dir or os.path.join("results", "siamese_paper")
     res = benchmark(f.quick, out, epochs=f.epochs, groups=f.groups, em_groups=f.em_groups,
                     test_groups=f.test_groups, hidden=[int(h) for h in f.hidden] if f.hidden else None,
-                    recipe=f.recipe, seed=f.seed)
+                    recipe=f.recipe, seed=f.seed, systems=f.systems)
     print(report(res))
     print(f"written to {out}")
 
@@ -142,4 +158,5 @@ if __name__ == "__main__":
     flags.DEFINE_list("hidden", None, "hidden widths (default 64,64; 16 with --quick)")
     flags.DEFINE_enum("recipe", "adam", ["adam", "paper"], "training recipe (siamese.train.RECIPES)")
     flags.DEFINE_integer("seed", 0, "seed")
+    flags.DEFINE_list("systems", None, f"run only these (default all: {', '.join(PAPER_ACC)})")
     run(main)

@@ -12,7 +12,8 @@ Distributions (the paper does not state them; these are our choices):
   Λ_v a boost along x (Eq. (A2)) with speed β ~ U(-0.9, 0.9) (γ <= 2.29).
   ``fixed_interval=s0`` instead draws t ~ U(-1, 1), a uniform direction and |x| = sqrt(s0 + t²),
   so every event has s² = s0 (default s0 = 1).
-* Central potential (features x, y, vx, vy; c = L, E with L = x v_y - y v_x, E = v²/2 - 1/r;
+* Central potential (features x, y, vx, vy; c = L, E, Ax, Ay with L = x v_y - y v_x, E = v²/2 - 1/r and
+  the Laplace-Runge-Lenz vector (Ax, Ay) = v × L - r/r;
   m = GMm = 1): initial x, y, vx, vy ~ U(-1, 1), kept when r >= 0.2, E <= -0.1 (period <= 2π 5^1.5)
   and eccentricity <= 0.9. The M members are the states at M independent times t ~ U(0, P) along the
   orbit (P the period), from the exact solution of Hamilton's equations (:func:`kepler_propagate`,
@@ -131,11 +132,14 @@ def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_int
 
 
 def kepler_invariants(x) -> np.ndarray:
-    """(…, 4) states (x, y, vx, vy) -> (…, 2) = (L, E), L = x v_y - y v_x, E = v²/2 - 1/r (m = GMm = 1)."""
+    """(…, 4) states (x, y, vx, vy) -> (…, 4) = (L, E, Ax, Ay) with m = GMm = 1:
+    L = x v_y - y v_x, E = v²/2 - 1/r, and the Laplace-Runge-Lenz vector A = v × L - r/r,
+    i.e. Ax = L v_y - x/r, Ay = -L v_x - y/r."""
     x = np.asarray(x, np.float64)
+    r = np.hypot(x[..., 0], x[..., 1])
     lz = x[..., 0] * x[..., 3] - x[..., 1] * x[..., 2]
-    energy = 0.5 * (x[..., 2] ** 2 + x[..., 3] ** 2) - 1.0 / np.hypot(x[..., 0], x[..., 1])
-    return np.stack([lz, energy], axis=-1)
+    energy = 0.5 * (x[..., 2] ** 2 + x[..., 3] ** 2) - 1.0 / r
+    return np.stack([lz, energy, lz * x[..., 3] - x[..., 0] / r, -lz * x[..., 2] - x[..., 1] / r], axis=-1)
 
 
 def inverse_radius(x) -> np.ndarray:
@@ -156,7 +160,7 @@ def _draw_orbits(n, rng, fixed_l):
             rhat, that = pos / r[:, None], np.stack([-pos[:, 1], pos[:, 0]], 1) / r[:, None]
             vel = rng.uniform(-1.0, 1.0, k)[:, None] * rhat + (fixed_l / r)[:, None] * that
         s = np.concatenate([pos, vel], axis=1)
-        lz, energy = kepler_invariants(s).T
+        lz, energy = kepler_invariants(s)[:, :2].T
         ecc = np.sqrt(np.maximum(1.0 + 2.0 * energy * lz**2, 0.0))
         keep = (r >= 0.2) & (energy <= -0.1) & (ecc <= 0.9)
         out = np.concatenate([out, s[keep]])
@@ -222,7 +226,7 @@ def central_potential(groups: int = 50_000, members: int = 2, seed=0, fixed_L: f
     x = kepler_propagate(init, times)
     name = "central_potential" if fixed_L is None else "central_fixed_L"
     return GroupedData(x, c=kepler_invariants(init), feature_names=["x", "y", "vx", "vy"],
-                       constant_names=["L", "E"], name=name,
+                       constant_names=["L", "E", "Ax", "Ay"], name=name,
                        params=dict(seed=seed if isinstance(seed, int) else None, groups=groups, members=members,
                                    fixed_L=fixed_L))
 

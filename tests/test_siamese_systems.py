@@ -47,11 +47,14 @@ def test_electromagnetism_keeps_both_field_invariants(kw):
 
 
 @pytest.mark.parametrize("kw", [{}, {"fixed_L": 0.5}])
-def test_orbits_conserve_angular_momentum_and_energy(kw):
+def test_orbits_conserve_angular_momentum_energy_and_lrl_vector(kw):
     d = systems.central_potential(400, 5, seed=3, **kw)
     inv = systems.kepler_invariants(d.x)
     assert np.abs(inv - d.c[:, None, :]).max() < 1e-9
+    assert d.constant_names == ["L", "E", "Ax", "Ay"]
     assert np.all(d.c[:, 1] < 0)  # bound orbits
+    ecc = np.sqrt(1 + 2 * d.c[:, 1] * d.c[:, 0] ** 2)
+    assert np.allclose(np.hypot(d.c[:, 2], d.c[:, 3]), ecc)  # |A| = eccentricity
     if kw:
         assert np.allclose(d.c[:, 0], 0.5)
     assert np.abs(d.x[:, 1] - d.x[:, 0]).max() > 0.5  # the members are at different places
