@@ -32,14 +32,16 @@ def quiet_tensorflow() -> None:
 def run(main) -> None:
     """``absl.app.run(main)``, printing user errors as ``error: <message>`` and exiting with 2.
 
-    ``ValueError`` (including :class:`UsageError` and the package's data errors), ``FileNotFoundError``
-    and ``KeyError`` raised by ``main`` are user errors; anything else is a bug and keeps its traceback.
+    ``ValueError`` (including :class:`UsageError` and the package's data errors), ``FileNotFoundError``,
+    ``KeyError`` and ``FloatingPointError`` (a diverged training, see
+    :class:`conserve_tf.callbacks.NonFiniteLoss`) raised by ``main`` are reported in one line; anything
+    else is a bug and keeps its traceback.
     """
 
     def guarded(argv):
         try:
             return main(argv)
-        except (ValueError, FileNotFoundError, KeyError) as err:
+        except (ValueError, FileNotFoundError, KeyError, FloatingPointError) as err:
             msg = err.args[0] if isinstance(err, KeyError) and err.args else err
             print(f"error: {msg}", file=sys.stderr)
             sys.exit(2)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from .distribute import BuiltModelMixin
 from .spreaders import BALLS, ball_noise
 
 __all__ = ["ConservNet", "nv_loss_terms"]
@@ -48,7 +49,7 @@ def nv_loss_terms(f_clean, f_noised, q: float, spread: str = "std"):
 
 
 @keras.saving.register_keras_serializable(package="conserve_tf")
-class ConservNet(keras.Model):
+class ConservNet(BuiltModelMixin, keras.Model):
     """F: R^F -> R^outputs, an MLP of ``depth`` hidden layers of ``width`` units, trained with the NV loss.
 
     Defaults follow the paper: 4 hidden layers of 320 Mish units, one output, Q = R = 1, L2-ball
@@ -145,7 +146,7 @@ class ConservNet(keras.Model):
         self.loss_tracker.update_state(spread + noise)
         self.spread_tracker.update_state(spread)
         self.noise_tracker.update_state(noise)
-        return {m.name: m.result() for m in self.metrics}
+        return self.step_logs({m.name: m.result() for m in self.metrics})
 
     def train_step(self, data):
         x, gid = self._unpack(data)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from absl import flags
 
+from . import distribute
 from .cli import UsageError, quiet_tensorflow, run as run_cli, save_model, set_seed
 
 FLAGS = flags.FLAGS
@@ -50,6 +51,9 @@ flags.DEFINE_integer("log_every", 100, "Optimizer steps per logged epoch (held-o
 flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
 flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
 flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
+flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or kill "
+                    "(deleted when training completes).")
+distribute.define_flags()
 flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
                      lower_bound=0, upper_bound=2)
 
@@ -84,9 +88,10 @@ def main(argv):
     from . import symbolic
     from .training import evaluate_invariant, fit_conservnet, predict_groups
 
+    strategy = distribute.strategy_from_flags()  # first: logical CPU devices must exist before TF starts
     set_seed(FLAGS.seed)
     train, test = load_data()
-    print(f"train: {train}\ntest:  {test}")
+    print(f"train: {train}\ntest:  {test}\nstrategy: {FLAGS.strategy} ({strategy.num_replicas_in_sync} replica(s))")
     steps_per_pass = 1 if FLAGS.recipe == "fast" and not FLAGS.groups_per_step else -(
         -train.n_groups // (FLAGS.groups_per_step or 1))
     steps = FLAGS.epochs * steps_per_pass
@@ -95,12 +100,12 @@ def main(argv):
         groups_per_step=FLAGS.groups_per_step or -1, scaling=FLAGS.scaling, eval_every=1,
         steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, seed=FLAGS.seed, width=FLAGS.width,
         depth=FLAGS.depth, activation=FLAGS.activation, spread=FLAGS.spread, spreader=FLAGS.spreader,
-        q=FLAGS.q, r=FLAGS.r)
-    print(f"\ntrained {int(model.optimizer.iterations)} optimizer steps")
+        q=FLAGS.q, r=FLAGS.r, strategy=strategy, backup_dir=FLAGS.backup_dir)
+    print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps")
     for name, part in (("train", train), ("test", test)):
         report = evaluate_invariant(model, part)
-        line = ", ".join(f"{k} = {report[k]:.4f}" for k in ("rho", "std", "r2") if k in report)
-        print(f"{name:5s}: {line or 'no true constants:'} relative spread = {report['relative_spread']:.4f}"
+        line = "".join(f"{k} = {report[k]:.4f}, " for k in ("rho", "std", "r2") if k in report)
+        print(f"{name:5s}: {line or 'no true constants: '}relative spread = {report['relative_spread']:.4f}"
               + ("" if "rho" in report else " (intra-group std / overall std; lower is better)"))
     if FLAGS.degree:
         f_train = predict_groups(model, train)[..., 0].reshape(-1)

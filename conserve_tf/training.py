@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .callbacks import standard_callbacks
 from .metrics import InvariantMetrics, invariant_report
 from .model import ConservNet
 from .scaling import input_scaling
@@ -67,13 +68,18 @@ def evaluate_invariant(model, data, output: int = 0, constant: int | str = 0) ->
 def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", learning_rate: float | None = None,
                    groups_per_step: int | None = -1, scaling: str = "auto", eval_every: int = 0,
                    steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
-                   model: ConservNet | None = None, seed: int = 0, **model_kwargs):
+                   model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,
+                   **model_kwargs):
     """Train a ConservNet on ``train`` for ``steps`` optimizer steps; returns ``(model, history)``.
 
     A Keras epoch is ``steps_per_epoch`` steps (default: one pass over the groups), so ``History``
     and the progress bar hold one entry per epoch. ``eval_every > 0`` with ``test`` adds
     :class:`~conserve_tf.metrics.InvariantMetrics`, logging ``val_rho`` etc. every that many epochs.
     ``groups_per_step=-1`` takes the recipe's choice (all groups for "fast", one for "paper").
+    ``strategy`` (a ``tf.distribute`` strategy, see :mod:`conserve_tf.distribute`) builds the model and
+    optimizer in its scope; ``backup_dir`` resumes an interrupted run from its last epoch
+    (``keras.callbacks.BackupAndRestore``). A NaN or Inf loss stops training with
+    :class:`~conserve_tf.callbacks.NonFiniteLoss` naming the epoch and step.
     """
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
@@ -91,12 +97,14 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
     epochs = max(1, -(-int(steps) // steps_per_epoch))
     keras.utils.set_random_seed(seed)
-    if model is None:
-        model = build_conservnet(train, scaling=scaling, seed=seed, **model_kwargs)
-    schedule = lr if final == lr else keras.optimizers.schedules.CosineDecay(
-        lr, decay_steps=epochs * steps_per_epoch, alpha=final / lr)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
-    cbs = list(callbacks)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        if model is None:
+            model = build_conservnet(train, scaling=scaling, seed=seed, **model_kwargs)
+        schedule = lr if final == lr else keras.optimizers.schedules.CosineDecay(
+            lr, decay_steps=epochs * steps_per_epoch, alpha=final / lr)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
+    cbs = standard_callbacks(backup_dir) + list(callbacks)
     if eval_every and test is not None:
         cbs.insert(0, InvariantMetrics(test, every=eval_every))
     history = model.fit(as_dataset(train, per, seed=seed).repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch,

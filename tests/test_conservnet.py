@@ -149,7 +149,7 @@ def test_short_training_finds_s1():
 def test_paper_recipe_steps_one_group_at_a_time():
     data = make_system("s1", 4, 10, seed=0)
     model, hist = fit_conservnet(data, steps=8, recipe="paper", width=8, depth=1)
-    assert int(model.optimizer.iterations) == 8 and len(hist.history["loss"]) == 2
+    assert int(model.optimizer.iterations.numpy()) == 8 and len(hist.history["loss"]) == 2
     assert float(model.optimizer.learning_rate) == pytest.approx(5e-5)
 
 

@@ -1,0 +1,46 @@
+"""Keras callbacks shared by the three packages' training loops."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+__all__ = ["NonFiniteLoss", "StopOnNonFiniteLoss", "standard_callbacks"]
+
+
+class NonFiniteLoss(FloatingPointError):
+    """Training produced a NaN or infinite loss; the message names the epoch and step."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stop at the first NaN or Inf loss with an error naming the epoch and the step within it.
+
+    Unlike ``keras.callbacks.TerminateOnNaN``, which stops quietly, this raises
+    :class:`NonFiniteLoss` so that a script fails with a clear one-line message and a library
+    caller cannot mistake a diverged model for a trained one.
+    """
+
+    def __init__(self, key: str = "loss"):
+        super().__init__()
+        self.key, self.epoch = key, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        value = (logs or {}).get(self.key)
+        if value is not None and not math.isfinite(float(value)):
+            self.model.stop_training = True
+            step = int(self.model.optimizer.iterations.numpy())
+            raise NonFiniteLoss(f"training stopped: {self.key} became {float(value)} at epoch {self.epoch + 1}, "
+                                f"step {batch + 1} of that epoch (optimizer step {step}); lower the learning "
+                                "rate or check the inputs for extreme values")
+
+
+def standard_callbacks(backup_dir: str | None = None) -> list:
+    """NaN/Inf guard, plus ``BackupAndRestore`` in ``backup_dir`` when given (resume after a kill)."""
+    cbs = [StopOnNonFiniteLoss()]
+    if backup_dir:
+        cbs.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True))
+    return cbs
