@@ -27,7 +27,7 @@ import tensorflow as tf
 from .distribute import BuiltModelMixin
 from .spreaders import BALLS, ball_noise
 
-__all__ = ["ConservNet", "nv_loss_terms"]
+__all__ = ["ConservNet", "nv_loss_terms", "gradient_cosine_penalty"]
 
 _EPS = 1e-12  # keeps d sqrt(var)/d var finite where a group's spread is exactly zero
 
@@ -48,6 +48,21 @@ def nv_loss_terms(f_clean, f_noised, q: float, spread: str = "std"):
     return clean, noise
 
 
+def gradient_cosine_penalty(jacobian):
+    """Mean over samples and output pairs i < j of cos²(∇F_i, ∇F_j); jacobian (N, k, F) -> scalar.
+
+    0 when the outputs' input gradients are orthogonal everywhere; 1 when one output is a function of
+    another (parallel gradients). Keeps k jointly trained outputs functionally independent.
+    """
+    k = jacobian.shape[1]
+    if k is None or k < 2:
+        return tf.zeros((), jacobian.dtype)
+    unit = tf.math.l2_normalize(jacobian, axis=-1, epsilon=1e-12)
+    gram = tf.einsum("nif,njf->nij", unit, unit) ** 2
+    upper = tf.linalg.band_part(tf.ones((k, k), jacobian.dtype), 0, -1) - tf.eye(k, dtype=jacobian.dtype)
+    return tf.reduce_sum(tf.reduce_mean(gram, axis=0) * upper) / (k * (k - 1) / 2)
+
+
 @keras.saving.register_keras_serializable(package="conserve_tf")
 class ConservNet(BuiltModelMixin, keras.Model):
     """F: R^F -> R^outputs, an MLP of ``depth`` hidden layers of ``width`` units, trained with the NV loss.
@@ -59,7 +74,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
                  q: float = 1.0, r: float = 1.0, spread: str = "std", spreader: str = "l2",
-                 scale=None, offset=None, seed: int = 0, **kwargs):
+                 scale=None, offset=None, seed: int = 0, independence: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
             raise ValueError(f"width, depth and outputs must be >= 1, got {width}, {depth}, {outputs}")
@@ -67,6 +82,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
             raise ValueError(f"spread must be 'std' or 'var', got {spread!r}")
         if spreader not in BALLS:
             raise ValueError(f"spreader (the noise ball) must be one of {BALLS}, got {spreader!r}")
+        if not independence >= 0:
+            raise ValueError(f"independence weight must be >= 0, got {independence}")
         if not (q > 0 and r > 0):
             raise ValueError(f"Q and R must be positive, got Q={q}, R={r}")
         try:
@@ -77,6 +94,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
             raise ValueError(f"scale has {len(scale)} entries but offset has {len(offset)}")
         self.width, self.depth, self.activation, self.outputs = int(width), int(depth), activation, int(outputs)
         self.q, self.r, self.spread, self.spreader, self.seed = float(q), float(r), spread, spreader, int(seed)
+        self.independence = float(independence)
         self.scale = None if scale is None else [float(v) for v in scale]
         self.offset = None if offset is None else [float(v) for v in offset]
         # sub-layers do not inherit the model's dtype policy in Keras 3: pass it on
@@ -86,6 +104,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.spread_tracker = keras.metrics.Mean(name="spread")
         self.noise_tracker = keras.metrics.Mean(name="noise")
+        self.independence_tracker = keras.metrics.Mean(name="independence")
         if self.scale is not None:
             self.build((None, len(self.scale)))
 
@@ -132,47 +151,65 @@ class ConservNet(BuiltModelMixin, keras.Model):
             gid = tf.range(tf.shape(x)[0])
         return x, tf.reshape(tf.cast(gid, tf.int64), [-1])
 
-    def nv_terms(self, x, group_ids, step, training: bool):
-        """Spread and noise terms of Eq. (1) on a batch x (G, M, F)."""
+    @property
+    def _penalized(self) -> bool:
+        return self.outputs > 1 and self.independence > 0
+
+    def nv_terms(self, x, group_ids, step, training: bool, with_penalty: bool = False):
+        """Spread and noise terms of Eq. (1) on a batch x (G, M, F) (and the independence penalty)."""
         xs = self.scale_inputs(x)
         members = xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1]
-        eps = ball_noise((None, members, xs.shape[-1]), self.r, self.spreader, self.seed, step, group_ids,
+        n_features = xs.shape[-1]
+        eps = ball_noise((None, members, n_features), self.r, self.spreader, self.seed, step, group_ids,
                          dtype=xs.dtype)
         g = tf.shape(xs)[0]
-        both = self.network(tf.concat([xs, xs + eps], axis=0))  # one pass for clean and noised inputs
-        return nv_loss_terms(both[:g], both[g:], self.q, self.spread)
+        inputs = tf.concat([xs, xs + eps], axis=0)  # one pass for clean and noised inputs
+        if with_penalty and self._penalized:
+            flat = tf.reshape(inputs, [-1, n_features])
+            with tf.GradientTape() as inner:
+                inner.watch(flat)
+                out = self.network(flat)
+            penalty = gradient_cosine_penalty(inner.batch_jacobian(out, flat))
+            both = tf.reshape(out, [2 * g, members, self.outputs])
+        else:
+            both, penalty = self.network(inputs), tf.zeros((), xs.dtype)
+        spread, noise = nv_loss_terms(both[:g], both[g:], self.q, self.spread)
+        return (spread, noise, penalty) if with_penalty else (spread, noise)
 
-    def _record(self, spread, noise):
-        self.loss_tracker.update_state(spread + noise)
+    def _record(self, spread, noise, penalty):
+        self.loss_tracker.update_state(spread + noise + self.independence * penalty)
         self.spread_tracker.update_state(spread)
         self.noise_tracker.update_state(noise)
+        if self._penalized:
+            self.independence_tracker.update_state(penalty)
         return self.step_logs({m.name: m.result() for m in self.metrics})
 
     def train_step(self, data):
         x, gid = self._unpack(data)
         with tf.GradientTape() as tape:
-            spread, noise = self.nv_terms(x, gid, self.optimizer.iterations, training=True)
-            loss = spread + noise
+            spread, noise, penalty = self.nv_terms(x, gid, self.optimizer.iterations, True, with_penalty=True)
+            loss = spread + noise + self.independence * penalty
             # Fact 1 of DESIGN.md: gradients are summed across replicas, so scale the hand-made loss.
             scaled = loss / tf.cast(self.distribute_strategy.num_replicas_in_sync, loss.dtype)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._record(spread, noise)
+        return self._record(spread, noise, penalty)
 
     def test_step(self, data):
         x, gid = self._unpack(data)
         # evaluation noise is fixed (step -1) so that repeated evaluations agree
-        spread, noise = self.nv_terms(x, gid, tf.constant(-1, tf.int64), training=False)
-        return self._record(spread, noise)
+        terms = self.nv_terms(x, gid, tf.constant(-1, tf.int64), False, with_penalty=True)
+        return self._record(*terms)
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.spread_tracker, self.noise_tracker]
+        extra = [self.independence_tracker] if self._penalized else []
+        return [self.loss_tracker, self.spread_tracker, self.noise_tracker] + extra
 
     # ---------------------------------------------------------------- saving
     def get_config(self):
         config = super().get_config()
         config.update(width=self.width, depth=self.depth, activation=self.activation, outputs=self.outputs,
                       q=self.q, r=self.r, spread=self.spread, spreader=self.spreader, scale=self.scale,
-                      offset=self.offset, seed=self.seed)
+                      offset=self.offset, seed=self.seed, independence=self.independence)
         return config

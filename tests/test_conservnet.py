@@ -157,3 +157,31 @@ def test_build_conservnet_uses_data_scale():
     data = make_system("s1", 4, 10).replace(scale=[1, 0.5, 0.5, 1])
     model = build_conservnet(data, width=4, depth=1)
     assert model.scale == [1, 0.5, 0.5, 1] and model.built
+
+
+def test_gradient_cosine_penalty_zero_for_orthogonal_one_for_dependent():
+    from conserve_tf.model import gradient_cosine_penalty
+
+    x = tf.constant(np.random.default_rng(0).normal(size=(50, 3)))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        f1 = x[:, 0] ** 2 + x[:, 1]           # depends on x1, x2
+        f2 = tf.sin(x[:, 2])                   # depends on x3 only: orthogonal gradients
+        f3 = tf.exp(0.3 * f1)                  # a function of f1: parallel gradients
+        out = tf.stack([f1, f2, f3], axis=1)
+    jac = tape.batch_jacobian(out, x)
+    np.testing.assert_allclose(float(gradient_cosine_penalty(jac[:, :2])), 0.0, atol=1e-12)
+    np.testing.assert_allclose(float(gradient_cosine_penalty(jac[:, ::2])), 1.0, rtol=1e-9)
+    # three outputs: pairs (1,2)=0, (1,3)=1, (2,3)=0 -> mean 1/3
+    np.testing.assert_allclose(float(gradient_cosine_penalty(jac)), 1 / 3, rtol=1e-9)
+    assert float(gradient_cosine_penalty(jac[:, :1])) == 0.0
+
+
+def test_multi_output_model_logs_independence_and_saves(tmp_path):
+    data = make_system("s1", 4, 10, seed=0)
+    model, hist = fit_conservnet(data, steps=4, width=8, depth=1, outputs=3, independence=0.5)
+    assert "independence" in hist.history and np.isfinite(hist.history["independence"]).all()
+    assert model.predict(data.flat(), verbose=0).shape == (40, 3)
+    model.save(tmp_path / "k3.keras")
+    loaded = keras.models.load_model(tmp_path / "k3.keras")
+    assert loaded.outputs == 3 and loaded.independence == 0.5
