@@ -44,7 +44,9 @@ def main(argv):
     from lagrangian.systems import get_system
 
     system = get_system(FLAGS.system)
-    system.symmetry_layer(FLAGS.symmetry)  # validates the combination before any work
+    if FLAGS.symmetry not in system.symmetries:  # checked before TensorFlow is imported
+        raise cli.UsageError(f"symmetry {FLAGS.symmetry!r} is not available for {system.name}; "
+                             f"choose one of {system.symmetries}")
     model, history = train_model(system, FLAGS.symmetry, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch,
                                  batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
                                  final_learning_rate=FLAGS.final_learning_rate, sigma=FLAGS.sigma,
