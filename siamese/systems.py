@@ -124,7 +124,8 @@ def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_int
     lam = random_lorentz(groups * (members - 1), rng, beta_max, time_reversal).reshape(groups, members - 1, 4, 4)
     x = np.concatenate([ev[:, None], np.einsum("gmij,gj->gmi", lam, ev)], axis=1)
     s2 = -ev[:, 0] ** 2 + np.sum(ev[:, 1:] ** 2, axis=1)
-    name = "special_relativity" if fixed_interval is None else "sr_fixed_interval"
+    name = ("sr_fixed_interval" if fixed_interval is not None else
+            "sr_full_lorentz" if time_reversal else "special_relativity")
     return GroupedData(x, c=s2, feature_names=["t", "x", "y", "z"], constant_names=["s2"], name=name,
                        params=dict(seed=seed if isinstance(seed, int) else None, groups=groups, members=members,
                                    fixed_interval=fixed_interval, beta_max=beta_max,

@@ -25,14 +25,18 @@ def test_rotations_are_proper_so_EdotB_is_kept_but_a_reflection_flips_it():
     assert np.allclose(systems.fields_from_tensor(systems.field_tensor(e, b)), np.concatenate([e, b], 1))
 
 
-@pytest.mark.parametrize("kw", [{}, {"fixed_interval": 1.0}])
+@pytest.mark.parametrize("kw", [{}, {"fixed_interval": 1.0}, {"time_reversal": True}])
 def test_special_relativity_keeps_the_interval(kw):
     d = systems.special_relativity(300, 4, seed=1, **kw)
     s2 = -d.x[..., 0] ** 2 + np.sum(d.x[..., 1:] ** 2, -1)
     assert np.abs(s2 - d.c[:, None]).max() < 1e-9
     assert d.constant_names == ["s2"] and d.feature_names == ["t", "x", "y", "z"]
-    if kw:
+    if "fixed_interval" in kw:
         assert np.allclose(d.c, 1.0)
+    flips = np.sign(d.x[:, 1:, 0]) != np.sign(d.x[:, :1, 0])
+    timelike = (d.c < 0)[:, None]
+    # orthochronous Λ keep the sign of t of timelike events; the full group flips it half the time
+    assert (flips & timelike).any() == bool(kw.get("time_reversal"))
     assert np.abs(d.x[:, 1] - d.x[:, 0]).max() > 0.5  # the transformations really move the events
 
 
