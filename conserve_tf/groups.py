@@ -28,8 +28,11 @@ class GroupedDataError(ValueError):
 
 
 def _as_float_array(value, what: str) -> np.ndarray:
+    raw = np.asarray(value)
+    if raw.dtype.kind == "c":
+        raise GroupedDataError(f"{what} must be real numbers, got complex values")
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise GroupedDataError(f"{what} must be numeric: {err}") from None
     return arr
@@ -271,8 +274,13 @@ class GroupedData:
         ext = os.path.splitext(path)[1].lower()
         name = os.path.splitext(os.path.basename(path))[0]
         if ext == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                columns = {k: z[k] for k in z.files}
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    columns = {k: z[k] for k in z.files}
+            except Exception as err:  # zipfile, pickle and format errors all mean: not a usable .npz
+                raise GroupedDataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
+            if not isinstance(columns, dict):
+                raise GroupedDataError(f"{path}: not an .npz archive of named arrays")
             if not columns:
                 raise GroupedDataError(f"{path}: the file holds no arrays")
             if "x" in columns:
