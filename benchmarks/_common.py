@@ -21,8 +21,8 @@ import numpy as np
 SYNTHETIC = ("s1", "s2", "s2+", "s3", "random")
 #: quick: tiny network, few steps (tests); full: what a run on the shared 2-core CPU can afford
 BUDGETS = {
-    "quick": {"width": 32, "depth": 2, "steps": 60, "learning_rate": 1e-2},
-    "full": {"width": 128, "depth": 3, "steps": 500, "learning_rate": 1e-3},
+    "quick": {"width": 32, "depth": 2, "steps": 60, "learning_rate": 1e-2, "groups_per_step": None},
+    "full": {"width": 128, "depth": 3, "steps": 5000, "learning_rate": 1e-3, "groups_per_step": 1},
 }
 PAPER_BUDGET = "paper: 4 x 320 Mish, Adam 5e-5, one group per step, up to 50 000 epochs with early stopping"
 
@@ -58,12 +58,23 @@ def train_and_score(train, test, budget: dict, seed: int = 0, constant=0, eval_e
     from conserve_tf import evaluate_invariant, fit_conservnet
 
     t0 = time.time()
-    model, history = fit_conservnet(train, test if eval_every else None, steps=budget["steps"],
-                                    learning_rate=budget["learning_rate"], width=budget["width"],
-                                    depth=budget["depth"], seed=seed, eval_every=eval_every, **model_kwargs)
+    model, history = fit_conservnet(train, test if eval_every else None, width=budget["width"],
+                                    depth=budget["depth"], seed=seed, eval_every=eval_every,
+                                    **fit_kwargs(budget, train), **model_kwargs)
     row = evaluate_invariant(model, test, constant=constant)
     row["seconds"] = time.time() - t0
     return model, history, row
+
+
+def fit_kwargs(budget: dict, train, points: int | None = None) -> dict:
+    """fit_conservnet arguments of a budget; ``points`` > 0 makes one Keras epoch 1/points of the run
+    (so a per-epoch callback records ``points`` times)."""
+    per = budget.get("groups_per_step")
+    kw = {"steps": budget["steps"], "learning_rate": budget["learning_rate"],
+          "groups_per_step": None if per is None else min(int(per), train.n_groups)}
+    if points:
+        kw["steps_per_epoch"] = max(1, budget["steps"] // int(points))
+    return kw
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -124,12 +135,18 @@ def define_common_flags(flags, name: str):
     flags.DEFINE_integer("width", None, "hidden width (default: the quick/full budget; the paper's is 320)")
     flags.DEFINE_integer("depth", None, "hidden layers (default: the quick/full budget; the paper's is 4)")
     flags.DEFINE_float("learning_rate", None, "initial Adam learning rate of the cosine schedule")
+    flags.DEFINE_integer("groups_per_step", None, "groups per optimizer step (default: all; the paper: 1)")
     flags.DEFINE_integer("seed", 0, "seed of the data and the network")
 
 
-def make_budget(quick: bool, steps=None, width=None, depth=None, learning_rate=None) -> dict:
-    """The quick or full budget with any of its entries overridden."""
-    b = dict(BUDGETS["quick" if quick else "full"])
+def make_budget(quick: bool, steps=None, width=None, depth=None, learning_rate=None, groups_per_step=None,
+                base: dict | None = None) -> dict:
+    """The quick budget, or ``base`` (default: the full budget), with any of its entries overridden."""
+    b = dict(BUDGETS["quick"] if quick else (base or BUDGETS["full"]))
+    if groups_per_step is not None:
+        if groups_per_step < 1:
+            raise ValueError(f"groups_per_step must be >= 1, got {groups_per_step}")
+        b["groups_per_step"] = int(groups_per_step)
     for key, v in (("steps", steps), ("width", width), ("depth", depth), ("learning_rate", learning_rate)):
         if v is not None:
             if not v > 0:
@@ -138,8 +155,9 @@ def make_budget(quick: bool, steps=None, width=None, depth=None, learning_rate=N
     return b
 
 
-def budget_from_flags(FLAGS) -> dict:
-    return make_budget(FLAGS.quick, FLAGS.steps, FLAGS.width, FLAGS.depth, FLAGS.learning_rate)
+def budget_from_flags(FLAGS, base: dict | None = None) -> dict:
+    return make_budget(FLAGS.quick, FLAGS.steps, FLAGS.width, FLAGS.depth, FLAGS.learning_rate,
+                       FLAGS.groups_per_step, base)
 
 
 def pyplot():
@@ -175,7 +193,7 @@ def plot_fit(ax, f, c, title: str, seed: int = 0):
     ax.set_ylabel("a F + b")
 
 
-def loss_curves(test, every: int = 10, constant=0):
+def loss_curves(test, every: int = 1, constant=0, steps_per_epoch: int = 1):
     """A Keras callback recording, every ``every`` epochs, the train loss (Keras logs), the held-out NV
     loss (fixed evaluation noise), the held-out mean intra-group std of F and its relative spread, and
     rho / std of a F + b against the constants when ``test`` has them. Records in ``.records``."""
@@ -196,7 +214,7 @@ def loss_curves(test, every: int = 10, constant=0):
             gid = tf.range(test.n_groups, dtype=tf.int64)
             spread, noise = self.model.nv_terms(x, gid, tf.constant(-1, tf.int64), training=False)
             f = self.model(x).numpy()[..., 0]
-            rec = {"epoch": epoch + 1, "train_loss": float((logs or {}).get("loss", np.nan)),
+            rec = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch, "train_loss": float((logs or {}).get("loss", np.nan)),
                    "test_loss": float(spread + noise), "test_spread_f": float(np.mean(f.std(axis=1))),
                    "test_relative_spread": metrics.relative_spread(f)}
             if test.c is not None and constant is not None:

@@ -38,21 +38,22 @@ class SimpleLossConservNet(ConservNet):
         kwargs.setdefault("spread", "var")
         super().__init__(**kwargs)
 
-    def nv_terms(self, x, group_ids, step, training: bool):
+    def nv_terms(self, x, group_ids, step, training: bool, with_penalty: bool = False, **kwargs):
         f = self.network(self.scale_inputs(x))
         spread = tf.reduce_mean(tf.math.reduce_variance(f, axis=1))
-        return spread, tf.zeros_like(spread)
+        zero = tf.zeros_like(spread)
+        return (spread, zero, zero) if with_penalty else (spread, zero)
 
 
-def _fit(train, test, budget, seed, simple: bool, every: int):
+def _fit(train, test, budget, seed, simple: bool, points: int):
     from conserve_tf import fit_conservnet
 
     scale, offset = input_scaling(train, "auto")
     kw = dict(width=budget["width"], depth=budget["depth"], scale=scale, offset=offset, seed=seed)
     model = SimpleLossConservNet(**kw) if simple else ConservNet(**kw)
-    curves = _common.loss_curves(test, every=every)
-    model, _ = fit_conservnet(train, steps=budget["steps"], learning_rate=budget["learning_rate"], model=model,
-                              seed=seed, callbacks=[curves])
+    kw = _common.fit_kwargs(budget, train, points)
+    curves = _common.loss_curves(test, steps_per_epoch=kw["steps_per_epoch"])
+    model, _ = fit_conservnet(train, model=model, seed=seed, callbacks=[curves], **kw)
     return model, curves.records
 
 
@@ -63,17 +64,17 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
     budget = budget or _common.make_budget(quick)
     groups, members = (10, 40) if quick else (20, 100)
     train, test = _common.paper_split("s2", groups, members, seed=seed)
-    every = max(1, budget["steps"] // (5 if quick else 40))
+    points = 5 if quick else 40
     plt = _common.pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(12, 7))
     out, rows = {"budget": budget}, []
     for i, (label, simple) in enumerate((("simple", True), ("nv", False))):
-        model, rec = _fit(train, test, budget, seed, simple, every)
+        model, rec = _fit(train, test, budget, seed, simple, points)
         rep = evaluate_invariant(model, test)
         f = predict_groups(model, test)[..., 0]
         rep["output_std"] = float(f.std())
         out[label] = {**rep, "curves": rec}
-        ep = [r["epoch"] for r in rec]
+        ep = [r["step"] for r in rec]
         ax = axes[i, 0]
         ax.plot(ep, [r["train_loss"] for r in rec], label="train loss")
         ax.plot(ep, [r["test_loss"] for r in rec], label="test loss")

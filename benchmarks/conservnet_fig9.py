@@ -26,20 +26,21 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
 
     budget = budget or _common.make_budget(quick)
     groups, members = (10, 40) if quick else (20, 100)
-    every = max(1, budget["steps"] // (5 if quick else 40))
+    points = 5 if quick else 40
     plt = _common.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     out, rows = {"budget": budget}, []
     for name, style in (("random", "-"), ("s1", "--")):
         train, test = _common.paper_split(name, groups, members, seed=seed)
-        curves = _common.loss_curves(test, every=every, constant=None)
-        model, _ = fit_conservnet(train, steps=budget["steps"], learning_rate=budget["learning_rate"],
-                                  width=budget["width"], depth=budget["depth"], seed=seed, callbacks=[curves])
+        kw = _common.fit_kwargs(budget, train, points)
+        curves = _common.loss_curves(test, constant=None, steps_per_epoch=kw["steps_per_epoch"])
+        model, _ = fit_conservnet(train, width=budget["width"], depth=budget["depth"], seed=seed, callbacks=[curves],
+                                  **kw)
         rec = curves.records
         v = invariant_verdict(model, test, train,
                               test_spread_history=[r["test_relative_spread"] for r in rec])
         out[name] = {"verdict": v.as_dict(), "curves": rec}
-        ep = [r["epoch"] for r in rec]
+        ep = [r["step"] for r in rec]
         axes[0].plot(ep, [r["train_loss"] for r in rec], style, label=f"{name} train")
         axes[0].plot(ep, [r["test_loss"] for r in rec], style, label=f"{name} test")
         axes[1].plot(ep, [r["test_spread_f"] for r in rec], style, label=f"{name} held-out")
