@@ -1,0 +1,129 @@
+"""Several invariants from one training (issue 7): spreads, independence, the count rule, the read-out."""
+
+import numpy as np
+import pytest
+
+from conserve_tf import make_system
+from conserve_tf.invariants import (count_invariants, decide_count, gradient_independence, invariant_readout,
+                                    kepler_lrl, known_invariants, output_spreads, plot_count)
+from conserve_tf.physical import kepler_invariants
+
+
+def _grouped(rng, g=12, m=30):
+    a = rng.normal(size=(g, 1)) * np.ones((1, m))
+    return a, rng.normal(size=(g, m))
+
+
+def test_spread_is_scale_free_and_separates_invariants_from_noise():
+    rng = np.random.default_rng(0)
+    a, noise = _grouped(rng)
+    f = np.stack([a + 1e-3 * noise, rng.normal(size=a.shape)], axis=-1)
+    s = output_spreads(f)
+    assert s[0] < 0.01 and s[1] > 0.8
+    rescaled = np.stack([1e4 * f[..., 0] - 7.0, 1e-3 * f[..., 1]], axis=-1)
+    np.testing.assert_allclose(output_spreads(rescaled), s, rtol=1e-9)
+    with pytest.raises(ValueError, match="at least two members"):
+        output_spreads(f[:, :1])
+
+
+def test_gradient_independence_orthogonal_parallel_and_coplanar():
+    n = 50
+    ortho = np.tile(np.eye(3, 4)[None], (n, 1, 1))
+    r = gradient_independence(ortho)
+    assert r["cos2"] == pytest.approx(0.0) and r["gram_min"] == pytest.approx(1.0)
+    g = np.random.default_rng(1).normal(size=(n, 1, 4))
+    r = gradient_independence(np.concatenate([g, -2.5 * g], axis=1))  # F2 a function of F1
+    assert r["cos2"] == pytest.approx(1.0) and r["gram_min"] == pytest.approx(0.0, abs=1e-9)
+    # three gradients 120 degrees apart in a plane: pairwise cos² only 1/4, yet linearly dependent
+    ang = np.array([0.0, 2 * np.pi / 3, 4 * np.pi / 3])
+    plane = np.stack([np.cos(ang), np.sin(ang), 0 * ang, 0 * ang], axis=-1)
+    r = gradient_independence(np.tile(plane[None], (n, 1, 1)))
+    assert r["cos2"] == pytest.approx(0.25) and r["gram_min"] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="samples, outputs, features"):
+        gradient_independence(np.ones((3, 4)))
+
+
+def _row(k, spreads, gram=0.9):
+    return {"k": k, "spreads": spreads, "gram_min": gram}
+
+
+def test_count_rule_on_synthetic_tables():
+    one = decide_count([_row(1, [0.02]), _row(2, [0.03, 0.6], 0.8), _row(3, [0.02, 0.5, 0.7], 0.5)])
+    assert one.count == 1 and not one.saturated and "count = 1" in one.reasoning[1]
+    two = decide_count([_row(1, [0.02]), _row(2, [0.04, 0.05], 0.7), _row(3, [0.03, 0.04, 0.05], 0.01)])
+    assert two.count == 2 and "dependent" in two.reasoning[2]
+    # a later passing row does not revive the count after a failure
+    gap = decide_count([_row(1, [0.02]), _row(2, [0.02, 0.4]), _row(3, [0.02, 0.03, 0.04])])
+    assert gap.count == 1
+    assert decide_count([_row(1, [0.5])]).count == 0
+    sat = decide_count([_row(1, [0.01]), _row(2, [0.01, 0.02])])
+    assert sat.count == 2 and sat.saturated and "at least 2" in sat.markdown()
+    # the threshold is the judge: the same table with a stricter threshold counts fewer
+    assert decide_count([_row(1, [0.02]), _row(2, [0.02, 0.06])], spread_threshold=0.05).count == 1
+
+
+def test_count_rule_rejects_bad_tables():
+    with pytest.raises(ValueError, match="without gaps"):
+        decide_count([_row(1, [0.1]), _row(3, [0.1, 0.1, 0.1])])
+    with pytest.raises(ValueError, match="2 finite spreads"):
+        decide_count([_row(1, [0.1]), _row(2, [0.1])])
+    with pytest.raises(ValueError, match="spread_threshold"):
+        decide_count([_row(1, [0.1])], spread_threshold=2.0)
+
+
+def test_count_pipeline_with_exact_functions_on_s1(tmp_path):
+    """Plumbing of count_invariants with analytic 'models': C is invariant, x1 is not, 2 C is dependent."""
+    import tensorflow as tf
+
+    train, test = make_system("s1", 8, 20, seed=0), make_system("s1", 8, 20, seed=1)
+
+    def c(x):
+        return x[:, :1] - 3.0 * x[:, 1:2] * x[:, 2:3] + 0.5 * x[:, 3:4] ** 2
+
+    funcs = {1: lambda x: c(x), 2: lambda x: tf.concat([c(x), x[:, :1]], 1),
+             3: lambda x: tf.concat([c(x), 2.0 * c(x) + 1.0, c(x) ** 3], 1)}
+    res = count_invariants(train, test, k_max=3, fit=lambda tr, te, k: (None, funcs[k], None), log=None)
+    assert res.count == 1
+    assert res.rows[0]["worst_spread"] < 1e-5 and res.rows[1]["spreads"][1] > 0.3
+    assert res.rows[2]["gram_min"] < 1e-4 and res.rows[2]["worst_spread"] < 1e-5
+    assert (tmp_path / "c.png").exists() is False
+    plot_count(res, str(tmp_path / "c.png"))
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_count_trains_tiny_conservnets():
+    train, test = make_system("s1", 4, 10, seed=0), make_system("s1", 4, 10, seed=1)
+    res = count_invariants(train, test, k_max=2, log=None, steps=3, width=8, depth=1)
+    assert [r["k"] for r in res.rows] == [1, 2] and res.rows[1]["model"].outputs == 2
+    assert all(np.isfinite(r["spreads"]).all() and 0 <= r["gram_min"] <= 1 + 1e-9 for r in res.rows)
+
+
+def test_lrl_vector_is_constant_along_kepler_orbits():
+    data = make_system("kepler", 3, 40, seed=2)
+    a = kepler_lrl(data.x)
+    assert np.max(np.std(a, axis=1)) < 1e-6
+    L, E = kepler_invariants(data.x[:, 0])
+    np.testing.assert_allclose(np.linalg.norm(a[:, 0], axis=-1), np.sqrt(1 + 2 * E * L**2), rtol=1e-8)
+    inv = known_invariants(data)
+    assert set(inv) == {"L", "E", "LRL direction"} and inv["LRL direction"].shape == (120, 2)
+    with pytest.raises(ValueError, match="4 features"):
+        kepler_lrl(np.ones((5, 3)))
+
+
+def test_readout_names_what_each_output_is_made_of():
+    rng = np.random.default_rng(3)
+
+    def draw(n):
+        a, b, c = rng.uniform(-1, 1, (3, n))
+        f = np.stack([3 * a - 1, a**2 + b, rng.normal(size=n)], axis=1)
+        return f, {"a": a, "b": b, "c": c}
+
+    (ftr, itr), (fte, ite) = draw(600), draw(300)
+    res = invariant_readout(ftr, itr, fte, ite, degree=2)
+    assert res.names() == ["a", "a + b", "none"]
+    assert res.r2["a"] > 0.999 and res.r2["b"] > 0.999 and res.r2["c"] < 0.1
+    assert "| F2 | a + b |" in res.markdown()
+    with pytest.raises(ValueError, match="same non-empty set"):
+        invariant_readout(ftr, itr, fte, {"a": ite["a"]})
+    with pytest.raises(ValueError, match="same k"):
+        invariant_readout(ftr, itr, fte[:, :2], ite)
