@@ -45,9 +45,16 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, systems=Non
             f = predict_groups(model, test)[..., 0]
             _common.plot_fit(axes[i, j], f, test.constants(0), f"{LABELS[name]} ({split} split)", seed)
             results[name][split] = row
+            note = (f"rho {row['rho']:.4f}, std {row['std']:.4f}, held-out relative spread "
+                    f"{row['relative_spread']:.3f}, {row['seconds']:.0f} s")
+            if test.n_constants > 1:  # Kepler: also the other invariant, E
+                from conserve_tf import evaluate_invariant
+
+                other = evaluate_invariant(model, test, constant=1)
+                row["rho_" + test.constant_names[1]] = other["rho"]
+                note += f"; rho against {test.constant_names[1]} {other['rho']:.4f}"
             rows.append({"quantity": f"Fig. 2a R² {LABELS[name]} ({split} split)",
-                         "paper": PAPER_R2[name] if split == "paper" else None, "ours": row["r2"],
-                         "note": f"rho {row['rho']:.4f}, std {row['std']:.4f}, {row['seconds']:.0f} s"})
+                         "paper": PAPER_R2[name] if split == "paper" else None, "ours": row["r2"], "note": note})
     fig.suptitle(f"ConservNet, condition ({groups}, {members}); budget {budget}", fontsize=9)
     fig.tight_layout()
     os.makedirs(out_dir, exist_ok=True)
