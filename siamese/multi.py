@@ -1,0 +1,154 @@
+"""A Siamese network with a k-neuron bottleneck kept decorrelated: several invariants from one training.
+
+The outlook of Wetzel et al. 2020 (paper 004) suggests a bottleneck of several neurons whose outputs are
+kept decorrelated, so that each neuron carries a different invariant. :class:`DecorrelatedSiamese`
+trains Eq. (1) of paper 004 (binary cross-entropy on y_p = sigmoid(w Σ_k (f_k(x) - f_k(x'))² + b)) plus
+
+    λ · mean_{i<j} corr(f_i, f_j)²,                                  (:func:`correlation_penalty`)
+
+the squared Pearson correlation of bottleneck neurons i and j over the batch (both members of every
+pair), averaged over neuron pairs: 0 for uncorrelated neurons, 1 when one is an affine function of the
+other. It is scale-free, so it cannot be lowered by shrinking a neuron.
+
+:func:`train_decorrelated` builds pairs and fits it with the recipes of :mod:`siamese.train`;
+:func:`multi_readout` names the invariants each neuron is made of
+(:func:`conserve_tf.invariants.invariant_readout`); :func:`count_siamese_invariants` runs the count of
+:func:`conserve_tf.invariants.count_invariants` with bottlenecks k = 1..k_max.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from .model import SiameseNetwork
+
+__all__ = ["correlation_penalty", "DecorrelatedSiamese", "train_decorrelated", "multi_readout",
+           "count_siamese_invariants"]
+
+
+def correlation_penalty(f):
+    """Mean over neuron pairs i < j of the squared Pearson correlation over the batch: f (B, k) -> scalar."""
+    k = f.shape[-1]
+    if k is None or k < 2:
+        return ops.zeros((), dtype=f.dtype)
+    centred = f - ops.mean(f, axis=0, keepdims=True)
+    cov = ops.matmul(ops.transpose(centred), centred) / ops.cast(ops.shape(f)[0], f.dtype)
+    std = ops.sqrt(ops.diagonal(cov) + 1e-12)
+    corr2 = ops.square(cov / (std[:, None] * std[None, :]))
+    upper = np.triu(np.ones((k, k)), 1).astype(keras.backend.standardize_dtype(f.dtype))
+    return ops.sum(corr2 * upper) / (k * (k - 1) / 2)
+
+
+@keras.saving.register_keras_serializable(package="siamese")
+class DecorrelatedSiamese(SiameseNetwork):
+    """:class:`~siamese.model.SiameseNetwork` whose k bottleneck neurons are kept decorrelated (weight λ =
+    ``decorrelation``). Inputs, outputs and constructor arguments as the parent; logs ``loss`` (the binary
+    cross-entropy), ``accuracy`` and ``decorrelation`` (the penalty without λ)."""
+
+    def __init__(self, *args, decorrelation: float = 1.0, **kwargs):
+        if not float(decorrelation) >= 0:
+            raise ValueError(f"decorrelation weight must be >= 0, got {decorrelation}")
+        # the parent builds the model in its __init__, after which Keras accepts no new state: create first
+        self.decorrelation = float(decorrelation)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.BinaryAccuracy(name="accuracy")
+        self.decorrelation_tracker = keras.metrics.Mean(name="decorrelation")
+        super().__init__(*args, **kwargs)
+
+    def _terms(self, data, training):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x_a, x_b = self._split(x)
+        f_a, f_b = self.subnetwork(x_a, training=training), self.subnetwork(x_b, training=training)
+        y_pred = self.head(f_a, f_b)
+        bce = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        penalty = correlation_penalty(ops.concatenate([f_a, f_b], axis=0))
+        return y, y_pred, bce, penalty
+
+    def _record(self, y, y_pred, bce, penalty):
+        self.loss_tracker.update_state(bce)
+        self.accuracy_tracker.update_state(y, y_pred)
+        self.decorrelation_tracker.update_state(penalty)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            y, y_pred, bce, penalty = self._terms(data, True)
+            total = (bce + self.decorrelation * penalty) / self.distribute_strategy.num_replicas_in_sync
+        grads = tape.gradient(total, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return self._record(y, y_pred, bce, penalty)
+
+    def test_step(self, data):
+        return self._record(*self._terms(data, False))
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker, self.decorrelation_tracker]
+
+    def get_config(self):
+        return {**super().get_config(), "decorrelation": self.decorrelation}
+
+
+def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: float = 1.0, hidden=(160, 160),
+                       activation: str = "tanh", recipe: str = "adam", epochs: int | None = None,
+                       batch_size: int = 256, learning_rate: float | None = None, seed: int = 0,
+                       verbose: int = 0, callbacks=()):
+    """Pairs from GroupedData ``train`` (and ``test``), then fit a :class:`DecorrelatedSiamese`.
+
+    Returns ``(model, info)``; info holds ``train_accuracy``, ``test_accuracy``, ``epochs``,
+    ``decorrelation`` (the penalty on the test pairs, or the training pairs without test) and ``history``.
+    """
+    from conserve_tf.cli import set_seed
+
+    from .pairs import make_pairs
+    from .train import RECIPES, accuracy, compile_siamese, recipe_callbacks
+
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
+    epochs = RECIPES[recipe]["max_epochs"] if epochs is None else int(epochs)
+    if epochs < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    if test is not None and test.n_features != train.n_features:
+        raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
+    set_seed(seed)
+    tr = make_pairs(train, seed=seed)
+    te = make_pairs(test, seed=seed + 1) if test is not None else None
+    flat = train.flat()
+    model = DecorrelatedSiamese(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
+                                mean=flat.mean(0), variance=flat.var(0), decorrelation=decorrelation)
+    compile_siamese(model, recipe, learning_rate)
+    hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=epochs, verbose=verbose,
+                     callbacks=recipe_callbacks(recipe) + list(callbacks), shuffle=True)
+    held = (test if test is not None else train).flat()
+    info = {"train_accuracy": accuracy(model, tr), "test_accuracy": accuracy(model, te) if te is not None else None,
+            "epochs": len(hist.history["loss"]),
+            "decorrelation": float(correlation_penalty(ops.convert_to_tensor(
+                np.asarray(model.invariant(held), np.float32).reshape(len(held), -1)))),
+            "history": {k: [float(v) for v in vals] for k, vals in hist.history.items()}}
+    return model, info
+
+
+def multi_readout(model, train, test, degree: int = 3, **kwargs):
+    """:func:`conserve_tf.invariants.invariant_readout` of the bottleneck neurons against the known invariants
+    of the data (its constants): R² of each invariant from all neurons, and what each neuron is made of."""
+    from conserve_tf.invariants import invariant_readout, known_invariants
+
+    if train.c is None or test.c is None:
+        raise ValueError("the read-out needs data with known invariants (constants c)")
+    return invariant_readout(model.invariant(train.flat()), known_invariants(train), model.invariant(test.flat()),
+                             known_invariants(test), degree=degree, **kwargs)
+
+
+def count_siamese_invariants(train, test, k_max: int = 3, decorrelation: float = 1.0, log=print, **train_kwargs):
+    """The count of :func:`conserve_tf.invariants.count_invariants` with decorrelated Siamese bottlenecks of
+    k = 1..k_max neurons; the spread of a neuron is its relative spread over the groups of ``test``."""
+    from conserve_tf.invariants import count_invariants
+
+    def fit(tr, te, k):
+        model, _ = train_decorrelated(tr, None, bottleneck=k, decorrelation=decorrelation, **train_kwargs)
+        return model, (lambda x: model.subnetwork(x, training=False)), None
+
+    return count_invariants(train, test, k_max=k_max, fit=fit, log=log)

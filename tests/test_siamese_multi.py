@@ -1,0 +1,69 @@
+"""The decorrelated multi-neuron Siamese network (issue 7): the penalty, training, saving, read-out."""
+
+import keras
+import numpy as np
+import pytest
+
+from siamese.multi import DecorrelatedSiamese, correlation_penalty, multi_readout, train_decorrelated
+from siamese.systems import electromagnetism
+
+
+def _pen(f):
+    return float(correlation_penalty(keras.ops.convert_to_tensor(np.asarray(f, np.float32))))
+
+
+def test_penalty_zero_for_uncorrelated_one_for_affine_and_scale_free():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=4000)
+    b = rng.normal(size=4000)
+    assert _pen(np.stack([a, b], 1)) < 1e-3
+    assert _pen(np.stack([a, -3.0 * a + 2.0], 1)) == pytest.approx(1.0, abs=1e-4)
+    mixed = np.stack([a, a + b], 1)  # corr = 1/sqrt(2)
+    assert _pen(mixed) == pytest.approx(0.5, abs=0.03)
+    assert _pen(mixed * np.array([1e3, 1e-2], np.float32)) == pytest.approx(_pen(mixed), abs=1e-3)
+    # averaged over the three pairs: (1 + 0 + 0) / 3
+    assert _pen(np.stack([a, 2 * a, b], 1)) == pytest.approx(1 / 3, abs=0.01)
+    assert _pen(a[:, None]) == 0.0
+
+
+def test_training_logs_penalty_and_saved_model_reproduces(tmp_path):
+    train, test = electromagnetism(300, seed=0), electromagnetism(100, seed=1)
+    model, info = train_decorrelated(train, test, bottleneck=2, decorrelation=2.0, hidden=(8,), epochs=2)
+    assert set(info["history"]) >= {"loss", "accuracy", "decorrelation"}
+    assert 0 <= info["decorrelation"] <= 1 and 0 <= info["test_accuracy"] <= 1
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, DecorrelatedSiamese) and loaded.decorrelation == 2.0 and loaded.bottleneck == 2
+    x = test.flat()[:50]
+    np.testing.assert_array_equal(loaded.invariant(x), model.invariant(x))
+    res = multi_readout(model, train, test, degree=1)
+    assert set(res.r2) == {"EdotB", "E2mB2"} and len(res.outputs) == 2
+    with pytest.raises(ValueError, match="decorrelation weight"):
+        DecorrelatedSiamese(6, decorrelation=-1.0)
+
+
+def test_penalty_decorrelates_two_neurons():
+    """Two neurons that start almost equal (corr ~ 1): a short run with the penalty decorrelates them, the
+    same run without it leaves them correlated."""
+    from siamese.pairs import make_pairs
+    from siamese.train import compile_siamese
+
+    train = electromagnetism(1500, seed=2)
+    pairs = make_pairs(train, seed=0)
+    flat = train.flat()
+    corr = {}
+    for lam in (0.0, 100.0):
+        keras.utils.set_random_seed(3)
+        model = DecorrelatedSiamese(6, hidden=(16,), bottleneck=2, mean=flat.mean(0), variance=flat.var(0),
+                                    decorrelation=lam)
+        layer = model.subnetwork.get_layer("bottleneck")
+        w, b = layer.get_weights()
+        w[:, 1] = w[:, 0] + 0.1 * np.random.default_rng(0).normal(size=w.shape[0]) * np.std(w[:, 0])
+        layer.set_weights([w, b])
+        before = _pen(model.invariant(flat))
+        compile_siamese(model, "adam", learning_rate=3e-4)
+        model.fit(pairs.x.astype(np.float32), pairs.y, batch_size=256, epochs=2, verbose=0)
+        corr[lam] = _pen(model.invariant(flat))
+    assert before > 0.9
+    assert corr[0.0] > 0.9 and corr[100.0] < corr[0.0] - 0.1
