@@ -3,6 +3,8 @@
     python -m conserve_tf.train                      # S1 (20, 100), the paper's network, ~1000 steps
     python -m conserve_tf.train --system=kepler --epochs=2000 --save=kepler.keras
     python -m conserve_tf.train --data=my.csv --group_column=run --constant_columns=
+    python -m conserve_tf.train --system=kepler --invariants=2   # two outputs trained jointly
+    python -m conserve_tf.train --system=s1 --count --max_invariants=3   # how many invariants?
     python -m conserve_tf.train --helpfull           # every flag
 
 Built-in systems are drawn with ``2 x members`` points per group and split within each group
@@ -53,6 +55,16 @@ flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
 flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
 flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or kill "
                     "(deleted when training completes).")
+flags.DEFINE_integer("invariants", 1, "Outputs k trained jointly (NV loss each + independence penalty).",
+                     lower_bound=1)
+flags.DEFINE_float("independence", 1.0, "Weight of the gradient-cosine independence penalty (k > 1).",
+                   lower_bound=0.0)
+flags.DEFINE_boolean("count", False, "Estimate the number of independent invariants: train k = 1..--max_invariants "
+                     "outputs and print the table of held-out spreads (see conserve_tf.invariants).")
+flags.DEFINE_integer("max_invariants", 4, "Largest k tried by --count.", lower_bound=1)
+flags.DEFINE_float("spread_threshold", 0.1, "--count: largest held-out relative spread of an invariant output.",
+                   lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_string("count_plot", None, "--count: save the evidence plot here (.png).")
 distribute.define_flags()
 flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
                      lower_bound=0, upper_bound=2)
@@ -95,26 +107,49 @@ def main(argv):
     steps_per_pass = 1 if FLAGS.recipe == "fast" and not FLAGS.groups_per_step else -(
         -train.n_groups // (FLAGS.groups_per_step or 1))
     steps = FLAGS.epochs * steps_per_pass
-    model, _ = fit_conservnet(
-        train, test, steps=steps, recipe=FLAGS.recipe, learning_rate=FLAGS.learning_rate or None,
+    fit_kwargs = dict(
+        recipe=FLAGS.recipe, learning_rate=FLAGS.learning_rate or None,
         groups_per_step=FLAGS.groups_per_step or -1, scaling=FLAGS.scaling, eval_every=1,
-        steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, seed=FLAGS.seed, width=FLAGS.width,
+        steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, width=FLAGS.width,
         depth=FLAGS.depth, activation=FLAGS.activation, spread=FLAGS.spread, spreader=FLAGS.spreader,
-        q=FLAGS.q, r=FLAGS.r, strategy=strategy, backup_dir=FLAGS.backup_dir)
+        q=FLAGS.q, r=FLAGS.r, strategy=strategy, independence=FLAGS.independence)
+    if FLAGS.count:
+        from .invariants import count_invariants, plot_count
+
+        result = count_invariants(train, test, k_max=FLAGS.max_invariants, spread_threshold=FLAGS.spread_threshold,
+                                  seed=FLAGS.seed, steps=steps, **{**fit_kwargs, "eval_every": 0})
+        print("\ncount of independent invariants (relative spread = intra-group std / overall std, held-out):")
+        print(result.markdown())
+        if FLAGS.count_plot:
+            print(f"plot: {plot_count(result, FLAGS.count_plot)}")
+        return
+    model, _ = fit_conservnet(train, test, steps=steps, seed=FLAGS.seed, outputs=FLAGS.invariants,
+                              backup_dir=FLAGS.backup_dir, **fit_kwargs)
     print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps")
-    for name, part in (("train", train), ("test", test)):
-        report = evaluate_invariant(model, part)
-        line = "".join(f"{k} = {report[k]:.4f}, " for k in ("rho", "std", "r2") if k in report)
-        print(f"{name:5s}: {line or 'no true constants: '}relative spread = {report['relative_spread']:.4f}"
-              + ("" if "rho" in report else " (intra-group std / overall std; lower is better)"))
-    if FLAGS.degree:
-        f_train = predict_groups(model, train)[..., 0].reshape(-1)
-        f_test = predict_groups(model, test)[..., 0].reshape(-1)
+    k = FLAGS.invariants
+    for j in range(k):
+        for name, part in (("train", train), ("test", test)):
+            report = evaluate_invariant(model, part, output=j)
+            line = "".join(f"{key} = {report[key]:.4f}, " for key in ("rho", "std", "r2") if key in report)
+            label = name if k == 1 else f"F{j + 1} {name}"
+            print(f"{label:5s}: {line or 'no true constants: '}relative spread = {report['relative_spread']:.4f}"
+                  + ("" if "rho" in report else " (intra-group std / overall std; lower is better)"))
+    if k > 1 and train.c is not None and test.c is not None:
+        from .invariants import invariant_readout, known_invariants
+
+        table = invariant_readout(predict_groups(model, train).reshape(-1, k), known_invariants(train),
+                                  predict_groups(model, test).reshape(-1, k), known_invariants(test))
+        print("\nknown invariants from the outputs, and what each output is made of (degree-3 polynomials):")
+        print(table.markdown())
+    for j in range(k if FLAGS.degree else 0):
+        f_train = predict_groups(model, train)[..., j].reshape(-1)
+        f_test = predict_groups(model, test)[..., j].reshape(-1)
         res = symbolic.polynomial_readout(train.flat(), f_train, test.flat(), f_test,
                                           degrees=range(1, FLAGS.degree + 1), feature_names=train.feature_names)
-        print("\npolynomial read-out of F (ridge on monomials of the raw inputs):")
+        name = "F" if k == 1 else f"F{j + 1}"
+        print(f"\npolynomial read-out of {name} (ridge on monomials of the raw inputs):")
         print(res.markdown())
-        print(f"F ≈ {res.formula} + {res.intercept:.3g}   (degree {res.degree})")
+        print(f"{name} ≈ {res.formula} + {res.intercept:.3g}   (degree {res.degree})")
     if FLAGS.save:
         print(f"saved model to {save_model(model, FLAGS.save)}")
 

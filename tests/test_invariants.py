@@ -127,3 +127,25 @@ def test_readout_names_what_each_output_is_made_of():
         invariant_readout(ftr, itr, fte, {"a": ite["a"]})
     with pytest.raises(ValueError, match="same k"):
         invariant_readout(ftr, itr, fte[:, :2], ite)
+
+
+def _script(*args):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "conserve_tf.train", *args], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=240)
+
+
+def test_script_invariants_and_count(tmp_path):
+    out = _script("--system=kepler", "--groups=6", "--members=8", "--epochs=3", "--width=8", "--depth=1",
+                  "--invariants=2", "--degree=0", "--verbose=0", "--split=group")
+    assert out.returncode == 0, out.stderr[-2000:]
+    for text in ("F1 test: rho = ", "F2 train: rho = ", "| LRL direction |", "| F2 |"):
+        assert text in out.stdout
+    plot = tmp_path / "count.png"
+    out = _script("--system=s1", "--groups=4", "--members=8", "--epochs=2", "--width=8", "--depth=1", "--count",
+                  "--max_invariants=2", "--verbose=0", f"--count_plot={plot}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| 2 |" in out.stdout and "estimated number of independent invariants" in out.stdout and plot.exists()

@@ -1,0 +1,192 @@
+"""Issue 7: several invariants from one training, and how many there are.
+
+    python -m benchmarks.multi_invariants [--quick] [--out_dir results/multi_invariants]
+        [--kepler_outputs 2] [--steps N] [--width W] [--depth D] [--learning_rate LR] [--scaling auto]
+        [--kepler_groups 100] [--kepler_members 20] [--em_groups 20000] [--siamese_epochs 30]
+        [--count_systems s1,electromagnetism,kepler] [--spread_threshold 0.1] [--seed S]
+
+1. Kepler (L and E vary between orbits): one ConservNet with k outputs (NV loss each + independence
+   penalty), held-out orbits; R² of L, E and the Laplace-Runge-Lenz direction regressed on degree-3
+   polynomials of the outputs (targets: L >= 0.98, E or LRL >= 0.9) and what each output is made of.
+2. Electromagnetism: a Siamese network with a two-neuron decorrelated bottleneck; R² of E·B and
+   |E|² - |B|² from the neurons (one training) and what each neuron is made of.
+3. The count (k = 1, 2, ...): S1 (expected 1) and Kepler with ConservNet, electromagnetism with the
+   decorrelated Siamese network (expected 2). Planar Kepler orbits have 3 independent invariants
+   (L, E, LRL direction: a 4-D phase space whose orbits are closed curves).
+
+Writes results.csv/.md/.json (through ``benchmarks._common``), ``readout_*.md``, ``count_*.md`` and
+``count_*.png`` into out_dir. No paper reports these numbers: the "paper" column holds the issue's targets.
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import flags
+
+from benchmarks import _common
+
+FULL = dict(kepler_outputs=2, steps=2000, width=128, depth=3, learning_rate=1e-3, scaling="standardize",
+            kepler_groups=100, kepler_members=20, em_groups=20000, siamese_epochs=30, siamese_hidden=(64, 64),
+            s1_groups=20, s1_members=50, s1_steps=800, count_kmax={"s1": 3, "electromagnetism": 3, "kepler": 4})
+QUICK = dict(kepler_outputs=2, steps=10, width=8, depth=1, learning_rate=3e-3, scaling="standardize",
+             kepler_groups=6, kepler_members=6, em_groups=400, siamese_epochs=1, siamese_hidden=(8,),
+             s1_groups=4, s1_members=8, s1_steps=10, count_kmax={"s1": 2, "electromagnetism": 1, "kepler": 1})
+EXPECTED_COUNT = {"s1": 1, "electromagnetism": 2, "kepler": 3}
+
+
+def _fit_kwargs(cfg, steps=None):
+    return dict(steps=steps or cfg["steps"], width=cfg["width"], depth=cfg["depth"],
+                learning_rate=cfg["learning_rate"], scaling=cfg["scaling"])
+
+
+def _write(out_dir, name, text):
+    with open(os.path.join(out_dir, name), "w") as fh:
+        fh.write(text + "\n")
+
+
+def kepler_part(cfg, out_dir, seed, rows, out):
+    from conserve_tf import fit_conservnet, make_system, predict_groups
+    from conserve_tf.invariants import invariant_readout, known_invariants, output_spreads
+
+    k = cfg["kepler_outputs"]
+    train, test = make_system("kepler", 2 * cfg["kepler_groups"], cfg["kepler_members"], seed=seed) \
+        .split_by_group(0.5, seed=seed)
+    model, _ = fit_conservnet(train, test, outputs=k, seed=seed, **_fit_kwargs(cfg))
+    f_tr, f_te = predict_groups(model, train), predict_groups(model, test)
+    table = invariant_readout(f_tr.reshape(-1, k), known_invariants(train), f_te.reshape(-1, k),
+                              known_invariants(test))
+    spreads = output_spreads(f_te)
+    _write(out_dir, "readout_kepler.md", table.markdown())
+    print(table.markdown())
+    out["kepler"] = {"r2": table.r2, "made_of": table.names(), "spreads": spreads.tolist()}
+    note = f"{k} outputs, held-out orbits; outputs made of: {', '.join(table.names())}"
+    rows.append({"quantity": "Kepler: R² of L from the outputs", "paper": ">= 0.98", "ours": table.r2["L"],
+                 "note": note})
+    for name in ("E", "LRL direction"):
+        rows.append({"quantity": f"Kepler: R² of {name} from the outputs", "paper": ">= 0.9 (E or LRL)",
+                     "ours": table.r2[name], "note": "LRL direction: (cos ω, sin ω), mean R² of both"})
+    rows.append({"quantity": "Kepler: held-out relative spread per output", "paper": None,
+                 "ours": ", ".join(f"{s:.3f}" for s in spreads), "note": "intra-orbit std / overall std"})
+
+
+def em_part(cfg, out_dir, seed, rows, out):
+    from siamese.multi import multi_readout, train_decorrelated
+    from siamese.systems import electromagnetism
+
+    train, test = electromagnetism(cfg["em_groups"], seed=seed), electromagnetism(cfg["em_groups"] // 4,
+                                                                                 seed=seed + 10_000)
+    model, info = train_decorrelated(train, test, bottleneck=2, hidden=cfg["siamese_hidden"],
+                                     epochs=cfg["siamese_epochs"], seed=seed)
+    table = multi_readout(model, train, test)
+    _write(out_dir, "readout_em.md", table.markdown())
+    print(table.markdown())
+    out["em"] = {"r2": table.r2, "made_of": table.names(), "test_accuracy": info["test_accuracy"],
+                 "decorrelation": info["decorrelation"]}
+    note = (f"two decorrelated neurons, made of: {', '.join(table.names())}; test accuracy "
+            f"{info['test_accuracy']:.3f}, held-out corr² {info['decorrelation']:.3f}")
+    for name, label in (("EdotB", "E·B"), ("E2mB2", "|E|² - |B|²")):
+        rows.append({"quantity": f"EM Siamese: R² of {label} from the two neurons", "paper": "one training",
+                     "ours": table.r2[name], "note": note})
+
+
+def count_part(cfg, out_dir, seed, rows, out, systems, threshold):
+    from conserve_tf import make_system
+    from conserve_tf.invariants import count_invariants, plot_count
+    from siamese.systems import electromagnetism
+
+    out["count"] = {}
+    for name in systems:
+        k_max = cfg["count_kmax"][name]
+        print(f"\ncounting invariants of {name} (k = 1..{k_max})")
+        if name == "s1":
+            train, test = make_system("s1", cfg["s1_groups"], 2 * cfg["s1_members"], seed=seed).split_within(
+                0.5, seed=seed)
+            res = count_invariants(train, test, k_max=k_max, spread_threshold=threshold, seed=seed,
+                                   **_fit_kwargs(cfg, cfg["s1_steps"]))
+        elif name == "kepler":
+            train, test = make_system("kepler", cfg["kepler_groups"], 2 * cfg["kepler_members"], seed=seed) \
+                .split_within(0.5, seed=seed)
+            res = count_invariants(train, test, k_max=k_max, spread_threshold=threshold, seed=seed,
+                                   **_fit_kwargs(cfg))
+        elif name == "electromagnetism":
+            train, test = electromagnetism(cfg["em_groups"], seed=seed), electromagnetism(
+                cfg["em_groups"] // 4, seed=seed + 10_000)
+            res = count_invariants(train, test, k_max=k_max, spread_threshold=threshold, seed=seed,
+                                   fit=_siamese_fit(cfg, seed))
+        else:
+            raise ValueError(f"unknown system {name!r} for the count; choose from {sorted(EXPECTED_COUNT)}")
+        _write(out_dir, f"count_{name}.md", res.markdown())
+        plot_count(res, os.path.join(out_dir, f"count_{name}.png"), title=f"{name}: estimated {res.count}")
+        print(res.markdown())
+        out["count"][name] = {"count": res.count, "saturated": res.saturated,
+                              "rows": [{k: v for k, v in r.items() if k != "model"} for r in res.rows],
+                              "reasoning": res.reasoning}
+        bound = "at least " if res.saturated else ""
+        rows.append({"quantity": f"count of independent invariants: {name}", "paper": str(EXPECTED_COUNT[name]),
+                     "ours": f"{bound}{res.count}", "note": "worst spread per k: " + ", ".join(
+                         f"{r['worst_spread']:.3f}" for r in res.rows)})
+
+
+def _siamese_fit(cfg, seed):
+    from siamese.multi import train_decorrelated
+
+    def fit(tr, te, k):
+        model, _ = train_decorrelated(tr, None, bottleneck=k, hidden=cfg["siamese_hidden"],
+                                      epochs=cfg["siamese_epochs"], seed=seed)
+        return model, (lambda x: model.subnetwork(x, training=False)), None
+
+    return fit
+
+
+def benchmark(quick: bool, out_dir: str, seed: int = 0, overrides: dict | None = None,
+              count_systems=("s1", "electromagnetism", "kepler"), spread_threshold: float = 0.1) -> dict:
+    """Run the three parts; returns their numbers (R² tables, names, counts) and the result rows."""
+    cfg = {**(QUICK if quick else FULL), **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    os.makedirs(out_dir, exist_ok=True)
+    rows, out = [], {"config": cfg}
+    kepler_part(cfg, out_dir, seed, rows, out)
+    em_part(cfg, out_dir, seed, rows, out)
+    count_part(cfg, out_dir, seed, rows, out, list(count_systems), spread_threshold)
+    out["paths"] = _common.write_results(out_dir, "multi_invariants", rows, budget=None, notes=(
+        "No paper reports these (issue 7); the paper column holds the issue's targets. Spread = held-out "
+        f"relative spread (intra-group std / overall std), count threshold {spread_threshold}; config: {cfg}"))
+    out["rows"] = rows
+    return out
+
+
+def define_flags():
+    """The script's absl flags (defined only when run as a script)."""
+    flags.DEFINE_bool("quick", False, "tiny networks and few steps (seconds; what the tests run)")
+    flags.DEFINE_string("out_dir", "results/multi_invariants", "folder for figures and result tables")
+    flags.DEFINE_integer("kepler_outputs", None, "outputs k of the Kepler ConservNet (default 2)")
+    flags.DEFINE_integer("steps", None, "optimizer steps per ConservNet training (Kepler)")
+    flags.DEFINE_integer("s1_steps", None, "optimizer steps per ConservNet training in the S1 count")
+    flags.DEFINE_integer("width", None, "ConservNet hidden width")
+    flags.DEFINE_integer("depth", None, "ConservNet hidden layers")
+    flags.DEFINE_float("learning_rate", None, "ConservNet peak learning rate (cosine decay)")
+    flags.DEFINE_enum("scaling", None, ["auto", "rule", "standardize", "none"], "ConservNet input scaling")
+    flags.DEFINE_integer("kepler_groups", None, "Kepler orbits for training (as many held out)")
+    flags.DEFINE_integer("kepler_members", None, "points per Kepler orbit")
+    flags.DEFINE_integer("em_groups", None, "electromagnetism training configurations (a quarter as many held out)")
+    flags.DEFINE_integer("siamese_epochs", None, "epochs per Siamese training")
+    flags.DEFINE_list("count_systems", ["s1", "electromagnetism", "kepler"], "systems whose invariants are counted")
+    flags.DEFINE_float("spread_threshold", 0.1, "largest held-out relative spread of an invariant output")
+    flags.DEFINE_integer("seed", 0, "seed of data and networks")
+
+
+def main(argv):
+    del argv
+    F = flags.FLAGS
+    keys = ("kepler_outputs", "steps", "s1_steps", "width", "depth", "learning_rate", "scaling", "kepler_groups",
+            "kepler_members", "em_groups", "siamese_epochs")
+    benchmark(F.quick, F.out_dir, seed=F.seed, overrides={k: getattr(F, k) for k in keys},
+              count_systems=F.count_systems, spread_threshold=F.spread_threshold)
+
+
+if __name__ == "__main__":
+    from conserve_tf.cli import quiet_tensorflow, run
+
+    quiet_tensorflow()
+    define_flags()
+    run(main)
