@@ -39,7 +39,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, values=None
         return cache[key]
 
     vs_q = {v: run(q=v) for v in values}
-    vs_r = {v: run(r=v) for v in values}
+    vs_r = {} if quick else {v: run(r=v) for v in values}  # quick: Q scan and balls only
     balls = {b: run(ball=b) for b in ("l2", "l1", "linf")}
     rows = [{"quantity": f"Fig. 8 rho S2, Q = {v:g} (R = 1)", "paper": "flat", "ours": row["rho"], "note": ""}
             for v, row in vs_q.items()]
@@ -50,7 +50,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, values=None
     plt = _common.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, (label, d) in zip(axes, (("Q (R = 1)", vs_q), ("R (Q = 1)", vs_r))):
-        ax.plot(list(d), [row["rho"] for row in d.values()], "o-", label="L2 ball")
+        ax.plot(list(d), [row["rho"] for row in d.values()], "o-", label="L2 ball") if d else None
         for b, mark in (("l1", "s"), ("linf", "^")):
             ax.plot([1.0], [balls[b]["rho"]], mark, label=f"{b} ball")
         ax.set_xscale("log")
