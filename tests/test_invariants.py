@@ -129,23 +129,39 @@ def test_readout_names_what_each_output_is_made_of():
         invariant_readout(ftr, itr, fte[:, :2], ite)
 
 
-def _script(*args):
-    import os
-    import subprocess
-    import sys
+def _script(capsys, *args):
+    """Run conserve_tf.train's main in this process (saves a TensorFlow start-up per call)."""
+    from absl import flags
 
-    return subprocess.run([sys.executable, "-m", "conserve_tf.train", *args], capture_output=True, text=True,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, timeout=240)
+    from conserve_tf import train as script
+
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["conserve_tf.train", *args])
+    try:
+        capsys.readouterr()
+        script.main(["conserve_tf.train"])
+        return capsys.readouterr().out
+    finally:
+        flags.FLAGS.unparse_flags()
 
 
-def test_script_invariants_and_count(tmp_path):
-    out = _script("--system=kepler", "--groups=6", "--members=8", "--epochs=3", "--width=8", "--depth=1",
+def test_script_invariants_and_count(tmp_path, capsys):
+    out = _script(capsys, "--system=kepler", "--groups=6", "--members=8", "--epochs=3", "--width=8", "--depth=1",
                   "--invariants=2", "--degree=0", "--verbose=0", "--split=group")
-    assert out.returncode == 0, out.stderr[-2000:]
     for text in ("F1 test: rho = ", "F2 train: rho = ", "| LRL direction |", "| F2 |"):
-        assert text in out.stdout
+        assert text in out
     plot = tmp_path / "count.png"
-    out = _script("--system=s1", "--groups=4", "--members=8", "--epochs=2", "--width=8", "--depth=1", "--count",
-                  "--max_invariants=2", "--verbose=0", f"--count_plot={plot}")
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "| 2 |" in out.stdout and "estimated number of independent invariants" in out.stdout and plot.exists()
+    out = _script(capsys, "--system=s1", "--groups=4", "--members=8", "--epochs=2", "--width=8", "--depth=1",
+                  "--count", "--max_invariants=2", "--verbose=0", f"--count_plot={plot}")
+    assert "| 2 |" in out and "estimated number of independent invariants" in out and plot.exists()
+
+
+def test_benchmark_quick(tmp_path):
+    from benchmarks.multi_invariants import benchmark
+
+    out = benchmark(quick=True, out_dir=str(tmp_path), count_systems=("s1",))
+    assert np.isfinite(list(out["kepler"]["r2"].values())).all() and len(out["kepler"]["made_of"]) == 2
+    assert np.isfinite(list(out["em"]["r2"].values())).all()
+    assert out["count"]["s1"]["count"] in (0, 1, 2) and len(out["count"]["s1"]["rows"]) == 2
+    for name in ("results.md", "results.csv", "readout_kepler.md", "readout_em.md", "count_s1.png"):
+        assert (tmp_path / name).stat().st_size > 0
