@@ -11,21 +11,36 @@ Public API:
   module :mod:`symbolic` (:func:`polynomial_readout`)
 """
 
-from . import metrics, symbolic
-from .groups import GroupedData, GroupedDataError
-from .metrics import InvariantMetrics, invariant_report
-from .model import ConservNet, nv_loss_terms
-from .pendulum import double_pendulum_split, load_double_pendulum
-from .scaling import input_scaling
-from .spreaders import ball_noise
-from .symbolic import polynomial_readout
-from .systems import SYSTEMS, make_system
-from .training import as_dataset, build_conservnet, evaluate_invariant, fit_conservnet, predict_groups
+import importlib
 
-__all__ = [
-    "GroupedData", "GroupedDataError", "make_system", "SYSTEMS", "load_double_pendulum",
-    "double_pendulum_split", "ConservNet", "nv_loss_terms", "ball_noise", "input_scaling",
-    "metrics", "symbolic", "InvariantMetrics", "invariant_report", "polynomial_readout",
-    "as_dataset", "build_conservnet", "fit_conservnet", "predict_groups", "evaluate_invariant",
-]
+# name -> submodule; resolved on first use so that light imports (``conserve_tf.cli``, the data
+# classes) do not pay TensorFlow's start-up time
+_EXPORTS = {
+    "GroupedData": "groups", "GroupedDataError": "groups",
+    "make_system": "systems", "SYSTEMS": "systems",
+    "load_double_pendulum": "pendulum", "double_pendulum_split": "pendulum",
+    "ConservNet": "model", "nv_loss_terms": "model", "gradient_cosine_penalty": "model",
+    "ball_noise": "spreaders", "input_scaling": "scaling",
+    "InvariantMetrics": "metrics", "invariant_report": "metrics", "polynomial_readout": "symbolic",
+    "as_dataset": "training", "build_conservnet": "training", "fit_conservnet": "training",
+    "predict_groups": "training", "evaluate_invariant": "training",
+}
+_MODULES = ("metrics", "symbolic", "groups", "systems", "physical", "pendulum", "model", "training", "distribute",
+            "callbacks", "cli", "scaling", "spreaders")
+
+__all__ = sorted(_EXPORTS) + ["metrics", "symbolic"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(__all__) | set(_MODULES))
+
+
 __version__ = "0.1.0"
