@@ -3,7 +3,7 @@
     python -m benchmarks.multi_invariants [--quick] [--out_dir results/multi_invariants]
         [--kepler_outputs 2] [--steps N] [--width W] [--depth D] [--learning_rate LR] [--scaling auto]
         [--kepler_groups 100] [--kepler_members 20] [--em_groups 20000] [--siamese_epochs 30]
-        [--count_systems s1,electromagnetism,kepler] [--spread_threshold 0.1] [--seed S]
+        [--count_systems s1,electromagnetism,kepler] [--spread_threshold 0.2] [--seed S]
 
 1. Kepler (L and E vary between orbits): one ConservNet with k outputs (NV loss each + independence
    penalty), held-out orbits; R² of L, E and the Laplace-Runge-Lenz direction regressed on degree-3
@@ -26,7 +26,7 @@ from absl import flags
 
 from benchmarks import _common
 
-FULL = dict(kepler_outputs=2, steps=2000, width=128, depth=3, learning_rate=1e-3, scaling="standardize",
+FULL = dict(kepler_outputs=2, steps=3000, width=128, depth=3, learning_rate=1e-3, scaling="standardize",
             kepler_groups=100, kepler_members=20, em_groups=20000, siamese_epochs=30, siamese_hidden=(64, 64),
             s1_groups=20, s1_members=50, s1_steps=800, count_kmax={"s1": 3, "electromagnetism": 3, "kepler": 4})
 QUICK = dict(kepler_outputs=2, steps=10, width=8, depth=1, learning_rate=3e-3, scaling="standardize",
@@ -140,7 +140,7 @@ def _siamese_fit(cfg, seed):
 
 
 def benchmark(quick: bool, out_dir: str, seed: int = 0, overrides: dict | None = None,
-              count_systems=("s1", "electromagnetism", "kepler"), spread_threshold: float = 0.1) -> dict:
+              count_systems=("s1", "electromagnetism"), spread_threshold: float = 0.2) -> dict:
     """Run the three parts; returns their numbers (R² tables, names, counts) and the result rows."""
     cfg = {**(QUICK if quick else FULL), **{k: v for k, v in (overrides or {}).items() if v is not None}}
     os.makedirs(out_dir, exist_ok=True)
@@ -170,8 +170,9 @@ def define_flags():
     flags.DEFINE_integer("kepler_members", None, "points per Kepler orbit")
     flags.DEFINE_integer("em_groups", None, "electromagnetism training configurations (a quarter as many held out)")
     flags.DEFINE_integer("siamese_epochs", None, "epochs per Siamese training")
-    flags.DEFINE_list("count_systems", ["s1", "electromagnetism", "kepler"], "systems whose invariants are counted")
-    flags.DEFINE_float("spread_threshold", 0.1, "largest held-out relative spread of an invariant output")
+    flags.DEFINE_list("count_systems", ["s1", "electromagnetism"], "systems whose invariants are counted "
+                      "(add kepler: four trainings of --steps each, about an hour on a loaded 2-core CPU)")
+    flags.DEFINE_float("spread_threshold", 0.2, "largest held-out relative spread of an invariant output")
     flags.DEFINE_integer("seed", 0, "seed of data and networks")
 
 

@@ -127,7 +127,7 @@ class CountResult:
         return "\n".join(lines + [f"- {s}" for s in self.reasoning])
 
 
-def decide_count(rows, spread_threshold: float = 0.1, independence_threshold: float = 0.05) -> CountResult:
+def decide_count(rows, spread_threshold: float = 0.2, independence_threshold: float = 0.05) -> CountResult:
     """Apply the count rule of the module docstring to a table of rows.
 
     Each row is a dict with ``k``, ``spreads`` (k held-out relative spreads) and ``gram_min``
@@ -176,7 +176,7 @@ def _fit_conservnet_k(train, test, k, **fit_kwargs):
     return model, (lambda x: model(x)), model.scale
 
 
-def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: float = 0.1,
+def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: float = 0.2,
                      independence_threshold: float = 0.05, jacobian_samples: int = 1000, seed: int = 0,
                      log=print, **fit_kwargs) -> CountResult:
     """Train k = 1..k_max outputs on ``train``, measure held-out spreads and independence on ``test``.

@@ -62,7 +62,7 @@ flags.DEFINE_float("independence", 1.0, "Weight of the gradient-cosine independe
 flags.DEFINE_boolean("count", False, "Estimate the number of independent invariants: train k = 1..--max_invariants "
                      "outputs and print the table of held-out spreads (see conserve_tf.invariants).")
 flags.DEFINE_integer("max_invariants", 4, "Largest k tried by --count.", lower_bound=1)
-flags.DEFINE_float("spread_threshold", 0.1, "--count: largest held-out relative spread of an invariant output.",
+flags.DEFINE_float("spread_threshold", 0.2, "--count: largest held-out relative spread of an invariant output.",
                    lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_string("count_plot", None, "--count: save the evidence plot here (.png).")
 distribute.define_flags()

@@ -8,7 +8,12 @@ trains Eq. (1) of paper 004 (binary cross-entropy on y_p = sigmoid(w Σ_k (f_k(x
 
 the squared Pearson correlation of bottleneck neurons i and j over the batch (both members of every
 pair), averaged over neuron pairs: 0 for uncorrelated neurons, 1 when one is an affine function of the
-other. It is scale-free, so it cannot be lowered by shrinking a neuron.
+other. Correlation alone is lowered by collapsing the neurons to constants (measured: with λ = 1 on the
+electromagnetic data the loss stuck at ln 2), so for k > 1 the penalty also holds every neuron's batch
+std at >= 1, λ · mean_k max(0, 1 - std(f_k))² (:func:`scale_floor_penalty`, as in VICReg); the scale of f
+is arbitrary anyway (the head's w absorbs it). Even so, a penalty present from the first step kept the
+network on the ln 2 plateau (the two neurons first pick up the same invariant, correlated, and only then
+separate), so :func:`train_decorrelated` trains ``warmup`` epochs without the penalty first.
 
 :func:`train_decorrelated` builds pairs and fits it with the recipes of :mod:`siamese.train`;
 :func:`multi_readout` names the invariants each neuron is made of
@@ -25,7 +30,7 @@ from keras import ops
 
 from .model import SiameseNetwork
 
-__all__ = ["correlation_penalty", "DecorrelatedSiamese", "train_decorrelated", "multi_readout",
+__all__ = ["correlation_penalty", "scale_floor_penalty", "DecorrelatedSiamese", "train_decorrelated", "multi_readout",
            "count_siamese_invariants"]
 
 
@@ -40,6 +45,12 @@ def correlation_penalty(f):
     corr2 = ops.square(cov / (std[:, None] * std[None, :]))
     upper = np.triu(np.ones((k, k)), 1).astype(keras.backend.standardize_dtype(f.dtype))
     return ops.sum(corr2 * upper) / (k * (k - 1) / 2)
+
+
+def scale_floor_penalty(f):
+    """Mean over neurons of max(0, 1 - std over the batch)²: f (B, k) -> scalar; 0 once every std >= 1."""
+    std = ops.sqrt(ops.var(f, axis=0) + 1e-12)
+    return ops.mean(ops.square(ops.relu(1.0 - std)))
 
 
 @keras.saving.register_keras_serializable(package="siamese")
@@ -64,10 +75,12 @@ class DecorrelatedSiamese(SiameseNetwork):
         f_a, f_b = self.subnetwork(x_a, training=training), self.subnetwork(x_b, training=training)
         y_pred = self.head(f_a, f_b)
         bce = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
-        penalty = correlation_penalty(ops.concatenate([f_a, f_b], axis=0))
-        return y, y_pred, bce, penalty
+        both = ops.concatenate([f_a, f_b], axis=0)
+        penalty = correlation_penalty(both)
+        floor = scale_floor_penalty(both) if self.bottleneck > 1 else ops.zeros((), dtype=bce.dtype)
+        return y, y_pred, bce, penalty, floor
 
-    def _record(self, y, y_pred, bce, penalty):
+    def _record(self, y, y_pred, bce, penalty, floor=None):
         self.loss_tracker.update_state(bce)
         self.accuracy_tracker.update_state(y, y_pred)
         self.decorrelation_tracker.update_state(penalty)
@@ -75,8 +88,8 @@ class DecorrelatedSiamese(SiameseNetwork):
 
     def train_step(self, data):
         with tf.GradientTape() as tape:
-            y, y_pred, bce, penalty = self._terms(data, True)
-            total = (bce + self.decorrelation * penalty) / self.distribute_strategy.num_replicas_in_sync
+            y, y_pred, bce, penalty, floor = self._terms(data, True)
+            total = (bce + self.decorrelation * (penalty + floor)) / self.distribute_strategy.num_replicas_in_sync
         grads = tape.gradient(total, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._record(y, y_pred, bce, penalty)
@@ -95,8 +108,10 @@ class DecorrelatedSiamese(SiameseNetwork):
 def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: float = 1.0, hidden=(160, 160),
                        activation: str = "tanh", recipe: str = "adam", epochs: int | None = None,
                        batch_size: int = 256, learning_rate: float | None = None, seed: int = 0,
-                       verbose: int = 0, callbacks=()):
-    """Pairs from GroupedData ``train`` (and ``test``), then fit a :class:`DecorrelatedSiamese`.
+                       verbose: int = 0, callbacks=(), warmup: int = 10):
+    """Pairs from GroupedData ``train`` (and ``test``), then fit a :class:`DecorrelatedSiamese`:
+    ``warmup`` epochs with λ = 0, then the rest of the ``epochs`` budget with λ = ``decorrelation``
+    (recompiled, so the recipe's optimizer and callbacks start afresh).
 
     Returns ``(model, info)``; info holds ``train_accuracy``, ``test_accuracy``, ``epochs``,
     ``decorrelation`` (the penalty on the test pairs, or the training pairs without test) and ``history``.
@@ -119,15 +134,23 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
     flat = train.flat()
     model = DecorrelatedSiamese(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
                                 mean=flat.mean(0), variance=flat.var(0), decorrelation=decorrelation)
-    compile_siamese(model, recipe, learning_rate)
-    hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=epochs, verbose=verbose,
-                     callbacks=recipe_callbacks(recipe) + list(callbacks), shuffle=True)
+    warmup = min(max(int(warmup), 0), epochs - 1) if bottleneck > 1 and decorrelation > 0 else 0
+    history = {}
+    for weight, n_epochs in ((0.0, warmup), (float(decorrelation), epochs - warmup)):
+        if n_epochs < 1:
+            continue
+        model.decorrelation = weight  # read when fit traces the step: compile anew for each phase
+        compile_siamese(model, recipe, learning_rate)
+        hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=n_epochs,
+                         verbose=verbose, callbacks=recipe_callbacks(recipe) + list(callbacks), shuffle=True)
+        for key, vals in hist.history.items():
+            history.setdefault(key, []).extend(float(v) for v in vals)
     held = (test if test is not None else train).flat()
     info = {"train_accuracy": accuracy(model, tr), "test_accuracy": accuracy(model, te) if te is not None else None,
-            "epochs": len(hist.history["loss"]),
+            "epochs": len(history["loss"]),
             "decorrelation": float(correlation_penalty(ops.convert_to_tensor(
                 np.asarray(model.invariant(held), np.float32).reshape(len(held), -1)))),
-            "history": {k: [float(v) for v in vals] for k, vals in hist.history.items()}}
+            "history": history}
     return model, info
 
 

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from siamese.multi import DecorrelatedSiamese, correlation_penalty, multi_readout, train_decorrelated
+from siamese.multi import (DecorrelatedSiamese, correlation_penalty, multi_readout, scale_floor_penalty,
+                           train_decorrelated)
 from siamese.systems import electromagnetism
 
 
@@ -24,6 +25,15 @@ def test_penalty_zero_for_uncorrelated_one_for_affine_and_scale_free():
     # averaged over the three pairs: (1 + 0 + 0) / 3
     assert _pen(np.stack([a, 2 * a, b], 1)) == pytest.approx(1 / 3, abs=0.01)
     assert _pen(a[:, None]) == 0.0
+
+
+def test_scale_floor_stops_collapse_only():
+    rng = np.random.default_rng(1)
+    f = rng.normal(size=(5000, 2)).astype(np.float32)
+    floor = lambda a: float(scale_floor_penalty(keras.ops.convert_to_tensor(a)))  # noqa: E731
+    assert floor(3.0 * f) == 0.0
+    assert floor(0.5 * f) == pytest.approx(0.25, abs=0.01)  # (1 - 0.5)² for both neurons
+    assert floor(np.zeros_like(f)) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_training_logs_penalty_and_saved_model_reproduces(tmp_path):
@@ -62,8 +72,8 @@ def test_penalty_decorrelates_two_neurons():
         w[:, 1] = w[:, 0] + 0.1 * np.random.default_rng(0).normal(size=w.shape[0]) * np.std(w[:, 0])
         layer.set_weights([w, b])
         before = _pen(model.invariant(flat))
-        compile_siamese(model, "adam", learning_rate=3e-4)
-        model.fit(pairs.x.astype(np.float32), pairs.y, batch_size=256, epochs=2, verbose=0)
+        compile_siamese(model, "adam", learning_rate=1e-3)
+        model.fit(pairs.x.astype(np.float32), pairs.y, batch_size=256, epochs=3, verbose=0)
         corr[lam] = _pen(model.invariant(flat))
     assert before > 0.9
     assert corr[0.0] > 0.9 and corr[100.0] < corr[0.0] - 0.1
