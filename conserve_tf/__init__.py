@@ -9,6 +9,8 @@ Public API:
   :func:`evaluate_invariant`
 * analysis: module :mod:`metrics` (rho, intra-group std, R², :class:`InvariantMetrics` callback),
   module :mod:`symbolic` (:func:`polynomial_readout`)
+* several invariants (module :mod:`invariants`): :func:`count_invariants`, :func:`decide_count`,
+  :func:`invariant_readout`, :func:`known_invariants`, :func:`output_spreads`
 """
 
 import importlib
@@ -24,9 +26,11 @@ _EXPORTS = {
     "InvariantMetrics": "metrics", "invariant_report": "metrics", "polynomial_readout": "symbolic",
     "as_dataset": "training", "build_conservnet": "training", "fit_conservnet": "training",
     "predict_groups": "training", "evaluate_invariant": "training",
+    "count_invariants": "invariants", "decide_count": "invariants", "invariant_readout": "invariants",
+    "known_invariants": "invariants", "output_spreads": "invariants",
 }
 _MODULES = ("metrics", "symbolic", "groups", "systems", "physical", "pendulum", "model", "training", "distribute",
-            "callbacks", "cli", "scaling", "spreaders")
+            "callbacks", "cli", "scaling", "spreaders", "invariants")
 
 __all__ = sorted(_EXPORTS) + ["metrics", "symbolic"]
 
