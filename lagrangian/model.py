@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 import lagrangian.symmetry  # noqa: F401  (registers the symmetry layers for loading)
+from conserve_tf.distribute import BuiltModelMixin
 
 __all__ = [
     "LagrangianNetwork",
@@ -104,7 +105,7 @@ def _kernel_init(init, std):
 
 
 @keras.saving.register_keras_serializable(package=_PKG)
-class LagrangianNetwork(keras.Model):
+class LagrangianNetwork(BuiltModelMixin, keras.Model):
     """L_NN(q, q̇) = D3(D2(D1(S(q, q̇)))) with softplus dense layers (Sec. 2.2 and 3.1 of Müller 2023).
 
     Args:
@@ -248,13 +249,13 @@ class LagrangianNetwork(keras.Model):
         self.optimizer.apply(grads, self.trainable_variables)
         self.loss_tracker.update_state(loss)
         self.nonfinite_tracker.update_state(nonfinite)
-        return {m.name: m.result() for m in self.metrics}
+        return self.step_logs({m.name: m.result() for m in self.metrics})
 
     def test_step(self, data):
         loss, nonfinite = self._loss(data)
         self.loss_tracker.update_state(loss)
         self.nonfinite_tracker.update_state(nonfinite)
-        return {m.name: m.result() for m in self.metrics}
+        return self.step_logs({m.name: m.result() for m in self.metrics})
 
     @property
     def metrics(self):

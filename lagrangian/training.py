@@ -34,8 +34,11 @@ def make_dataset(x, y, batch_size: int = 128, seed: int = 0):
 def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int = 100, batch_size: int = 128,
                 learning_rate: float = 1e-3, final_learning_rate: float = 1e-5, sigma: float = 1e-3,
                 n_samples: int | None = None, seed: int = 0, hidden_units: int = 128, jit_compile: bool = False,
-                verbose: int = 0, callbacks=(), init: str = "glorot"):
+                verbose: int = 0, callbacks=(), init: str = "glorot", strategy=None):
     """Build and fit a network; returns ``(model, history_dict)``.
+
+    ``strategy`` (see :mod:`conserve_tf.distribute`) builds the model and optimizer in its scope; the
+    batch is split across replicas and the per-replica MSE is divided by the replica count.
 
     ``n_samples`` defaults to min(epochs * steps_per_epoch * batch_size, 2**17) fresh samples.
     """
@@ -54,10 +57,13 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
     total = int(epochs) * int(steps_per_epoch)
     n = int(n_samples or min(total * batch_size, 2**17))
     x, y = system.training_data(n, sigma=sigma, seed=seed)
-    model = build_model(system, symmetry, hidden_units=hidden_units, init=init)
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total,
-                                                      alpha=final_learning_rate / learning_rate)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
+    import tensorflow as tf
+
+    with (strategy or tf.distribute.get_strategy()).scope():
+        model = build_model(system, symmetry, hidden_units=hidden_units, init=init)
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total,
+                                                          alpha=final_learning_rate / learning_rate)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
     hist = model.fit(make_dataset(x, y, batch_size, seed), epochs=int(epochs), steps_per_epoch=int(steps_per_epoch),
                      verbose=verbose, callbacks=[HessianGuard(), *callbacks])
     return model, hist.history
