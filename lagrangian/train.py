@@ -12,7 +12,7 @@ import os
 
 from absl import flags, logging
 
-from conserve_tf import cli
+from conserve_tf import cli, distribute
 from lagrangian.training import train_model
 
 FLAGS = flags.FLAGS
@@ -34,6 +34,8 @@ flags.DEFINE_bool("jit_compile", False, "XLA for the train step (slower on CPU, 
 flags.DEFINE_string("save", None, "Where to write the trained model (.keras).")
 flags.DEFINE_string("history_csv", None, "Optional CSV of the per-epoch loss.")
 flags.DEFINE_integer("verbose", 2, "Keras fit verbosity (0, 1, 2).")
+flags.DEFINE_string("backup_dir", None, "Checkpoint every epoch here and resume from it after a crash or kill.")
+distribute.define_flags()
 
 
 def main(argv):
@@ -43,15 +45,19 @@ def main(argv):
         raise cli.UsageError(f"--save must end in .keras, got {FLAGS.save!r}")
     from lagrangian.systems import get_system
 
+    strategy = distribute.strategy_from_flags()  # before TensorFlow starts its devices
     system = get_system(FLAGS.system)
     if FLAGS.symmetry not in system.symmetries:  # checked before TensorFlow is imported
         raise cli.UsageError(f"symmetry {FLAGS.symmetry!r} is not available for {system.name}; "
                              f"choose one of {system.symmetries}")
+    from conserve_tf.callbacks import standard_callbacks
+
     model, history = train_model(system, FLAGS.symmetry, epochs=FLAGS.epochs, steps_per_epoch=FLAGS.steps_per_epoch,
                                  batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
                                  final_learning_rate=FLAGS.final_learning_rate, sigma=FLAGS.sigma,
                                  n_samples=FLAGS.n_samples, seed=FLAGS.seed, hidden_units=FLAGS.hidden_units,
-                                 jit_compile=FLAGS.jit_compile, verbose=FLAGS.verbose, init=FLAGS.init)
+                                 jit_compile=FLAGS.jit_compile, verbose=FLAGS.verbose, init=FLAGS.init,
+                                 strategy=strategy, callbacks=standard_callbacks(FLAGS.backup_dir))
     logging.info("final training MSE %.3e", history["loss"][-1])
     print(f"final training MSE: {history['loss'][-1]:.3e}")
     if FLAGS.history_csv:
