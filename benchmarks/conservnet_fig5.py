@@ -78,7 +78,8 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
         ax = axes[i, 0]
         ax.plot(ep, [r["train_loss"] for r in rec], label="train loss")
         ax.plot(ep, [r["test_loss"] for r in rec], label="test loss")
-        ax.set_yscale("symlog", linthresh=1e-4)
+        lows = [min(r["train_loss"], r["test_loss"]) for r in rec]
+        ax.set_yscale("log") if min(lows) > 0 else ax.set_yscale("symlog", linthresh=1e-8)
         ax.set_xlabel("step")
         ax.set_title(f"{'L_simple' if simple else 'NV loss'}: losses", fontsize=9)
         ax.legend(fontsize=7)
