@@ -38,9 +38,9 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                                 "rate or check the inputs for extreme values")
 
 
-def standard_callbacks(backup_dir: str | None = None) -> list:
+def standard_callbacks(backup_dir: str | None = None, nan_guard: bool = True) -> list:
     """NaN/Inf guard, plus ``BackupAndRestore`` in ``backup_dir`` when given (resume after a kill)."""
-    cbs = [StopOnNonFiniteLoss()]
+    cbs = [StopOnNonFiniteLoss()] if nan_guard else []
     if backup_dir:
         cbs.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True))
     return cbs

@@ -57,7 +57,7 @@ def main(argv):
                                  final_learning_rate=FLAGS.final_learning_rate, sigma=FLAGS.sigma,
                                  n_samples=FLAGS.n_samples, seed=FLAGS.seed, hidden_units=FLAGS.hidden_units,
                                  jit_compile=FLAGS.jit_compile, verbose=FLAGS.verbose, init=FLAGS.init,
-                                 strategy=strategy, callbacks=standard_callbacks(FLAGS.backup_dir))
+                                 strategy=strategy, callbacks=standard_callbacks(FLAGS.backup_dir, nan_guard=False))
     logging.info("final training MSE %.3e", history["loss"][-1])
     print(f"final training MSE: {history['loss'][-1]:.3e}")
     if FLAGS.history_csv:

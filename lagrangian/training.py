@@ -44,6 +44,7 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
     """
     import keras
 
+    from conserve_tf.callbacks import StopOnNonFiniteLoss
     from lagrangian.model import HessianGuard
     from lagrangian.systems import get_system
 
@@ -65,7 +66,7 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
                                                           alpha=final_learning_rate / learning_rate)
         model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
     hist = model.fit(make_dataset(x, y, batch_size, seed), epochs=int(epochs), steps_per_epoch=int(steps_per_epoch),
-                     verbose=verbose, callbacks=[HessianGuard(), *callbacks])
+                     verbose=verbose, callbacks=[HessianGuard(), StopOnNonFiniteLoss(), *callbacks])
     return model, hist.history
 
 
