@@ -12,12 +12,15 @@ from .systems import (central_potential, electromagnetism, make_system, random_l
 __all__ = ["SiameseNetwork", "build_subnetwork", "make_pairs", "PairSet", "special_relativity",
            "central_potential", "electromagnetism", "random_lorentz", "make_system", "SYSTEMS", "EXTRA_FEATURES",
            "train_siamese", "compile_siamese", "recipe_callbacks", "RECIPES", "readout", "pattern_match",
-           "invariant_scores", "scatter_invariants", "baseline_rho", "baseline_grid"]
+           "invariant_scores", "scatter_invariants", "baseline_rho", "baseline_grid", "DecorrelatedSiamese",
+           "train_decorrelated", "multi_readout", "count_siamese_invariants", "correlation_penalty"]
 
 _LAZY = {"SiameseNetwork": "model", "build_subnetwork": "model", "train_siamese": "train",
          "compile_siamese": "train", "recipe_callbacks": "train", "RECIPES": "train", "readout": "interpret",
          "pattern_match": "interpret", "invariant_scores": "interpret", "scatter_invariants": "interpret",
-         "baseline_rho": "baseline", "baseline_grid": "baseline"}
+         "baseline_rho": "baseline", "baseline_grid": "baseline", "DecorrelatedSiamese": "multi",
+         "train_decorrelated": "multi", "multi_readout": "multi", "count_siamese_invariants": "multi",
+         "correlation_penalty": "multi"}
 
 
 def __getattr__(name):

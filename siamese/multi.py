@@ -165,7 +165,8 @@ def multi_readout(model, train, test, degree: int = 3, **kwargs):
                              known_invariants(test), degree=degree, **kwargs)
 
 
-def count_siamese_invariants(train, test, k_max: int = 3, decorrelation: float = 1.0, log=print, **train_kwargs):
+def count_siamese_invariants(train, test, k_max: int = 3, decorrelation: float = 1.0, log=print,
+                             spread_threshold: float = 0.2, **train_kwargs):
     """The count of :func:`conserve_tf.invariants.count_invariants` with decorrelated Siamese bottlenecks of
     k = 1..k_max neurons; the spread of a neuron is its relative spread over the groups of ``test``."""
     from conserve_tf.invariants import count_invariants
@@ -174,4 +175,4 @@ def count_siamese_invariants(train, test, k_max: int = 3, decorrelation: float =
         model, _ = train_decorrelated(tr, None, bottleneck=k, decorrelation=decorrelation, **train_kwargs)
         return model, (lambda x: model.subnetwork(x, training=False)), None
 
-    return count_invariants(train, test, k_max=k_max, fit=fit, log=log)
+    return count_invariants(train, test, k_max=k_max, fit=fit, log=log, spread_threshold=spread_threshold)

@@ -128,6 +128,14 @@ def _define_flags():
     flags.DEFINE_string("save", None, "write the trained model to this .keras path")
     flags.DEFINE_string("out_dir", None, "write the read-out table, formula and scatter plot here")
     flags.DEFINE_integer("verbose", 2, "Keras fit verbosity")
+    flags.DEFINE_integer("invariants", 0, "k > 1: a k-neuron bottleneck kept decorrelated (siamese.multi), read out "
+                         "against the known invariants; overrides --bottleneck")
+    flags.DEFINE_float("decorrelation", 1.0, "--invariants/--count: weight of the squared-correlation penalty")
+    flags.DEFINE_integer("warmup", 10, "--invariants/--count: epochs without the penalty first")
+    flags.DEFINE_boolean("count", False, "estimate the number of independent invariants: train decorrelated "
+                         "bottlenecks k = 1..--max_invariants and print the table (conserve_tf.invariants)")
+    flags.DEFINE_integer("max_invariants", 3, "--count: largest bottleneck tried")
+    flags.DEFINE_float("spread_threshold", 0.2, "--count: largest held-out relative spread of an invariant neuron")
 
 
 def _load_data(flag_values):
@@ -165,6 +173,8 @@ def main(argv):
         raise UsageError(f"--hidden must be comma-separated integers, got {f.hidden}") from None
     train, test = _load_data(f)
     logging.info("train %s, test %s", train, test)
+    if f.count or f.invariants > 1:
+        return _multi(f, train, test, hidden)
     model, info = train_siamese(train, test, hidden=hidden, activation=f.activation, bottleneck=f.bottleneck,
                                 recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                                 learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose)
@@ -182,6 +192,42 @@ def main(argv):
                 fh.write(f"{res.markdown()}\n\nf ≈ {res.formula}\n")
             if test.c is not None:
                 print("plot", scatter_invariants(model, test, os.path.join(f.out_dir, "scatter.png")))
+
+
+def _multi(f, train, test, hidden):
+    """--invariants=k (one decorrelated training, read-out) or --count (k = 1..--max_invariants)."""
+    from conserve_tf.cli import UsageError, save_model
+
+    from .multi import count_siamese_invariants, multi_readout, train_decorrelated
+
+    kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
+                  learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, warmup=f.warmup)
+    if f.count:
+        if f.max_invariants < 1 or not 0 < f.spread_threshold < 1:
+            raise UsageError("--max_invariants must be >= 1 and --spread_threshold in (0, 1)")
+        from conserve_tf.invariants import plot_count
+
+        res = count_siamese_invariants(train, test, k_max=f.max_invariants, decorrelation=f.decorrelation,
+                                       spread_threshold=f.spread_threshold, **kwargs)
+        print("count of independent invariants (relative spread = intra-group std / overall std, held-out):")
+        print(res.markdown())
+        if f.out_dir:
+            os.makedirs(f.out_dir, exist_ok=True)
+            print("plot", plot_count(res, os.path.join(f.out_dir, "count.png")))
+        return
+    model, info = train_decorrelated(train, test, bottleneck=f.invariants, decorrelation=f.decorrelation, **kwargs)
+    print(f"{train.name}: {info['epochs']} epochs, {f.invariants} decorrelated neurons, train accuracy "
+          f"{info['train_accuracy']:.4f}, test accuracy {info['test_accuracy']:.4f}, held-out corr² "
+          f"{info['decorrelation']:.4f}")
+    if f.save:
+        print("saved", save_model(model, f.save))
+    if train.c is not None and test.c is not None:
+        table = multi_readout(model, train, test)
+        print(table.markdown())
+        if f.out_dir:
+            os.makedirs(f.out_dir, exist_ok=True)
+            with open(os.path.join(f.out_dir, "readout_multi.md"), "w") as fh:
+                fh.write(table.markdown() + "\n")
 
 
 if __name__ == "__main__":

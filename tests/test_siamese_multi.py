@@ -77,3 +77,26 @@ def test_penalty_decorrelates_two_neurons():
         corr[lam] = _pen(model.invariant(flat))
     assert before > 0.9
     assert corr[0.0] > 0.9 and corr[100.0] < corr[0.0] - 0.1
+
+
+def test_count_with_siamese_bottlenecks():
+    from siamese.multi import count_siamese_invariants
+
+    train, test = electromagnetism(200, seed=0), electromagnetism(60, members=3, seed=1)
+    res = count_siamese_invariants(train, test, k_max=2, log=None, hidden=(8,), epochs=2, warmup=1)
+    assert [r["k"] for r in res.rows] == [1, 2] and res.rows[1]["model"].bottleneck == 2
+    assert all(np.isfinite(r["spreads"]).all() for r in res.rows) and res.count in (0, 1, 2)
+
+
+def test_siamese_script_invariants_flag(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "siamese.train", "--system=electromagnetism", "--groups=300",
+                          "--test_groups=100", "--invariants=2", "--epochs=2", "--warmup=1", "--hidden=8",
+                          "--verbose=0", f"--out_dir={tmp_path}"], capture_output=True, text=True, timeout=240,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "2 decorrelated neurons" in out.stdout and "| EdotB |" in out.stdout
+    assert (tmp_path / "readout_multi.md").exists()
