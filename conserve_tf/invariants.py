@@ -24,7 +24,8 @@ function of the others (functional dependence), whatever the pairwise cosines.
 **Count rule** (:func:`decide_count`): k passes when max_j s_j <= ``spread_threshold`` and (k = 1 or
 g_min >= ``independence_threshold``); the count is the number of consecutive passing k from 1. With more
 outputs than invariants, either an output stops being invariant (its spread jumps) or the outputs
-become dependent (g_min collapses); the table shows which.
+become dependent (g_min collapses); the table shows which. Defaults 0.2 and 0.05: in our runs, outputs
+that were not invariant sat at held-out spreads 0.45-0.95 and learned invariants at 0.01-0.15.
 """
 
 from __future__ import annotations
