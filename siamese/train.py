@@ -67,11 +67,14 @@ def accuracy(model, pairs, batch_size: int = 8192) -> float:
 def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
                   recipe: str = "adam", epochs: int | None = None, batch_size: int = 256,
                   learning_rate: float | None = None, pairs_per_group: int | None = None, seed: int = 0,
-                  normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True):
+                  normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True, strategy=None,
+                  backup_dir: str | None = None):
     """Build pairs from GroupedData ``train`` (and ``test``), build and fit a SiameseNetwork.
 
     ``epochs`` caps the recipe's maximum (the budget); ``validate=False`` skips the per-epoch test
-    accuracy (saves time; the recipes' callbacks watch the training loss anyway). Returns ``(model, info)`` with ``info`` holding
+    accuracy (saves time; the recipes' callbacks watch the training loss anyway). ``strategy`` (see
+    :mod:`conserve_tf.distribute`) builds and compiles the model in its scope; ``backup_dir`` resumes an
+    interrupted run; a NaN loss stops training with a clear error. Returns ``(model, info)`` with ``info`` holding
     ``train_accuracy``, ``test_accuracy`` (None without test data), ``epochs`` run and ``history``.
     """
 
@@ -91,11 +94,18 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     te = make_pairs(test, pairs_per_group, seed=seed + 1) if test is not None else None
     flat = train.flat()
     stats = dict(mean=flat.mean(0), variance=flat.var(0)) if normalize else {}
-    model = SiameseNetwork(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck, **stats)
-    compile_siamese(model, recipe, learning_rate)
+    import tensorflow as tf
+
+    from conserve_tf.callbacks import standard_callbacks
+
+    with (strategy or tf.distribute.get_strategy()).scope():
+        model = SiameseNetwork(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
+                               **stats)
+        compile_siamese(model, recipe, learning_rate)
     val = (te.x.astype(np.float32), te.y) if te is not None and validate else None
     hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=epochs, verbose=verbose,
-                     validation_data=val, callbacks=recipe_callbacks(recipe) + list(callbacks), shuffle=True)
+                     validation_data=val, shuffle=True,
+                     callbacks=recipe_callbacks(recipe) + standard_callbacks(backup_dir) + list(callbacks))
     info = {"train_accuracy": accuracy(model, tr), "test_accuracy": accuracy(model, te) if te is not None else None,
             "epochs": len(hist.history["loss"]), "history": {k: [float(v) for v in vals]
                                                              for k, vals in hist.history.items()}}
@@ -123,6 +133,10 @@ def _define_flags():
     flags.DEFINE_enum("recipe", "adam", sorted(RECIPES), "adam: fast default; paper: Adadelta lr 100 (Wetzel 2020)")
     flags.DEFINE_integer("epochs", 100, "epoch budget (caps the recipe's maximum)")
     flags.DEFINE_integer("batch_size", 256, "mini-batch size")
+    flags.DEFINE_string("backup_dir", None, "checkpoint every epoch here and resume from it after a crash or kill")
+    from conserve_tf import distribute
+
+    distribute.define_flags()
     flags.DEFINE_float("learning_rate", None, "override the recipe's starting learning rate")
     flags.DEFINE_integer("seed", 0, "seed for data, pairs and weights")
     flags.DEFINE_string("save", None, "write the trained model to this .keras path")
@@ -171,13 +185,17 @@ def main(argv):
         hidden = [int(h) for h in f.hidden]
     except ValueError:
         raise UsageError(f"--hidden must be comma-separated integers, got {f.hidden}") from None
+    from conserve_tf import distribute
+
+    strategy = distribute.strategy_from_flags()  # before TensorFlow starts its devices
     train, test = _load_data(f)
     logging.info("train %s, test %s", train, test)
     if f.count or f.invariants > 1:
         return _multi(f, train, test, hidden)
     model, info = train_siamese(train, test, hidden=hidden, activation=f.activation, bottleneck=f.bottleneck,
                                 recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
-                                learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose)
+                                learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, strategy=strategy,
+                                backup_dir=f.backup_dir)
     print(f"{train.name}: {info['epochs']} epochs, train accuracy {info['train_accuracy']:.4f}, "
           f"test accuracy {info['test_accuracy']:.4f}")
     if f.save:
