@@ -3,7 +3,8 @@
     python -m benchmarks.multi_invariants [--quick] [--out_dir results/multi_invariants]
         [--kepler_outputs 2] [--steps N] [--width W] [--depth D] [--learning_rate LR] [--scaling auto]
         [--kepler_groups 100] [--kepler_members 20] [--em_groups 20000] [--siamese_epochs 30]
-        [--count_systems s1,electromagnetism,kepler] [--spread_threshold 0.2] [--seed S]
+        [--count_systems s1,electromagnetism[,kepler]] [--spread_threshold 0.2] [--parts kepler,em,count]
+        [--count_kmax K] [--seed S]
 
 1. Kepler (L and E vary between orbits): one ConservNet with k outputs (NV loss each + independence
    penalty), held-out orbits; R² of L, E and the Laplace-Runge-Lenz direction regressed on degree-3
@@ -140,14 +141,25 @@ def _siamese_fit(cfg, seed):
 
 
 def benchmark(quick: bool, out_dir: str, seed: int = 0, overrides: dict | None = None,
-              count_systems=("s1", "electromagnetism"), spread_threshold: float = 0.2) -> dict:
-    """Run the three parts; returns their numbers (R² tables, names, counts) and the result rows."""
+              count_systems=("s1", "electromagnetism"), spread_threshold: float = 0.2,
+              parts=("kepler", "em", "count"), count_kmax: int | None = None) -> dict:
+    """Run the parts (``kepler``, ``em``, ``count``); returns their numbers (R² tables, names, counts) and rows.
+
+    ``count_kmax`` overrides the largest k of every counted system."""
+    unknown = set(parts) - {"kepler", "em", "count"}
+    if unknown:
+        raise ValueError(f"unknown parts {sorted(unknown)}; choose from kepler, em, count")
     cfg = {**(QUICK if quick else FULL), **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    if count_kmax:
+        cfg["count_kmax"] = {name: int(count_kmax) for name in cfg["count_kmax"]}
     os.makedirs(out_dir, exist_ok=True)
     rows, out = [], {"config": cfg}
-    kepler_part(cfg, out_dir, seed, rows, out)
-    em_part(cfg, out_dir, seed, rows, out)
-    count_part(cfg, out_dir, seed, rows, out, list(count_systems), spread_threshold)
+    if "kepler" in parts:
+        kepler_part(cfg, out_dir, seed, rows, out)
+    if "em" in parts:
+        em_part(cfg, out_dir, seed, rows, out)
+    if "count" in parts:
+        count_part(cfg, out_dir, seed, rows, out, list(count_systems), spread_threshold)
     out["paths"] = _common.write_results(out_dir, "multi_invariants", rows, budget=None, notes=(
         "No paper reports these (issue 7); the paper column holds the issue's targets. Spread = held-out "
         f"relative spread (intra-group std / overall std), count threshold {spread_threshold}; config: {cfg}"))
@@ -173,6 +185,9 @@ def define_flags():
     flags.DEFINE_list("count_systems", ["s1", "electromagnetism"], "systems whose invariants are counted "
                       "(add kepler: four trainings of --steps each, about an hour on a loaded 2-core CPU)")
     flags.DEFINE_float("spread_threshold", 0.2, "largest held-out relative spread of an invariant output")
+    flags.DEFINE_list("parts", ["kepler", "em", "count"], "parts to run: kepler (k-output ConservNet), em "
+                      "(decorrelated Siamese), count")
+    flags.DEFINE_integer("count_kmax", None, "largest k of every count (default: S1 3, EM 3, Kepler 4)")
     flags.DEFINE_integer("seed", 0, "seed of data and networks")
 
 
@@ -182,7 +197,8 @@ def main(argv):
     keys = ("kepler_outputs", "steps", "s1_steps", "width", "depth", "learning_rate", "scaling", "kepler_groups",
             "kepler_members", "em_groups", "siamese_epochs")
     benchmark(F.quick, F.out_dir, seed=F.seed, overrides={k: getattr(F, k) for k in keys},
-              count_systems=F.count_systems, spread_threshold=F.spread_threshold)
+              count_systems=F.count_systems, spread_threshold=F.spread_threshold, parts=F.parts,
+              count_kmax=F.count_kmax)
 
 
 if __name__ == "__main__":

@@ -91,13 +91,6 @@ def test_count_pipeline_with_exact_functions_on_s1(tmp_path):
     assert (tmp_path / "c.png").stat().st_size > 1000
 
 
-def test_count_trains_tiny_conservnets():
-    train, test = make_system("s1", 4, 10, seed=0), make_system("s1", 4, 10, seed=1)
-    res = count_invariants(train, test, k_max=2, log=None, steps=3, width=8, depth=1)
-    assert [r["k"] for r in res.rows] == [1, 2] and res.rows[1]["model"].outputs == 2
-    assert all(np.isfinite(r["spreads"]).all() and 0 <= r["gram_min"] <= 1 + 1e-9 for r in res.rows)
-
-
 def test_lrl_vector_is_constant_along_kepler_orbits():
     data = make_system("kepler", 3, 40, seed=2)
     a = kepler_lrl(data.x)
