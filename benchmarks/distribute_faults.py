@@ -36,38 +36,39 @@ def _conservnet_case(quick):
 
 def _siamese_case(quick):
     import keras
+    import tensorflow as tf
 
     from siamese import SiameseNetwork, make_pairs
     from siamese.systems import special_relativity
 
-    pairs = make_pairs(special_relativity(2000 if not quick else 256, seed=0), seed=0)
+    pairs = make_pairs(special_relativity(2048 if not quick else 256, seed=0), seed=0)
 
     def build():
         model = SiameseNetwork(n_features=4, hidden=(160, 160) if not quick else (16,))
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.BinaryCrossentropy())
         return model
 
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices(pairs).batch(256, drop_remainder=True).repeat()
-    return build, ds
+    ds = tf.data.Dataset.from_tensor_slices((pairs.x.astype("float32"), pairs.y.astype("float32")))
+    return build, ds.repeat().batch(256, drop_remainder=True)
 
 
 def _lagrangian_case(quick):
     import keras
     import tensorflow as tf
 
-    from lagrangian import LagrangianNetwork
-    from lagrangian.systems import kepler_training_data
+    from lagrangian.systems import get_system
+    from lagrangian.training import build_model
 
-    x, y = kepler_training_data(4096 if not quick else 512, sigma=1e-3, seed=0)
+    system = get_system("kepler")
+    x, y = system.training_data(4096 if not quick else 512, sigma=1e-3, seed=0)
 
     def build():
-        model = LagrangianNetwork(dim=3, symmetry="R")
+        model = build_model(system, "R", hidden_units=128 if not quick else 16)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         return model
 
-    return build, tf.data.Dataset.from_tensor_slices((x, y)).batch(128, drop_remainder=True).repeat()
+    ds = tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("float32")))
+    return build, ds.repeat().batch(128, drop_remainder=True)
 
 
 CASES = {"conservnet": _conservnet_case, "siamese": _siamese_case, "lagrangian": _lagrangian_case}
@@ -76,11 +77,11 @@ CASES = {"conservnet": _conservnet_case, "siamese": _siamese_case, "lagrangian":
 def steps_per_second(build, dataset, strategy, steps):
     with strategy.scope():
         model = build()
-    model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)  # trace
+    model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)  # trace
     best = 0.0
     for _ in range(2):
         t = time.perf_counter()
-        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)
         best = max(best, steps / (time.perf_counter() - t))
     return best
 

@@ -55,3 +55,16 @@ def test_lagrangian_step_on_two_devices_equals_one_device():
 
     ds = tf.data.Dataset.from_tensor_slices((x.astype("float64"), y.astype("float64"))).batch(32)
     _same_step(build, ds)
+
+
+def test_distribution_benchmark_quick(tmp_path):
+    from benchmarks.distribute_faults import benchmark
+
+    r = benchmark(quick=True, out_dir=str(tmp_path))
+    for name in ("conservnet", "siamese", "lagrangian"):
+        row = r["steps_per_second"][name]
+        assert row["one_device"] > 0 and row["two_devices"] > 0, row
+    tally = r["bad_inputs"]
+    assert tally["crash"] == 0, tally["examples_of_crashes"]
+    assert tally["clear error"] + tally["loaded"] == tally["tried"] == 60
+    assert (tmp_path / "distribute.csv").exists()
