@@ -28,9 +28,10 @@ _EXPORTS = {
     "predict_groups": "training", "evaluate_invariant": "training",
     "count_invariants": "invariants", "decide_count": "invariants", "invariant_readout": "invariants",
     "known_invariants": "invariants", "output_spreads": "invariants",
+    "Verdict": "verdict", "invariant_verdict": "verdict", "verdict_from_outputs": "verdict",
 }
 _MODULES = ("metrics", "symbolic", "groups", "systems", "physical", "pendulum", "model", "training", "distribute",
-            "callbacks", "cli", "scaling", "spreaders", "invariants")
+            "callbacks", "cli", "scaling", "spreaders", "invariants", "verdict")
 
 __all__ = sorted(_EXPORTS) + ["metrics", "symbolic"]
 
