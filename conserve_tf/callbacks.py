@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 
 import keras
 
-__all__ = ["NonFiniteLoss", "StopOnNonFiniteLoss", "standard_callbacks"]
+__all__ = ["NonFiniteLoss", "StopOnNonFiniteLoss", "AtomicBackupAndRestore", "standard_callbacks"]
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -38,9 +40,30 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                                 "rate or check the inputs for extreme values")
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` whose checkpoint files are replaced atomically.
+
+    Keras writes the weights and the epoch counter in place, so a kill during the write leaves a
+    truncated file that the restarted run cannot read. Here each file is written beside its target
+    and renamed into place (weights first, then the counter), so a killed run always finds the last
+    complete checkpoint. Only a kill in the microseconds between the two renames would pair new
+    weights with the previous epoch counter (the resumed run would then repeat one epoch).
+    """
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        tmp_weights = self._weights_path.replace(".weights.h5", ".partial.weights.h5")
+        self.model.save_weights(filepath=tmp_weights, overwrite=True)
+        tmp_meta = self._training_metadata_path + ".partial"
+        with open(tmp_meta, "w") as fh:
+            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, fh)
+        os.replace(tmp_weights, self._weights_path)
+        os.replace(tmp_meta, self._training_metadata_path)
+
+
 def standard_callbacks(backup_dir: str | None = None, nan_guard: bool = True) -> list:
     """NaN/Inf guard, plus ``BackupAndRestore`` in ``backup_dir`` when given (resume after a kill)."""
     cbs = [StopOnNonFiniteLoss()] if nan_guard else []
     if backup_dir:
-        cbs.append(keras.callbacks.BackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True))
+        cbs.append(AtomicBackupAndRestore(backup_dir, save_freq="epoch", delete_checkpoint=True))
     return cbs
