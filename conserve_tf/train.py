@@ -149,7 +149,8 @@ def main(argv):
         name = "F" if k == 1 else f"F{j + 1}"
         print(f"\npolynomial read-out of {name} (ridge on monomials of the raw inputs):")
         print(res.markdown())
-        print(f"{name} ≈ {res.formula} + {res.intercept:.3g}   (degree {res.degree})")
+        sign = "-" if res.intercept < 0 else "+"
+        print(f"{name} ≈ {res.formula} {sign} {abs(res.intercept):.3g}   (degree {res.degree})")
     if FLAGS.save:
         print(f"saved model to {save_model(model, FLAGS.save)}")
 
