@@ -60,3 +60,25 @@ def test_charge_helpers():
         relative_deviation(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="multiple"):
         linear_momentum(p, 4)
+
+
+def test_two_particle_training_samples_follow_one_trajectory():
+    """Default sampling (the paper's): clean samples every 0.1 along one orbit keep M = 0, L and E."""
+    system = get_system("two_particle")
+    x, y = system.training_data(400, sigma=0.0)
+    x = x.astype(np.float64)
+    np.testing.assert_allclose(x[0], system.initial_state(), atol=1e-6)
+    p = system.true_momentum(x)
+    charges = system.charges(x, p)
+    assert np.abs(charges["M"]).max() < 1e-5
+    assert relative_deviation(charges["L"]).max() < 1e-5
+    rel = x[:, :4] - x[:, 4:8]
+    r2 = (rel**2).sum(1)
+    energy = 0.5 * (x[:, 8:12] ** 2).sum(1) + 0.4 * (x[:, 12:] ** 2).sum(1) + 0.5 * r2 - 0.25 * r2**2
+    assert np.ptp(energy) < 1e-5
+    assert np.ptp(np.sqrt(r2)) > 0.1  # it moves through the well
+    np.testing.assert_allclose(y, system.acceleration(x), atol=1e-5)
+    region, _ = system.training_data(400, sigma=0.0, sampling="region")
+    assert np.abs(system.charges(region, system.true_momentum(region))["M"]).max() > 0.1  # independent states
+    with pytest.raises(ValueError, match="sampling"):
+        system.training_data(10, sampling="grid")
