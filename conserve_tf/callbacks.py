@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 
 import keras
 
-__all__ = ["NonFiniteLoss", "StopOnNonFiniteLoss", "AtomicBackupAndRestore", "standard_callbacks"]
+__all__ = ["NonFiniteLoss", "StopOnNonFiniteLoss", "AtomicBackupAndRestore", "ProgressLog", "standard_callbacks"]
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -59,6 +60,31 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, fh)
         os.replace(tmp_weights, self._weights_path)
         os.replace(tmp_meta, self._training_metadata_path)
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """One line every ``every`` epochs (and at the last): epoch, the logged metrics, seconds since start.
+
+    For long silent runs (benchmarks) where Keras' one line per epoch would be thousands of lines.
+    ``print_fn`` defaults to ``print``; pass ``absl.logging.info`` in scripts.
+    """
+
+    def __init__(self, every: int = 100, prefix: str = "", print_fn=print):
+        super().__init__()
+        if int(every) < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+        self.every, self.prefix, self.print_fn = int(every), prefix, print_fn
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = epoch + 1 == self.params.get("epochs")
+        if (epoch + 1) % self.every and not last:
+            return
+        shown = " ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items())
+        total = self.params.get("epochs")
+        self.print_fn(f"{self.prefix}epoch {epoch + 1}/{total} {shown} ({time.perf_counter() - self.start:.0f} s)")
 
 
 def standard_callbacks(backup_dir: str | None = None, nan_guard: bool = True) -> list:

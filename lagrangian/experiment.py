@@ -119,8 +119,11 @@ def reproduce(system_name: str, symmetries, epochs: int, steps_per_epoch: int, t
     """Train one network per symmetry, integrate each, write monitors and plots.
 
     Returns ``{symmetry: {"final_mse", "epochs", "steps_per_epoch", δ's, δq ...}}`` and writes
-    ``<out_dir>/<system>_<symmetry>.csv/.npz`` and ``<out_dir>/<system>_*.png``.
+    ``<out_dir>/<system>_<symmetry>.keras`` (the trained network), ``.csv``/``.npz`` (monitors) and
+    ``<out_dir>/<system>_*.png``; prints a progress line every tenth of the training.
     """
+    from conserve_tf import cli
+    from conserve_tf.callbacks import ProgressLog
     from lagrangian.systems import get_system
     from lagrangian.training import train_model
 
@@ -128,8 +131,10 @@ def reproduce(system_name: str, symmetries, epochs: int, steps_per_epoch: int, t
     os.makedirs(out_dir, exist_ok=True)
     results, numbers = {}, {}
     for sym in symmetries:
+        log = ProgressLog(every=max(1, epochs // 10), prefix=f"{system_name} {sym}: ")
         model, hist = train_model(system, sym, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed,
-                                  hidden_units=hidden_units)
+                                  hidden_units=hidden_units, callbacks=[log])
+        cli.save_model(model, os.path.join(out_dir, f"{system_name}_{sym}.keras"))  # kept for later rollouts
         out = evaluate(model, system, t_final, every=every, seed=seed, jit_compile=jit_compile)
         write_monitors(out, os.path.join(out_dir, f"{system_name}_{sym}"))
         results[sym] = out
