@@ -19,13 +19,14 @@ PAPER = {
 }
 
 
-def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_kepler", epochs=None, seed: int = 0) -> dict:
+def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_kepler", epochs=None, seed: int = 0,
+              symmetries=("none", "R")) -> dict:
     from lagrangian.experiment import report, reproduce
 
     epochs = epochs or (2 if quick else 2500)
     steps = 25 if quick else 100
     t_final = 2.0 if quick else 128.0
-    numbers = reproduce("kepler", ["none", "R"], epochs, steps, t_final, out_dir, seed=seed,
+    numbers = reproduce("kepler", list(symmetries), epochs, steps, t_final, out_dir, seed=seed,
                         hidden_units=32 if quick else 128, jit_compile=not quick)
     title = f"Kepler (Figs. 3-5), {epochs} epochs x {steps} steps, T = {t_final:g}"
     return {"numbers": numbers, "table": report(title, numbers, PAPER, out_dir)}
@@ -34,4 +35,4 @@ def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_kepler", e
 if __name__ == "__main__":
     from benchmarks.lagrangian_common import main_for
 
-    main_for("lagrangian_kepler", benchmark)
+    main_for("lagrangian_kepler", benchmark, symmetries=("none", "R"))
