@@ -27,7 +27,9 @@ import tensorflow as tf
 from .distribute import BuiltModelMixin
 from .spreaders import BALLS, ball_noise
 
-__all__ = ["ConservNet", "nv_loss_terms", "gradient_cosine_penalty"]
+__all__ = ["ConservNet", "nv_loss_terms", "gradient_cosine_penalty", "gradient_logdet_penalty", "PENALTIES"]
+
+PENALTIES = ("cos2", "logdet")
 
 _EPS = 1e-12  # keeps d sqrt(var)/d var finite where a group's spread is exactly zero
 
@@ -63,6 +65,28 @@ def gradient_cosine_penalty(jacobian):
     return tf.reduce_sum(tf.reduce_mean(gram, axis=0) * upper) / (k * (k - 1) / 2)
 
 
+def gradient_logdet_penalty(jacobian, floor: float = 1e-3):
+    """Mean over samples of -log(det(G + δI) / (1 + δ)^k), G (k, k) the Gram matrix of the k unit input
+    gradients, δ = ``floor``; jacobian (N, k, F) -> scalar (log det through a Cholesky factor).
+
+    A barrier against *dependence*: 0 for orthogonal gradients, about cos² for a nearly orthogonal pair
+    (k = 2: -log(((1 + δ)² - cos²) / (1 + δ)²)), about -log(2δ) ≈ 6.2 when an output is locally a function
+    of another. Unlike the mean cos² (ceiling 1), a small weight charges little for the moderate angles
+    independent invariants have between them (L and E of Kepler in standardized coordinates: mean cos²
+    0.54), yet the barrier still keeps two outputs from merging.
+    """
+    k = jacobian.shape[1]
+    if k is None or k < 2:
+        return tf.zeros((), jacobian.dtype)
+    unit = tf.math.l2_normalize(jacobian, axis=-1, epsilon=1e-12)
+    gram = tf.einsum("nif,njf->nij", unit, unit) / (1.0 + floor) + floor / (1.0 + floor) * tf.eye(k, dtype=unit.dtype)
+    chol = tf.linalg.cholesky(gram)
+    return tf.reduce_mean(-2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)), axis=-1))
+
+
+_PENALTY_FNS = {"cos2": gradient_cosine_penalty, "logdet": gradient_logdet_penalty}
+
+
 @keras.saving.register_keras_serializable(package="conserve_tf")
 class ConservNet(BuiltModelMixin, keras.Model):
     """F: R^F -> R^outputs, an MLP of ``depth`` hidden layers of ``width`` units, trained with the NV loss.
@@ -70,11 +94,20 @@ class ConservNet(BuiltModelMixin, keras.Model):
     Defaults follow the paper: 4 hidden layers of 320 Mish units, one output, Q = R = 1, L2-ball
     spreader, standard deviation as the spread. ``scale``/``offset`` (F,) are the input scaling saved with the
     model (None: identity).
+
+    Several outputs (``outputs=k``): NV loss per output (averaged) + ``independence`` times a penalty on
+    the outputs' input gradients, ``penalty="cos2"`` (mean squared cosine, :func:`gradient_cosine_penalty`)
+    or ``"logdet"`` (barrier against dependence, :func:`gradient_logdet_penalty`). ``towers=True`` gives
+    every output its own MLP (no shared hidden layers), which the one-output-at-a-time ("deflation")
+    scheme needs: after ``set_stage(j)`` only output j trains (NV loss on F_j alone) while the towers of
+    outputs < j are frozen and enter only the penalty, computed on F_0..F_j; ``set_stage(None)`` trains
+    all outputs jointly again.
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
                  q: float = 1.0, r: float = 1.0, spread: str = "std", spreader: str = "l2",
-                 scale=None, offset=None, seed: int = 0, independence: float = 1.0, **kwargs):
+                 scale=None, offset=None, seed: int = 0, independence: float = 1.0, penalty: str = "cos2",
+                 towers: bool = False, **kwargs):
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
             raise ValueError(f"width, depth and outputs must be >= 1, got {width}, {depth}, {outputs}")
@@ -84,6 +117,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
             raise ValueError(f"spreader (the noise ball) must be one of {BALLS}, got {spreader!r}")
         if not independence >= 0:
             raise ValueError(f"independence weight must be >= 0, got {independence}")
+        if penalty not in PENALTIES:
+            raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
         if not (q > 0 and r > 0):
             raise ValueError(f"Q and R must be positive, got Q={q}, R={r}")
         try:
@@ -94,13 +129,20 @@ class ConservNet(BuiltModelMixin, keras.Model):
             raise ValueError(f"scale has {len(scale)} entries but offset has {len(offset)}")
         self.width, self.depth, self.activation, self.outputs = int(width), int(depth), activation, int(outputs)
         self.q, self.r, self.spread, self.spreader, self.seed = float(q), float(r), spread, spreader, int(seed)
-        self.independence = float(independence)
+        self.independence, self.penalty, self.towers = float(independence), penalty, bool(towers)
+        self.stage = None  # None: all outputs train jointly; j: only output j (towers of outputs < j frozen)
         self.scale = None if scale is None else [float(v) for v in scale]
         self.offset = None if offset is None else [float(v) for v in offset]
         # sub-layers do not inherit the model's dtype policy in Keras 3: pass it on
-        self.hidden = [keras.layers.Dense(self.width, activation=activation, name=f"hidden_{i}",
-                                          dtype=self.dtype_policy) for i in range(self.depth)]
-        self.head = keras.layers.Dense(self.outputs, name="invariant", dtype=self.dtype_policy)
+        if self.towers:  # one MLP per output
+            self.tower_layers = [[keras.layers.Dense(self.width, activation=activation, name=f"tower{j}_hidden_{i}",
+                                                     dtype=self.dtype_policy) for i in range(self.depth)]
+                                 + [keras.layers.Dense(1, name=f"tower{j}_invariant", dtype=self.dtype_policy)]
+                                 for j in range(self.outputs)]
+        else:
+            self.hidden = [keras.layers.Dense(self.width, activation=activation, name=f"hidden_{i}",
+                                              dtype=self.dtype_policy) for i in range(self.depth)]
+            self.head = keras.layers.Dense(self.outputs, name="invariant", dtype=self.dtype_policy)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.spread_tracker = keras.metrics.Mean(name="spread")
         self.noise_tracker = keras.metrics.Mean(name="noise")
@@ -113,12 +155,29 @@ class ConservNet(BuiltModelMixin, keras.Model):
         n_features = int(input_shape[-1])
         if self.scale is not None and len(self.scale) != n_features:
             raise ValueError(f"the model's input scaling has {len(self.scale)} features, the data {n_features}")
-        shape = (None, n_features)
-        for layer in self.hidden:
-            layer.build(shape)
-            shape = (None, self.width)
-        self.head.build(shape)
+        for stack in (self.tower_layers if self.towers else [self.hidden + [self.head]]):
+            shape = (None, n_features)
+            for layer in stack:
+                layer.build(shape)
+                shape = (None, self.width)
         self.built = True
+
+    def set_stage(self, stage):
+        """Train only output ``stage`` (freezing the towers of the others), or all outputs (``None``).
+
+        Needs ``towers=True``. Recompile (``fit_conservnet(model=...)`` does) after changing the stage.
+        """
+        if stage is not None:
+            if not self.towers:
+                raise ValueError("training one output at a time needs towers=True (separate MLPs per output)")
+            if not 0 <= int(stage) < self.outputs:
+                raise ValueError(f"stage must lie in 0..{self.outputs - 1} or be None, got {stage}")
+            stage = int(stage)
+        self.stage = stage
+        if self.towers:
+            for j, stack in enumerate(self.tower_layers):
+                for layer in stack:
+                    layer.trainable = stage is None or j == stage
 
     def scale_inputs(self, x):
         """x (..., F) raw -> (x - offset) * scale."""
@@ -129,8 +188,16 @@ class ConservNet(BuiltModelMixin, keras.Model):
             x = x * tf.constant(self.scale, dtype=x.dtype)
         return x
 
-    def network(self, xs):
-        """The MLP on already-scaled inputs (..., F) -> (..., outputs)."""
+    def network(self, xs, upto: int | None = None):
+        """The MLP on already-scaled inputs (..., F) -> (..., outputs) (towers: the first ``upto`` outputs)."""
+        if self.towers:
+            outs = []
+            for stack in self.tower_layers[:upto]:
+                h = xs
+                for layer in stack:
+                    h = layer(h)
+                outs.append(h)
+            return tf.concat(outs, axis=-1)
         h = xs
         for layer in self.hidden:
             h = layer(h)
@@ -153,7 +220,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
 
     @property
     def _penalized(self) -> bool:
-        return self.outputs > 1 and self.independence > 0
+        return self.outputs > 1 and self.independence > 0 and self.stage != 0
 
     def nv_terms(self, x, group_ids, step, training: bool, with_penalty: bool = False):
         """Spread and noise terms of Eq. (1) on a batch x (G, M, F) (and the independence penalty)."""
@@ -164,15 +231,19 @@ class ConservNet(BuiltModelMixin, keras.Model):
                          dtype=xs.dtype)
         g = tf.shape(xs)[0]
         inputs = tf.concat([xs, xs + eps], axis=0)  # one pass for clean and noised inputs
+        upto = None if self.stage is None else self.stage + 1  # in a stage, outputs after it are not used
+        k = self.outputs if upto is None else upto
         if with_penalty and self._penalized:
             flat = tf.reshape(inputs, [-1, n_features])
             with tf.GradientTape() as inner:
                 inner.watch(flat)
-                out = self.network(flat)
-            penalty = gradient_cosine_penalty(inner.batch_jacobian(out, flat))
-            both = tf.reshape(out, [2 * g, members, self.outputs])
+                out = self.network(flat, upto)
+            penalty = _PENALTY_FNS[self.penalty](inner.batch_jacobian(out, flat))
+            both = tf.reshape(out, [2 * g, members, k])
         else:
-            both, penalty = self.network(inputs), tf.zeros((), xs.dtype)
+            both, penalty = self.network(inputs, upto), tf.zeros((), xs.dtype)
+        if self.stage is not None:  # NV loss of the trained output only
+            both = both[..., self.stage:]
         spread, noise = nv_loss_terms(both[:g], both[g:], self.q, self.spread)
         return (spread, noise, penalty) if with_penalty else (spread, noise)
 
@@ -211,5 +282,6 @@ class ConservNet(BuiltModelMixin, keras.Model):
         config = super().get_config()
         config.update(width=self.width, depth=self.depth, activation=self.activation, outputs=self.outputs,
                       q=self.q, r=self.r, spread=self.spread, spreader=self.spreader, scale=self.scale,
-                      offset=self.offset, seed=self.seed, independence=self.independence)
+                      offset=self.offset, seed=self.seed, independence=self.independence, penalty=self.penalty,
+                      towers=self.towers)
         return config

@@ -69,7 +69,7 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
                    groups_per_step: int | None = -1, scaling: str = "auto", eval_every: int = 0,
                    steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
                    model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,
-                   **model_kwargs):
+                   scheme: str = "joint", **model_kwargs):
     """Train a ConservNet on ``train`` for ``steps`` optimizer steps; returns ``(model, history)``.
 
     A Keras epoch is ``steps_per_epoch`` steps (default: one pass over the groups), so ``History``
@@ -80,7 +80,21 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     optimizer in its scope; ``backup_dir`` resumes an interrupted run from its last epoch
     (``keras.callbacks.BackupAndRestore``). A NaN or Inf loss stops training with
     :class:`~conserve_tf.callbacks.NonFiniteLoss` naming the epoch and step.
+
+    ``scheme`` (several outputs): ``"joint"`` trains all outputs together; ``"sequential"`` (deflation)
+    builds one tower per output (``towers=True``) and trains output 0 alone, then output 1 with output 0
+    frozen and in the independence penalty, and so on, ``steps`` optimizer steps each (a fresh optimizer
+    and schedule per output); it returns the last output's ``History`` with ``stage_histories`` (one per
+    output) attached.
     """
+    if scheme not in ("joint", "sequential"):
+        raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
+    if scheme == "sequential":
+        return _fit_sequential(train, test, steps=steps, recipe=recipe, learning_rate=learning_rate,
+                               groups_per_step=groups_per_step, scaling=scaling, eval_every=eval_every,
+                               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+                               jit_compile=jit_compile, model=model, seed=seed, strategy=strategy,
+                               backup_dir=backup_dir, **model_kwargs)
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
     if int(steps) < 1:
@@ -109,4 +123,28 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
         cbs.insert(0, InvariantMetrics(test, every=eval_every))
     history = model.fit(as_dataset(train, per, seed=seed).repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch,
                         verbose=verbose, callbacks=cbs, shuffle=False)
+    return model, history
+
+
+def _fit_sequential(train, test, model=None, seed=0, scaling="auto", strategy=None, backup_dir=None, **kwargs):
+    """The deflation scheme of :func:`fit_conservnet` (``scheme="sequential"``)."""
+    fit_keys = ("steps", "recipe", "learning_rate", "groups_per_step", "eval_every", "steps_per_epoch", "callbacks",
+                "verbose", "jit_compile")
+    fit_kwargs = {key: kwargs.pop(key) for key in fit_keys if key in kwargs}
+    strategy = strategy or tf.distribute.get_strategy()
+    if model is None:
+        kwargs["towers"] = True
+        with strategy.scope():
+            model = build_conservnet(train, scaling=scaling, seed=seed, **kwargs)
+    elif kwargs:
+        raise ValueError(f"model arguments {sorted(kwargs)} cannot be applied to a given model")
+    histories = []
+    for j in range(model.outputs):
+        model.set_stage(j)
+        backup = None if backup_dir is None else f"{backup_dir}/output_{j}"
+        _, history = fit_conservnet(train, test, model=model, seed=seed + j, strategy=strategy, backup_dir=backup,
+                                    **fit_kwargs)
+        histories.append(history)
+    model.set_stage(None)
+    history.stage_histories = histories
     return model, history

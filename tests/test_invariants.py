@@ -158,3 +158,94 @@ def test_benchmark_quick(tmp_path):
     assert out["count"]["s1"]["count"] in (0, 1, 2) and len(out["count"]["s1"]["rows"]) == 2
     for name in ("results.md", "results.csv", "readout_kepler.md", "readout_em.md", "count_s1.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_logdet_penalty_is_a_barrier_against_dependence():
+    import tensorflow as tf
+
+    from conserve_tf.model import gradient_cosine_penalty, gradient_logdet_penalty
+
+    n, ang = 40, 0.7
+    ortho = tf.constant(np.tile(np.eye(3, 4)[None], (n, 1, 1)))
+    pair = tf.constant(np.tile(np.array([[1.0, 0, 0, 0], [np.cos(ang), np.sin(ang), 0, 0]])[None], (n, 1, 1)))
+    parallel = tf.constant(np.tile(np.array([[1.0, 2, 0, 0], [-2.0, -4, 0, 0]])[None], (n, 1, 1)))
+    d = 1e-3
+    assert float(gradient_logdet_penalty(ortho)) == pytest.approx(0.0, abs=1e-9)
+    assert float(gradient_logdet_penalty(pair)) == pytest.approx(-np.log(((1 + d) ** 2 - np.cos(ang) ** 2) /
+                                                                         (1 + d) ** 2), rel=1e-6)
+    assert float(gradient_logdet_penalty(parallel)) == pytest.approx(-np.log((2 * d + d * d) / (1 + d) ** 2),
+                                                                     rel=1e-6)
+    # a moderate angle costs about what cos² charges; dependence costs far more than cos²'s ceiling of 1
+    assert float(gradient_logdet_penalty(pair)) < 2 * float(gradient_cosine_penalty(pair))
+    assert float(gradient_logdet_penalty(parallel)) > 6 * float(gradient_cosine_penalty(parallel))
+    assert float(gradient_logdet_penalty(ortho[:, :1])) == 0.0
+
+
+def _towers_model(data, **kw):
+    from conserve_tf import build_conservnet
+
+    return build_conservnet(data, scaling="standardize", width=8, depth=1, outputs=2, towers=True, **kw)
+
+
+def test_stage_training_freezes_earlier_outputs_and_trains_the_current_one():
+    from conserve_tf import ConservNet, fit_conservnet
+
+    data = make_system("kepler", 6, 8, seed=0)
+    x = data.flat().astype(np.float32)
+    model = _towers_model(data, penalty="logdet")
+    before = model.predict(x, verbose=0)
+    model.set_stage(1)
+    assert len(model.trainable_variables) == 4  # tower 1's kernel and bias, two layers
+    fit_conservnet(data, model=model, steps=5, learning_rate=1e-2)
+    after = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(after[:, 0], before[:, 0])
+    assert np.max(np.abs(after[:, 1] - before[:, 1])) > 1e-4
+    with pytest.raises(ValueError, match="towers=True"):
+        ConservNet(outputs=2).set_stage(0)
+    with pytest.raises(ValueError, match="stage must lie"):
+        model.set_stage(2)
+
+
+def test_stage_penalty_pushes_the_trained_output_away_from_a_frozen_copy():
+    """Tower 1 starts as an exact copy of tower 0 (dependent: penalty at its ceiling); training stage 1
+    lowers the penalty while output 0 stays put, so the penalty acts against the frozen output."""
+    import tensorflow as tf
+
+    from conserve_tf import fit_conservnet
+
+    data = make_system("kepler", 6, 8, seed=0)
+    model = _towers_model(data, penalty="logdet", independence=1.0)
+    for src, dst in zip(model.tower_layers[0], model.tower_layers[1]):
+        dst.set_weights(src.get_weights())
+    model.set_stage(1)
+    gid = tf.range(data.n_groups)
+
+    def penalty():
+        return float(model.nv_terms(tf.constant(data.x, tf.float32), gid, tf.constant(-1, tf.int64), False,
+                                    with_penalty=True)[2])
+
+    start = penalty()
+    assert start == pytest.approx(-np.log(2e-3), rel=0.05)
+    fit_conservnet(data, model=model, steps=30, learning_rate=1e-2)
+    assert penalty() < 0.5 * start
+    model.set_stage(0)  # stage 0 has nothing to be independent of
+    assert not model._penalized
+
+
+def test_sequential_scheme_trains_every_output_and_saves(tmp_path):
+    import keras
+
+    from conserve_tf import fit_conservnet
+
+    data = make_system("kepler", 6, 8, seed=0)
+    model, hist = fit_conservnet(data, steps=3, width=8, depth=1, outputs=2, scheme="sequential",
+                                 penalty="logdet", independence=0.1, scaling="standardize")
+    assert model.towers and model.stage is None and len(hist.stage_histories) == 2
+    assert "independence" not in hist.stage_histories[0].history and "independence" in hist.history
+    model.save(tmp_path / "seq.keras")
+    loaded = keras.models.load_model(tmp_path / "seq.keras")
+    x = data.flat().astype(np.float32)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert loaded.penalty == "logdet" and loaded.towers
+    with pytest.raises(ValueError, match="scheme"):
+        fit_conservnet(data, steps=1, scheme="greedy")
