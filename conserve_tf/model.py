@@ -27,7 +27,8 @@ import tensorflow as tf
 from .distribute import BuiltModelMixin
 from .spreaders import BALLS, ball_noise
 
-__all__ = ["ConservNet", "nv_loss_terms", "gradient_cosine_penalty", "gradient_logdet_penalty", "PENALTIES"]
+NOISE_TERMS = ("total", "increment")
+__all__ = ["ConservNet", "NOISE_TERMS", "nv_loss_terms", "gradient_cosine_penalty", "gradient_logdet_penalty", "PENALTIES"]
 
 PENALTIES = ("cos2", "logdet")
 
@@ -40,13 +41,19 @@ def _spread(f, spread: str):
     return tf.sqrt(var + _EPS) if spread == "std" else var
 
 
-def nv_loss_terms(f_clean, f_noised, q: float, spread: str = "std"):
+def nv_loss_terms(f_clean, f_noised, q: float, spread: str = "std", noise_term: str = "total"):
     """The two terms of Eq. (1), each averaged over groups and outputs.
 
     f_clean, f_noised: (G, M, k). Returns (spread term, noise term); the loss is their sum.
+    ``noise_term="total"`` (Eq. 1): |Q - S(F(x + ε))|. ``"increment"``: |Q - S(F(x + ε) - F(x))|, the
+    spread the noise itself causes. They agree on an exact invariant; they differ away from one: S(F(x + ε))
+    also counts F's variation along the data, so a group can meet Q with an F that is not invariant, and
+    when that variation dominates, the loss barely depends on F's gradient across the data (the "total"
+    term grows with it only as n / sqrt(n² + δ²), n the noise part, δ the variation along the data).
     """
     clean = tf.reduce_mean(_spread(f_clean, spread))
-    noise = tf.reduce_mean(tf.abs(q - _spread(f_noised, spread)))
+    noised = f_noised - f_clean if noise_term == "increment" else f_noised
+    noise = tf.reduce_mean(tf.abs(q - _spread(noised, spread)))
     return clean, noise
 
 
@@ -101,13 +108,18 @@ class ConservNet(BuiltModelMixin, keras.Model):
     every output its own MLP (no shared hidden layers), which the one-output-at-a-time ("deflation")
     scheme needs: after ``set_stage(j)`` only output j trains (NV loss on F_j alone) while the towers of
     outputs < j are frozen and enter only the penalty, computed on F_0..F_j; ``set_stage(None)`` trains
-    all outputs jointly again.
+    all outputs jointly again. ``project_noise=True``: in stage j the spreading noise ε of every point is
+    projected onto the tangent space of the level sets of the frozen outputs F_0..F_{j-1} there
+    (ε - U Uᵀ ε, U an orthonormal basis of their input gradients), so the noise, to first order, leaves
+    them unchanged: the analogue of appendix G's data with L held fixed, where the NV loss finds a
+    second invariant. A function of the frozen outputs then gets no noise spread and pays the full
+    noise term |Q - S|, so the NV loss itself steers F_j away from them.
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
                  q: float = 1.0, r: float = 1.0, spread: str = "std", spreader: str = "l2",
                  scale=None, offset=None, seed: int = 0, independence: float = 1.0, penalty: str = "cos2",
-                 towers: bool = False, **kwargs):
+                 towers: bool = False, project_noise: bool = False, noise_term: str = "total", **kwargs):
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
             raise ValueError(f"width, depth and outputs must be >= 1, got {width}, {depth}, {outputs}")
@@ -117,6 +129,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
             raise ValueError(f"spreader (the noise ball) must be one of {BALLS}, got {spreader!r}")
         if not independence >= 0:
             raise ValueError(f"independence weight must be >= 0, got {independence}")
+        if noise_term not in NOISE_TERMS:
+            raise ValueError(f"noise_term must be one of {NOISE_TERMS}, got {noise_term!r}")
         if penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
         if not (q > 0 and r > 0):
@@ -130,6 +144,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
         self.width, self.depth, self.activation, self.outputs = int(width), int(depth), activation, int(outputs)
         self.q, self.r, self.spread, self.spreader, self.seed = float(q), float(r), spread, spreader, int(seed)
         self.independence, self.penalty, self.towers = float(independence), penalty, bool(towers)
+        self.project_noise, self.noise_term = bool(project_noise), noise_term
         self.stage = None  # None: all outputs train jointly; j: only output j (towers of outputs < j frozen)
         self.scale = None if scale is None else [float(v) for v in scale]
         self.offset = None if offset is None else [float(v) for v in offset]
@@ -229,6 +244,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
         n_features = xs.shape[-1]
         eps = ball_noise((None, members, n_features), self.r, self.spreader, self.seed, step, group_ids,
                          dtype=xs.dtype)
+        if self.project_noise and self.stage:
+            eps = self._level_set_noise(xs, eps, n_features)
         g = tf.shape(xs)[0]
         inputs = tf.concat([xs, xs + eps], axis=0)  # one pass for clean and noised inputs
         upto = None if self.stage is None else self.stage + 1  # in a stage, outputs after it are not used
@@ -244,8 +261,20 @@ class ConservNet(BuiltModelMixin, keras.Model):
             both, penalty = self.network(inputs, upto), tf.zeros((), xs.dtype)
         if self.stage is not None:  # NV loss of the trained output only
             both = both[..., self.stage:]
-        spread, noise = nv_loss_terms(both[:g], both[g:], self.q, self.spread)
+        spread, noise = nv_loss_terms(both[:g], both[g:], self.q, self.spread, self.noise_term)
         return (spread, noise, penalty) if with_penalty else (spread, noise)
+
+    def _level_set_noise(self, xs, eps, n_features):
+        """ε (G, M, F) minus its components along the input gradients of the frozen outputs at xs."""
+        flat = tf.reshape(xs, [-1, n_features])
+        with tf.GradientTape() as tape:
+            tape.watch(flat)
+            frozen = self.network(flat, self.stage)
+        jac = tf.stop_gradient(tape.batch_jacobian(frozen, flat))  # (N, j, F)
+        basis, _ = tf.linalg.qr(tf.transpose(jac, [0, 2, 1]))  # (N, F, j), orthonormal columns
+        e = tf.reshape(eps, [-1, n_features])
+        e = e - tf.einsum("nfj,nj->nf", basis, tf.einsum("nfj,nf->nj", basis, e))
+        return tf.reshape(e, tf.shape(eps))
 
     def _record(self, spread, noise, penalty):
         self.loss_tracker.update_state(spread + noise + self.independence * penalty)
@@ -283,5 +312,6 @@ class ConservNet(BuiltModelMixin, keras.Model):
         config.update(width=self.width, depth=self.depth, activation=self.activation, outputs=self.outputs,
                       q=self.q, r=self.r, spread=self.spread, spreader=self.spreader, scale=self.scale,
                       offset=self.offset, seed=self.seed, independence=self.independence, penalty=self.penalty,
-                      towers=self.towers)
+                      towers=self.towers, project_noise=self.project_noise,
+                      noise_term=self.noise_term)
         return config

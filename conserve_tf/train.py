@@ -59,6 +59,10 @@ flags.DEFINE_integer("invariants", 1, "Outputs k trained jointly (NV loss each +
                      lower_bound=1)
 flags.DEFINE_float("independence", 1.0, "Weight of the gradient-cosine independence penalty (k > 1).",
                    lower_bound=0.0)
+flags.DEFINE_enum("scheme", "joint", ["joint", "sequential"], "k > 1: train the outputs jointly, or one after "
+                  "another with the earlier ones frozen (deflation; one MLP per output, --epochs each).")
+flags.DEFINE_enum("penalty", "cos2", ["cos2", "logdet"], "Independence penalty (k > 1): mean squared cosine of "
+                  "the outputs' input gradients, or the log-det barrier against dependence.")
 flags.DEFINE_boolean("count", False, "Estimate the number of independent invariants: train k = 1..--max_invariants "
                      "outputs and print the table of held-out spreads (see conserve_tf.invariants).")
 flags.DEFINE_integer("max_invariants", 4, "Largest k tried by --count.", lower_bound=1)
@@ -112,7 +116,9 @@ def main(argv):
         groups_per_step=FLAGS.groups_per_step or -1, scaling=FLAGS.scaling, eval_every=1,
         steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, width=FLAGS.width,
         depth=FLAGS.depth, activation=FLAGS.activation, spread=FLAGS.spread, spreader=FLAGS.spreader,
-        q=FLAGS.q, r=FLAGS.r, strategy=strategy, independence=FLAGS.independence)
+        q=FLAGS.q, r=FLAGS.r, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty)
+    if FLAGS.scheme == "sequential":
+        fit_kwargs["scheme"] = "sequential"
     if FLAGS.count:
         from .invariants import count_invariants, plot_count
 
@@ -125,7 +131,8 @@ def main(argv):
         return
     model, _ = fit_conservnet(train, test, steps=steps, seed=FLAGS.seed, outputs=FLAGS.invariants,
                               backup_dir=FLAGS.backup_dir, **fit_kwargs)
-    print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps")
+    per = " per output, one output after another" if FLAGS.scheme == "sequential" and FLAGS.invariants > 1 else ""
+    print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per}")
     k = FLAGS.invariants
     for j in range(k):
         for name, part in (("train", train), ("test", test)):

@@ -249,3 +249,45 @@ def test_sequential_scheme_trains_every_output_and_saves(tmp_path):
     assert loaded.penalty == "logdet" and loaded.towers
     with pytest.raises(ValueError, match="scheme"):
         fit_conservnet(data, steps=1, scheme="greedy")
+
+
+def test_level_set_noise_leaves_frozen_outputs_unchanged_to_first_order():
+    import tensorflow as tf
+
+    from conserve_tf.spreaders import ball_noise
+
+    data = make_system("kepler", 5, 8, seed=1)
+    model = _towers_model(data, project_noise=True)
+    model.set_stage(1)
+    xs = model.scale_inputs(data.x.astype(np.float32))
+    eps = ball_noise(tuple(xs.shape), 1e-2, seed=3)
+    proj = model._level_set_noise(xs, eps, 4)
+
+    def moved(e):
+        return np.abs(model.network(xs + e, 1) - model.network(xs, 1)).mean()
+
+    assert moved(proj) < 0.05 * moved(eps)  # the frozen output barely moves along projected noise
+    assert np.linalg.norm(proj) > 0.5 * np.linalg.norm(eps)  # most of the noise remains (3 of 4 directions)
+    with tf.GradientTape() as tape:
+        flat = tf.reshape(xs, [-1, 4])
+        tape.watch(flat)
+        f0 = model.network(flat, 1)
+    grad = tape.gradient(f0, flat).numpy()
+    np.testing.assert_allclose(np.sum(grad * proj.numpy().reshape(-1, 4), axis=1), 0.0, atol=1e-6)
+
+
+def test_increment_noise_term_ignores_variation_along_the_data():
+    """'total' (Eq. 1) lets variation along the data stand in for the noise; 'increment' does not."""
+    from conserve_tf.model import nv_loss_terms
+
+    rng = np.random.default_rng(0)
+    along = rng.normal(size=(6, 50, 1)).astype(np.float32)          # F varies within groups: std ~1
+    bump = 0.1 * rng.normal(size=(6, 50, 1)).astype(np.float32)     # what the noise adds: std ~0.1
+    s_tot, n_tot = (float(v) for v in nv_loss_terms(along, along + bump, q=1.0))
+    s_inc, n_inc = (float(v) for v in nv_loss_terms(along, along + bump, q=1.0, noise_term="increment"))
+    assert s_tot == pytest.approx(s_inc) and s_tot > 0.8
+    assert n_tot < 0.1          # total: the variation along the data nearly meets Q = 1 by itself
+    assert n_inc > 0.85         # increment: only the noise's own spread (~0.1) counts
+    invariant = np.repeat(rng.normal(size=(6, 1, 1)), 50, axis=1).astype(np.float32)
+    both = [float(nv_loss_terms(invariant, invariant + bump, q=1.0, noise_term=t)[1]) for t in ("total", "increment")]
+    assert both[0] == pytest.approx(both[1], rel=1e-5)  # identical on an exact invariant
