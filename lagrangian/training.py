@@ -1,8 +1,14 @@
 """Training a Lagrangian network on one of the paper's systems (Müller 2023, Sec. 3.1).
 
 Settings follow the paper: batch 128, Adam with cosine decay 1e-3 -> 1e-5 over all steps, MSE on
-accelerations, noise σ = 1e-3 on inputs and targets. Data are generated once, in bulk, and fed
-from memory through ``tf.data`` (shuffle, batch, repeat, prefetch).
+accelerations, noise σ = 1e-3 on inputs and targets. Clean states are generated once, in bulk, and
+fed from memory through ``tf.data`` (shuffle, repeat, batch, prefetch); the noise is drawn afresh for
+every batch inside the pipeline, as the published code draws a new noisy sample every time.
+
+Why fresh noise: with one fixed noisy copy of 2^17 samples, 250 000 steps revisit each sample ~250
+times and the network learns the noise. Measured on Kepler with R (2500 epochs): training MSE 8.4e-6,
+below the floor that input noise alone sets for a perfect model, σ²(1 + 2 E[r⁻⁶]) = 1.7e-5, and the true
+angular momentum drifted by 2.1e-3 (the paper: below 1e-3).
 """
 
 from __future__ import annotations
@@ -22,13 +28,31 @@ def build_model(system, symmetry: str, hidden_units: int = 128, dtype: str = "fl
                              system=system.name, dtype=dtype, init=init)
 
 
-def make_dataset(x, y, batch_size: int = 128, seed: int = 0):
-    """Endless shuffled ``tf.data`` pipeline of (states, accelerations) from in-memory arrays."""
+def make_dataset(x, y, batch_size: int = 128, seed: int = 0, sigma: float = 0.0):
+    """Endless shuffled ``tf.data`` pipeline of (states, accelerations) from in-memory arrays.
+
+    ``x`` (n, 2 d), ``y`` (n, d). With ``sigma > 0`` every batch gets fresh N(0, σ²) noise on
+    inputs and targets (Sec. 3.1), from stateless seeds drawn from ``seed``: reproducible, and never
+    the same noise twice.
+    """
     import tensorflow as tf
 
+    if not sigma >= 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     ds = ds.shuffle(min(len(x), 65536), seed=seed, reshuffle_each_iteration=True)
-    return ds.repeat().batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    ds = ds.repeat().batch(batch_size, drop_remainder=True)
+    if sigma > 0:
+        seeds = tf.data.Dataset.random(seed=seed).batch(4, drop_remainder=True)  # two stateless seeds a batch
+
+        def noisy(batch, s):
+            xb, yb = batch
+            nx = tf.random.stateless_normal(tf.shape(xb), seed=s[:2], dtype=xb.dtype)
+            ny = tf.random.stateless_normal(tf.shape(yb), seed=s[2:], dtype=yb.dtype)
+            return xb + sigma * nx, yb + sigma * ny
+
+        ds = tf.data.Dataset.zip((ds, seeds)).map(noisy, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int = 100, batch_size: int = 128,
@@ -40,7 +64,8 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
     ``strategy`` (see :mod:`conserve_tf.distribute`) builds the model and optimizer in its scope; the
     batch is split across replicas and the per-replica MSE is divided by the replica count.
 
-    ``n_samples`` defaults to min(epochs * steps_per_epoch * batch_size, 2**17) fresh samples.
+    ``n_samples`` defaults to min(epochs * steps_per_epoch * batch_size, 2**17) clean states; noise of
+    std ``sigma`` is drawn afresh for every batch (:func:`make_dataset`).
     """
     import keras
 
@@ -57,7 +82,7 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
     cli.set_seed(seed)
     total = int(epochs) * int(steps_per_epoch)
     n = int(n_samples or min(total * batch_size, 2**17))
-    x, y = system.training_data(n, sigma=sigma, seed=seed)
+    x, y = system.training_data(n, sigma=0.0, seed=seed)  # clean; the pipeline adds fresh noise per batch
     import tensorflow as tf
 
     with (strategy or tf.distribute.get_strategy()).scope():
@@ -65,7 +90,7 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total,
                                                           alpha=final_learning_rate / learning_rate)
         model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
-    hist = model.fit(make_dataset(x, y, batch_size, seed), epochs=int(epochs), steps_per_epoch=int(steps_per_epoch),
+    hist = model.fit(make_dataset(x, y, batch_size, seed, sigma=sigma), epochs=int(epochs), steps_per_epoch=int(steps_per_epoch),
                      verbose=verbose, callbacks=[HessianGuard(), StopOnNonFiniteLoss(), *callbacks])
     return model, hist.history
 

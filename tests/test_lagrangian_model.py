@@ -130,6 +130,23 @@ def test_fit_lowers_acceleration_mse():
     assert after < 0.5 * before
 
 
+def test_pipeline_draws_fresh_noise_for_every_batch():
+    """Sec. 3.1 noise on inputs and targets, new at every batch (never the same noisy copy twice), seeded."""
+    x, y = np.zeros((64, 6), np.float32), np.ones((64, 3), np.float32)
+    batches = [b for _, b in zip(range(6), make_dataset(x, y, 64, seed=5, sigma=0.01))]
+    again = [b for _, b in zip(range(2), make_dataset(x, y, 64, seed=5, sigma=0.01))]
+    noise = np.stack([b[0].numpy() for b in batches])
+    assert noise.std() == pytest.approx(0.01, rel=0.1) and abs(noise.mean()) < 1e-3
+    assert np.std(np.stack([b[1].numpy() for b in batches]) - 1.0) == pytest.approx(0.01, rel=0.1)
+    # same samples (one batch is the whole shuffled set), different noise each time
+    assert min(np.abs(noise[i] - noise[j]).max() for i in range(6) for j in range(i)) > 1e-3
+    np.testing.assert_array_equal(again[1][0].numpy(), batches[1][0].numpy())
+    clean = next(iter(make_dataset(x, y, 64)))
+    np.testing.assert_array_equal(clean[0].numpy(), x)
+    with pytest.raises(ValueError, match="sigma"):
+        make_dataset(x, y, 64, sigma=-1.0)
+
+
 def singular_model():
     """Unconstrained network whose D1 ignores the velocities: ∂²L/∂q̇² = 0."""
     system = get_system("kepler")
