@@ -28,7 +28,8 @@ from .distribute import BuiltModelMixin
 from .spreaders import BALLS, ball_noise
 
 NOISE_TERMS = ("total", "increment")
-__all__ = ["ConservNet", "NOISE_TERMS", "nv_loss_terms", "gradient_cosine_penalty", "gradient_logdet_penalty", "PENALTIES"]
+__all__ = ["ConservNet", "NOISE_TERMS", "PENALTIES", "nv_loss_terms", "gradient_cosine_penalty",
+           "gradient_logdet_penalty"]
 
 PENALTIES = ("cos2", "logdet")
 

@@ -143,6 +143,9 @@ def test_script_invariants_and_count(tmp_path, capsys):
                   "--invariants=2", "--degree=0", "--verbose=0", "--split=group")
     for text in ("F1 test: rho = ", "F2 train: rho = ", "| LRL direction |", "| F2 |"):
         assert text in out
+    out = _script(capsys, "--system=kepler", "--groups=6", "--members=8", "--epochs=2", "--width=8", "--depth=1",
+                  "--invariants=2", "--degree=0", "--verbose=0", "--scheme=sequential", "--penalty=logdet")
+    assert "per output, one output after another" in out and "| F2 |" in out
     plot = tmp_path / "count.png"
     out = _script(capsys, "--system=s1", "--groups=4", "--members=8", "--epochs=2", "--width=8", "--depth=1",
                   "--count", "--max_invariants=2", "--verbose=0", f"--count_plot={plot}")
