@@ -1,6 +1,10 @@
 """How well a learned scalar F matches a hidden invariant C (ConservNet paper, Figs. 2 and 7).
 
 * ``pearson_rho``: |Pearson correlation| between F and C over all samples.
+* ``spearman_rho``: |Spearman rank correlation|: near 1 when F is any monotone function of C. Any function
+  of an invariant is an invariant, so an F with a small spread but a curved relation to C scores a low
+  Pearson rho and R² yet a high rank correlation (Lotka-Volterra, standardized inputs: relative spread
+  0.012, R² 0.76).
 * ``linear_fit``: a, b of the least-squares fit C ≈ a F + b (the paper's F̂ = a F + b).
 * ``r2``: coefficient of determination of a F + b against C.
 * ``mean_intra_group_std``: mean over groups of the standard deviation of a F + b within the group,
@@ -15,7 +19,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-__all__ = ["pearson_rho", "linear_fit", "r2", "mean_intra_group_std", "relative_spread",
+__all__ = ["pearson_rho", "spearman_rho", "linear_fit", "r2", "mean_intra_group_std", "relative_spread",
            "invariant_report", "InvariantMetrics"]
 
 
@@ -39,6 +43,16 @@ def pearson_rho(f, c) -> float:
     if fs == 0 or cs == 0:
         return 0.0
     return float(abs(np.mean((f - f.mean()) * (c - c.mean())) / (fs * cs)))
+
+
+def spearman_rho(f, c) -> float:
+    """|Spearman rank correlation| between outputs F and constants C (ties share ranks; 0 when constant)."""
+    from scipy.stats import spearmanr
+
+    f, c = _flat(f, c)
+    if f.std() == 0 or c.std() == 0:
+        return 0.0
+    return float(abs(spearmanr(f, c).statistic))
 
 
 def linear_fit(f, c):
@@ -85,14 +99,15 @@ def invariant_report(f, c=None) -> dict:
     out = {"relative_spread": relative_spread(f)}
     if c is not None:
         a, b = linear_fit(f, c)
-        out.update(rho=pearson_rho(f, c), std=mean_intra_group_std(f, c), r2=r2(f, c), a=a, b=b)
+        out.update(rho=pearson_rho(f, c), spearman=spearman_rho(f, c), std=mean_intra_group_std(f, c),
+                   r2=r2(f, c), a=a, b=b)
     return out
 
 
 class InvariantMetrics(keras.callbacks.Callback):
     """Keras callback: every ``every`` epochs, evaluate the model's first output on held-out grouped data.
 
-    Adds ``{prefix}rho``, ``{prefix}std``, ``{prefix}r2`` (with true constants) and
+    Adds ``{prefix}rho``, ``{prefix}spearman``, ``{prefix}std``, ``{prefix}r2`` (with true constants) and
     ``{prefix}relative_spread`` to the epoch logs, so they appear in ``fit``'s history and can drive
     ``EarlyStopping``. ``predict_fn(x) -> F`` defaults to ``model(x)`` on ``x`` (G, M, F).
     """
@@ -120,6 +135,6 @@ class InvariantMetrics(keras.callbacks.Callback):
         report = self.compute()
         self.history.append({"epoch": epoch + 1, **report})
         if logs is not None:
-            for key in ("rho", "std", "r2", "relative_spread"):
+            for key in ("rho", "spearman", "std", "r2", "relative_spread"):
                 if key in report:
                     logs[self.prefix + key] = report[key]

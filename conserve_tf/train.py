@@ -137,7 +137,7 @@ def main(argv):
     for j in range(k):
         for name, part in (("train", train), ("test", test)):
             report = evaluate_invariant(model, part, output=j)
-            line = "".join(f"{key} = {report[key]:.4f}, " for key in ("rho", "std", "r2") if key in report)
+            line = "".join(f"{key} = {report[key]:.4f}, " for key in ("rho", "spearman", "std", "r2") if key in report)
             label = name if k == 1 else f"F{j + 1} {name}"
             print(f"{label:5s}: {line or 'no true constants: '}relative spread = {report['relative_spread']:.4f}"
                   + ("" if "rho" in report else " (intra-group std / overall std; lower is better)"))

@@ -1,0 +1,34 @@
+"""Metrics of a learned scalar against a hidden invariant (rho, rank correlation, R², spreads)."""
+
+import numpy as np
+import pytest
+
+from conserve_tf.metrics import invariant_report, linear_fit, pearson_rho, r2, relative_spread, spearman_rho
+
+C = np.linspace(-2.0, 2.0, 20)                                        # (G,)
+NOISE = np.random.default_rng(0).normal(size=(20, 50))                 # (G, M)
+
+
+def test_an_exact_invariant_scores_perfectly_at_any_scale():
+    f = np.broadcast_to(-3.0 * C[:, None] + 7.0, (20, 50))
+    rep = invariant_report(f, C)
+    assert rep["rho"] == pytest.approx(1) and rep["spearman"] == pytest.approx(1) and rep["r2"] == pytest.approx(1)
+    assert rep["std"] == pytest.approx(0, abs=1e-12) and rep["relative_spread"] == pytest.approx(0, abs=1e-12)
+    assert linear_fit(f, C) == pytest.approx((-1 / 3, 7 / 3))
+
+
+def test_a_curved_function_of_the_invariant_keeps_its_rank_correlation():
+    f = np.broadcast_to(np.exp(3.0 * C)[:, None], (20, 50))   # still invariant, far from linear in C
+    assert relative_spread(f) == pytest.approx(0, abs=1e-12)
+    assert spearman_rho(f, C) == pytest.approx(1)
+    assert r2(f, C) < 0.75 and pearson_rho(f, C) < 0.87
+
+
+def test_outputs_that_ignore_the_groups_score_near_zero():
+    assert pearson_rho(NOISE, C) < 0.1 and spearman_rho(NOISE, C) < 0.1 and r2(NOISE, C) < 0.01
+    assert relative_spread(NOISE) == pytest.approx(1, abs=0.05)
+    assert pearson_rho(np.ones((20, 50)), C) == 0 and spearman_rho(np.ones((20, 50)), C) == 0
+    assert np.isnan(relative_spread(np.ones((20, 50))))
+    assert set(invariant_report(NOISE)) == {"relative_spread"}   # no constants: the spread alone
+    with pytest.raises(ValueError, match="do not match"):
+        pearson_rho(np.ones(5), np.ones(6))
