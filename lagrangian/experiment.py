@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-__all__ = ["evaluate", "write_monitors", "plot_rollout", "final_numbers", "reproduce", "report"]
+__all__ = ["evaluate", "write_monitors", "load_monitors", "plot_rollout", "final_numbers", "reproduce", "report"]
 
 
 def evaluate(model, system, t_final: float, dt: float = 0.01, every: int = 10, perturbation: float = 1e-3,
@@ -53,6 +53,15 @@ def write_monitors(out: dict, path_prefix: str) -> list[str]:
         arrays["ref"] = out["ref"]
     np.savez_compressed(path_prefix + ".npz", **arrays)
     return [path_prefix + ".csv", path_prefix + ".npz"]
+
+
+def load_monitors(path_prefix: str) -> dict:
+    """Read back ``<prefix>.npz`` from :func:`write_monitors` as an :func:`evaluate`-like dict (no charges),
+    so figures can be redrawn, or runs trained in separate processes drawn side by side."""
+    with np.load(path_prefix + ".npz") as data:
+        out = {k: data[k] for k in data.files if not k.startswith("delta_")}
+        out["delta"] = {k[len("delta_"):]: data[k] for k in data.files if k.startswith("delta_")}
+    return out
 
 
 def plot_rollout(results: dict, system, path_prefix: str, title: str = "") -> list[str]:

@@ -1,6 +1,9 @@
 """Each lagrangian benchmark runs in --quick mode and returns finite numbers and writes its files."""
 
 import math
+import os
+
+import pytest
 
 from benchmarks import lagrangian_kepler, lagrangian_schwarzschild, lagrangian_speed, lagrangian_two_particle
 
@@ -18,8 +21,17 @@ def test_kepler_quick(tmp_path):
     assert set(out["numbers"]) == {"none", "R"}
     assert out["numbers"]["R"]["epochs"] == 2 and out["numbers"]["R"]["t_final"] > 0
     for name in ("results.md", "results.csv", "kepler_trajectories.png", "kepler_charges.png", "kepler_dq.png",
-                 "kepler_R.csv", "kepler_none.npz"):
+                 "kepler_R.csv", "kepler_none.npz", "kepler_R.keras"):
         assert (tmp_path / name).stat().st_size > 0
+    # monitors read back redraw the figures (runs trained in separate processes drawn side by side)
+    from lagrangian.experiment import load_monitors, plot_rollout
+    from lagrangian.systems import get_system
+
+    mon = {sym: load_monitors(str(tmp_path / f"kepler_{sym}")) for sym in ("R", "none")}
+    assert mon["R"]["delta"]["L_NN"].max() == pytest.approx(out["numbers"]["R"]["dL_NN_max"])
+    assert mon["R"]["t"][-1] == pytest.approx(out["numbers"]["R"]["t_final"])
+    paths = plot_rollout(mon, get_system("kepler"), str(tmp_path / "again"), "kepler")
+    assert all(os.path.getsize(p) > 0 for p in paths)
 
 
 def test_schwarzschild_quick(tmp_path):
