@@ -4,8 +4,9 @@ Public API:
 
 * grouped data: :class:`GroupedData`, :class:`GroupedDataError`
 * systems: :func:`make_system`, :data:`SYSTEMS`, :func:`load_double_pendulum`, :func:`double_pendulum_split`
-* the model: :class:`ConservNet`, :func:`nv_loss_terms`, :func:`ball_noise`, :func:`input_scaling`; the
-  independence penalties of several outputs :func:`gradient_cosine_penalty`, :func:`gradient_logdet_penalty`
+* the model: :class:`ConservNet`, :func:`ball_noise`, :func:`input_scaling`; its losses (module :mod:`losses`):
+  :func:`nv_loss_terms`, :func:`within_group_ratio`, and the independence penalties of several outputs
+  :func:`gradient_cosine_penalty`, :func:`gradient_logdet_penalty`
 * training: :func:`fit_conservnet`, :func:`build_conservnet`, :func:`as_dataset`, :func:`predict_groups`,
   :func:`evaluate_invariant`
 * analysis: module :mod:`metrics` (rho, intra-group std, R², :class:`InvariantMetrics` callback),
@@ -22,8 +23,8 @@ _EXPORTS = {
     "GroupedData": "groups", "GroupedDataError": "groups",
     "make_system": "systems", "SYSTEMS": "systems",
     "load_double_pendulum": "pendulum", "double_pendulum_split": "pendulum",
-    "ConservNet": "model", "nv_loss_terms": "model", "gradient_cosine_penalty": "model",
-    "gradient_logdet_penalty": "model",
+    "ConservNet": "model", "nv_loss_terms": "losses", "gradient_cosine_penalty": "losses",
+    "gradient_logdet_penalty": "losses", "within_group_ratio": "losses",
     "ball_noise": "spreaders", "input_scaling": "scaling",
     "InvariantMetrics": "metrics", "invariant_report": "metrics", "polynomial_readout": "symbolic",
     "as_dataset": "training", "build_conservnet": "training", "fit_conservnet": "training",
@@ -33,7 +34,7 @@ _EXPORTS = {
     "Verdict": "verdict", "invariant_verdict": "verdict", "verdict_from_outputs": "verdict",
 }
 _MODULES = ("metrics", "symbolic", "groups", "systems", "physical", "pendulum", "model", "training", "distribute",
-            "callbacks", "cli", "scaling", "spreaders", "invariants", "verdict")
+            "callbacks", "cli", "scaling", "spreaders", "invariants", "verdict", "losses")
 
 __all__ = sorted(_EXPORTS) + ["metrics", "symbolic"]
 

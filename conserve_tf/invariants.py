@@ -37,7 +37,7 @@ import numpy as np
 
 from .metrics import relative_spread
 
-__all__ = ["output_spreads", "gradient_independence", "input_jacobian", "decide_count", "CountResult",
+__all__ = ["output_spreads", "decorrelating_map", "gradient_independence", "input_jacobian", "decide_count", "CountResult",
            "count_invariants", "plot_count", "invariant_readout", "ReadoutTable", "kepler_lrl",
            "known_invariants"]
 
@@ -53,6 +53,37 @@ def output_spreads(f) -> np.ndarray:
     if f.shape[1] < 2:
         raise ValueError(f"every group needs at least two members to have a spread, got {f.shape[1]}")
     return np.array([relative_spread(f[..., j]) for j in range(f.shape[-1])])
+
+
+def decorrelating_map(f):
+    """Generalized eigenvectors of (W, C) of grouped outputs f (G, M, k): returns (V (k, k), ratios (k,)).
+
+    W and C are the within-group and total covariances of :func:`conserve_tf.losses.within_group_ratio`;
+    W v = λ C v. The columns of f @ V are uncorrelated with unit variance on f's data, ordered by ascending
+    λ = within-group fraction of their variance (the most invariant direction first); each column's
+    largest entry is made positive so the map is reproducible. Raises ValueError when C is singular
+    (a constant output, or one output a linear combination of the others).
+    """
+    import scipy.linalg
+
+    f = np.asarray(f, dtype=np.float64)
+    if f.ndim != 3 or f.shape[0] < 2 or f.shape[1] < 2:
+        raise ValueError(f"outputs must have shape (groups >= 2, members >= 2, k), got {f.shape}")
+    if not np.all(np.isfinite(f)):
+        raise ValueError("outputs contain NaN or Inf")
+    g, m, k = f.shape
+    within = f - f.mean(axis=1, keepdims=True)
+    w = np.einsum("gmi,gmj->ij", within, within) / (g * m)
+    flat = f.reshape(-1, k) - f.reshape(-1, k).mean(axis=0)
+    c = flat.T @ flat / (g * m)
+    try:
+        ratios, vecs = scipy.linalg.eigh(w, c)
+    except np.linalg.LinAlgError:
+        raise ValueError("the outputs' covariance is singular (a constant output, or one output a linear "
+                         "combination of the others): cannot decorrelate them") from None
+    pick = np.argmax(np.abs(vecs), axis=0)
+    vecs = vecs * np.sign(vecs[pick, np.arange(k)])
+    return vecs, np.clip(ratios, 0.0, 1.0)
 
 
 def gradient_independence(jacobian) -> dict:
@@ -188,18 +219,23 @@ def _sequential_prefixes(train, test, k_max, seed, log, fit_kwargs):
     model, _ = fit_conservnet(train, test, outputs=k_max, seed=seed, **fit_kwargs)
     if log:
         log(f"sequential training of {k_max} outputs: {time.time() - t0:.0f} s (rows below read its first k outputs)")
-    return lambda tr, te, k: (model, (lambda x: model(x)[..., :k]), model.scale)
+    return lambda tr, te, k: (model, (lambda x: model.raw_outputs(x, k)), model.scale)
 
 
 def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: float = 0.2,
                      independence_threshold: float = 0.05, jacobian_samples: int = 1000, seed: int = 0,
-                     log=print, **fit_kwargs) -> CountResult:
+                     log=print, decorrelate: bool = True, **fit_kwargs) -> CountResult:
     """Train k = 1..k_max outputs on ``train``, measure held-out spreads and independence on ``test``.
 
     ``fit(train, test, k) -> (model, fn, input_scale)`` trains one model with k outputs, ``fn`` maps raw
     inputs (N, F) to the outputs (N, k). Default: a ConservNet via ``fit_conservnet(train, test,
     outputs=k, **fit_kwargs)``; with ``scheme="sequential"`` one deflation training of k_max outputs whose
     first k outputs make row k. Returns a :class:`CountResult` (its ``rows`` also hold the models).
+
+    ``decorrelate`` (default): the k outputs are first rotated by :func:`decorrelating_map` fitted on the
+    training orbits, and spreads and independence are those of the rotated outputs. Every direction in
+    the span of the outputs must then be invariant (the worst rotated spread is the largest over all
+    linear combinations), so k outputs of which one is, say, L plus noise do not pass for two invariants.
     """
     import time
 
@@ -217,8 +253,18 @@ def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: fl
         t0 = time.time()
         model, fn, scale = fit(train, test, k)
         f = np.asarray(fn(x_test)).reshape(test.n_groups, test.n_members, k)
-        row = {"k": k, "spreads": output_spreads(f).tolist(), "seconds": time.time() - t0, "model": model}
-        row.update(gradient_independence(input_jacobian(fn, x_test[pick], scale)))
+        jac = input_jacobian(fn, x_test[pick], scale)
+        rotated = False
+        if decorrelate:
+            f_train = np.asarray(fn(train.flat().astype(np.float32))).reshape(train.n_groups, train.n_members, k)
+            try:
+                mixing, _ = decorrelating_map(f_train)
+                f, jac, rotated = f @ mixing, np.einsum("nif,ij->njf", jac, mixing), True
+            except ValueError:  # linearly dependent outputs: kept as they are; the Gram test rejects them
+                pass
+        row = {"k": k, "spreads": output_spreads(f).tolist(), "seconds": time.time() - t0, "model": model,
+               "decorrelated": rotated}
+        row.update(gradient_independence(jac))
         rows.append(row)
         if log:
             log(f"k={k}: spreads {np.round(row['spreads'], 3).tolist()}, Gram min {row['gram_min']:.3f}, "

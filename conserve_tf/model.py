@@ -17,6 +17,10 @@ numbered 0..G-1. ``call`` accepts any leading shape (..., F) and returns (..., o
 Inputs are scaled inside the model, ``x_s = (x - offset) * scale``, so ``predict`` and a saved model
 take raw data (:func:`conserve_tf.scaling.input_scaling` computes scale and offset). The spreading
 noise is added to the scaled inputs, as in the paper, which scales the data before training.
+
+``objective="ratio"`` replaces Eq. (1) by the within-group variance ratio trace(C⁻¹ W) of
+:func:`conserve_tf.losses.within_group_ratio` (this package's addition, made for several invariants at
+once); the losses themselves live in :mod:`conserve_tf.losses`.
 """
 
 from __future__ import annotations
@@ -25,74 +29,14 @@ import keras
 import tensorflow as tf
 
 from .distribute import BuiltModelMixin
+from .losses import (NOISE_TERMS, PENALTIES, PENALTY_FNS, gradient_cosine_penalty, gradient_logdet_penalty,
+                     nv_loss_terms, within_group_ratio)
 from .spreaders import BALLS, ball_noise
 
-NOISE_TERMS = ("total", "increment")
-__all__ = ["ConservNet", "NOISE_TERMS", "PENALTIES", "nv_loss_terms", "gradient_cosine_penalty",
-           "gradient_logdet_penalty"]
+__all__ = ["ConservNet", "NOISE_TERMS", "OBJECTIVES", "PENALTIES", "nv_loss_terms", "within_group_ratio",
+           "gradient_cosine_penalty", "gradient_logdet_penalty"]
 
-PENALTIES = ("cos2", "logdet")
-
-_EPS = 1e-12  # keeps d sqrt(var)/d var finite where a group's spread is exactly zero
-
-
-def _spread(f, spread: str):
-    """Spread over members: f (G, M, k) -> (G, k)."""
-    var = tf.math.reduce_variance(f, axis=1)
-    return tf.sqrt(var + _EPS) if spread == "std" else var
-
-
-def nv_loss_terms(f_clean, f_noised, q: float, spread: str = "std", noise_term: str = "total"):
-    """The two terms of Eq. (1), each averaged over groups and outputs.
-
-    f_clean, f_noised: (G, M, k). Returns (spread term, noise term); the loss is their sum.
-    ``noise_term="total"`` (Eq. 1): |Q - S(F(x + ε))|. ``"increment"``: |Q - S(F(x + ε) - F(x))|, the
-    spread the noise itself causes. They agree on an exact invariant; they differ away from one: S(F(x + ε))
-    also counts F's variation along the data, so a group can meet Q with an F that is not invariant, and
-    when that variation dominates, the loss barely depends on F's gradient across the data (the "total"
-    term grows with it only as n / sqrt(n² + δ²), n the noise part, δ the variation along the data).
-    """
-    clean = tf.reduce_mean(_spread(f_clean, spread))
-    noised = f_noised - f_clean if noise_term == "increment" else f_noised
-    noise = tf.reduce_mean(tf.abs(q - _spread(noised, spread)))
-    return clean, noise
-
-
-def gradient_cosine_penalty(jacobian):
-    """Mean over samples and output pairs i < j of cos²(∇F_i, ∇F_j); jacobian (N, k, F) -> scalar.
-
-    0 when the outputs' input gradients are orthogonal everywhere; 1 when one output is a function of
-    another (parallel gradients). Keeps k jointly trained outputs functionally independent.
-    """
-    k = jacobian.shape[1]
-    if k is None or k < 2:
-        return tf.zeros((), jacobian.dtype)
-    unit = tf.math.l2_normalize(jacobian, axis=-1, epsilon=1e-12)
-    gram = tf.einsum("nif,njf->nij", unit, unit) ** 2
-    upper = tf.linalg.band_part(tf.ones((k, k), jacobian.dtype), 0, -1) - tf.eye(k, dtype=jacobian.dtype)
-    return tf.reduce_sum(tf.reduce_mean(gram, axis=0) * upper) / (k * (k - 1) / 2)
-
-
-def gradient_logdet_penalty(jacobian, floor: float = 1e-3):
-    """Mean over samples of -log(det(G + δI) / (1 + δ)^k), G (k, k) the Gram matrix of the k unit input
-    gradients, δ = ``floor``; jacobian (N, k, F) -> scalar (log det through a Cholesky factor).
-
-    A barrier against *dependence*: 0 for orthogonal gradients, about cos² for a nearly orthogonal pair
-    (k = 2: -log(((1 + δ)² - cos²) / (1 + δ)²)), about -log(2δ) ≈ 6.2 when an output is locally a function
-    of another. Unlike the mean cos² (ceiling 1), a small weight charges little for the moderate angles
-    independent invariants have between them (L and E of Kepler in standardized coordinates: mean cos²
-    0.54), yet the barrier still keeps two outputs from merging.
-    """
-    k = jacobian.shape[1]
-    if k is None or k < 2:
-        return tf.zeros((), jacobian.dtype)
-    unit = tf.math.l2_normalize(jacobian, axis=-1, epsilon=1e-12)
-    gram = tf.einsum("nif,njf->nij", unit, unit) / (1.0 + floor) + floor / (1.0 + floor) * tf.eye(k, dtype=unit.dtype)
-    chol = tf.linalg.cholesky(gram)
-    return tf.reduce_mean(-2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)), axis=-1))
-
-
-_PENALTY_FNS = {"cos2": gradient_cosine_penalty, "logdet": gradient_logdet_penalty}
+OBJECTIVES = ("nv", "ratio")
 
 
 @keras.saving.register_keras_serializable(package="conserve_tf")
@@ -115,12 +59,26 @@ class ConservNet(BuiltModelMixin, keras.Model):
     them unchanged: the analogue of appendix G's data with L held fixed, where the NV loss finds a
     second invariant. A function of the frozen outputs then gets no noise spread and pays the full
     noise term |Q - S|, so the NV loss itself steers F_j away from them.
+
+    ``objective="ratio"``: instead of Eq. (1) the loss is trace(C⁻¹ W) of the outputs over the batch
+    (:func:`~conserve_tf.losses.within_group_ratio`; Q, R, the spreader and the noise options are then
+    unused), plus the same independence penalty. A batch then needs at least two groups, better many:
+    C and W are estimated from it. In stage j the ratio is taken over outputs 0..j, the frozen ones
+    included, so output j must add a direction that is invariant and uncorrelated with theirs (the
+    deflation of the generalized eigenproblem W v = λ C v). Under a distribution strategy each replica
+    takes the ratio of its own groups and the replicas' losses are averaged.
+
+    ``penalty_samples=n`` takes the independence penalty's input Jacobian at n points drawn afresh at
+    every step from the batch (None: at every point); ``decorrelate_outputs(data)`` sets the fixed linear
+    map applied after the MLP (``output_mixing``, identity until then, saved with the weights) to the
+    generalized eigenvectors of (W, C) on ``data``: outputs uncorrelated, of unit variance, most invariant first.
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
                  q: float = 1.0, r: float = 1.0, spread: str = "std", spreader: str = "l2",
                  scale=None, offset=None, seed: int = 0, independence: float = 1.0, penalty: str = "cos2",
-                 towers: bool = False, project_noise: bool = False, noise_term: str = "total", **kwargs):
+                 towers: bool = False, project_noise: bool = False, noise_term: str = "total",
+                 objective: str = "nv", penalty_samples: int | None = None, **kwargs):
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
             raise ValueError(f"width, depth and outputs must be >= 1, got {width}, {depth}, {outputs}")
@@ -132,6 +90,10 @@ class ConservNet(BuiltModelMixin, keras.Model):
             raise ValueError(f"independence weight must be >= 0, got {independence}")
         if noise_term not in NOISE_TERMS:
             raise ValueError(f"noise_term must be one of {NOISE_TERMS}, got {noise_term!r}")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if penalty_samples is not None and (isinstance(penalty_samples, bool) or int(penalty_samples) < 1):
+            raise ValueError(f"penalty_samples must be a positive integer or None, got {penalty_samples!r}")
         if penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
         if not (q > 0 and r > 0):
@@ -146,6 +108,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
         self.q, self.r, self.spread, self.spreader, self.seed = float(q), float(r), spread, spreader, int(seed)
         self.independence, self.penalty, self.towers = float(independence), penalty, bool(towers)
         self.project_noise, self.noise_term = bool(project_noise), noise_term
+        self.objective = objective
+        self.penalty_samples = None if penalty_samples is None else int(penalty_samples)
         self.stage = None  # None: all outputs train jointly; j: only output j (towers of outputs < j frozen)
         self.scale = None if scale is None else [float(v) for v in scale]
         self.offset = None if offset is None else [float(v) for v in offset]
@@ -160,7 +124,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
                                               dtype=self.dtype_policy) for i in range(self.depth)]
             self.head = keras.layers.Dense(self.outputs, name="invariant", dtype=self.dtype_policy)
         self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.spread_tracker = keras.metrics.Mean(name="spread")
+        self.spread_tracker = keras.metrics.Mean(name="spread" if objective == "nv" else "ratio")
         self.noise_tracker = keras.metrics.Mean(name="noise")
         self.independence_tracker = keras.metrics.Mean(name="independence")
         if self.scale is not None:
@@ -176,6 +140,9 @@ class ConservNet(BuiltModelMixin, keras.Model):
             for layer in stack:
                 layer.build(shape)
                 shape = (None, self.width)
+        # fixed linear map after the MLP (see decorrelate_outputs); identity until set, saved with the weights
+        self.output_mixing = self.add_weight(name="output_mixing", shape=(self.outputs, self.outputs),
+                                             initializer="identity", trainable=False)
         self.built = True
 
     def set_stage(self, stage):
@@ -220,7 +187,35 @@ class ConservNet(BuiltModelMixin, keras.Model):
         return self.head(h)
 
     def call(self, x, training=False):
-        return self.network(self.scale_inputs(x))
+        out = self.network(self.scale_inputs(x))
+        return tf.einsum("...i,ij->...j", out, tf.cast(self.output_mixing, out.dtype))
+
+    def raw_outputs(self, x, upto: int | None = None):
+        """The MLP's outputs before ``output_mixing``: raw x (..., F) -> (..., upto or outputs)."""
+        out = self.network(self.scale_inputs(x), upto)
+        return out if upto is None else out[..., :upto]
+
+    def decorrelate_outputs(self, data, batch_size: int = 8192):
+        """Set ``output_mixing`` to the generalized eigenvectors of (W, C) of the raw outputs on ``data``.
+
+        ``data``: :class:`~conserve_tf.groups.GroupedData` (or an array (G, M, F)). Afterwards the outputs
+        on ``data`` are uncorrelated with unit variance, sorted from the most invariant direction to the
+        least; the value of :func:`~conserve_tf.losses.within_group_ratio` does not change. Returns the k
+        eigenvalues (within-group fraction of each output's variance, ascending).
+        """
+        import numpy as np
+
+        from .invariants import decorrelating_map
+
+        x = np.asarray(getattr(data, "x", data), dtype=np.float32)
+        if x.ndim != 3 or x.shape[-1] != (len(self.scale) if self.scale is not None else x.shape[-1]):
+            raise ValueError(f"decorrelate_outputs needs grouped inputs (groups, members, features), got {x.shape}")
+        flat = x.reshape(-1, x.shape[-1])
+        raw = np.concatenate([np.asarray(self.raw_outputs(tf.constant(flat[i:i + batch_size])))
+                              for i in range(0, len(flat), batch_size)])
+        mixing, ratios = decorrelating_map(raw.reshape(x.shape[0], x.shape[1], self.outputs))
+        self.output_mixing.assign(mixing.astype(self.output_mixing.dtype))
+        return ratios
 
     # ---------------------------------------------------------------- NV loss
     @staticmethod
@@ -239,31 +234,54 @@ class ConservNet(BuiltModelMixin, keras.Model):
         return self.outputs > 1 and self.independence > 0 and self.stage != 0
 
     def nv_terms(self, x, group_ids, step, training: bool, with_penalty: bool = False):
-        """Spread and noise terms of Eq. (1) on a batch x (G, M, F) (and the independence penalty)."""
+        """The loss terms on a batch x (G, M, F): (spread, noise) and, ``with_penalty``, the independence penalty.
+
+        NV objective: the spread and noise terms of Eq. (1). Ratio objective: (trace(C⁻¹ W), 0).
+        """
         xs = self.scale_inputs(x)
         members = xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1]
         n_features = xs.shape[-1]
-        eps = ball_noise((None, members, n_features), self.r, self.spreader, self.seed, step, group_ids,
-                         dtype=xs.dtype)
-        if self.project_noise and self.stage:
-            eps = self._level_set_noise(xs, eps, n_features)
         g = tf.shape(xs)[0]
-        inputs = tf.concat([xs, xs + eps], axis=0)  # one pass for clean and noised inputs
         upto = None if self.stage is None else self.stage + 1  # in a stage, outputs after it are not used
         k = self.outputs if upto is None else upto
-        if with_penalty and self._penalized:
-            flat = tf.reshape(inputs, [-1, n_features])
+        if self.objective == "ratio":
+            inputs = xs
+        else:
+            eps = ball_noise((None, members, n_features), self.r, self.spreader, self.seed, step, group_ids,
+                             dtype=xs.dtype)
+            if self.project_noise and self.stage:
+                eps = self._level_set_noise(xs, eps, n_features)
+            inputs = tf.concat([xs, xs + eps], axis=0)  # one pass for clean and noised inputs
+        flat = tf.reshape(inputs, [-1, n_features])
+        penalty = tf.zeros((), xs.dtype)
+        if with_penalty and self._penalized and self.penalty_samples is None:
             with tf.GradientTape() as inner:
                 inner.watch(flat)
                 out = self.network(flat, upto)
-            penalty = _PENALTY_FNS[self.penalty](inner.batch_jacobian(out, flat))
-            both = tf.reshape(out, [2 * g, members, k])
+            penalty = PENALTY_FNS[self.penalty](inner.batch_jacobian(out, flat))
         else:
-            both, penalty = self.network(inputs, upto), tf.zeros((), xs.dtype)
-        if self.stage is not None:  # NV loss of the trained output only
-            both = both[..., self.stage:]
-        spread, noise = nv_loss_terms(both[:g], both[g:], self.q, self.spread, self.noise_term)
+            out = self.network(flat, upto)
+            if with_penalty and self._penalized:
+                penalty = self._sampled_penalty(flat, step, upto)
+        out = tf.reshape(out, [-1, members, k])
+        if self.objective == "ratio":  # frozen outputs stay in: output `stage` must add a new direction
+            spread, noise = within_group_ratio(out), tf.zeros((), xs.dtype)
+        else:
+            if self.stage is not None:  # NV loss of the trained output only
+                out = out[..., self.stage:]
+            spread, noise = nv_loss_terms(out[:g], out[g:], self.q, self.spread, self.noise_term)
         return (spread, noise, penalty) if with_penalty else (spread, noise)
+
+    def _sampled_penalty(self, flat, step, upto):
+        """The independence penalty at ``penalty_samples`` points of flat (N, F), drawn afresh each step."""
+        n = tf.shape(flat)[0]
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
+        pick = tf.argsort(tf.random.stateless_uniform([n], seed=seed))[: tf.minimum(n, self.penalty_samples)]
+        sub = tf.gather(flat, pick)
+        with tf.GradientTape() as inner:
+            inner.watch(sub)
+            out = self.network(sub, upto)
+        return PENALTY_FNS[self.penalty](inner.batch_jacobian(out, sub))
 
     def _level_set_noise(self, xs, eps, n_features):
         """ε (G, M, F) minus its components along the input gradients of the frozen outputs at xs."""
@@ -305,7 +323,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
     @property
     def metrics(self):
         extra = [self.independence_tracker] if self._penalized else []
-        return [self.loss_tracker, self.spread_tracker, self.noise_tracker] + extra
+        noise = [self.noise_tracker] if self.objective == "nv" else []
+        return [self.loss_tracker, self.spread_tracker] + noise + extra
 
     # ---------------------------------------------------------------- saving
     def get_config(self):
@@ -314,5 +333,6 @@ class ConservNet(BuiltModelMixin, keras.Model):
                       q=self.q, r=self.r, spread=self.spread, spreader=self.spreader, scale=self.scale,
                       offset=self.offset, seed=self.seed, independence=self.independence, penalty=self.penalty,
                       towers=self.towers, project_noise=self.project_noise,
-                      noise_term=self.noise_term)
+                      noise_term=self.noise_term, objective=self.objective,
+                      penalty_samples=self.penalty_samples)
         return config

@@ -69,7 +69,7 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
                    groups_per_step: int | None = -1, scaling: str = "auto", eval_every: int = 0,
                    steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
                    model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,
-                   scheme: str = "joint", **model_kwargs):
+                   scheme: str = "joint", decorrelate: bool | None = None, **model_kwargs):
     """Train a ConservNet on ``train`` for ``steps`` optimizer steps; returns ``(model, history)``.
 
     A Keras epoch is ``steps_per_epoch`` steps (default: one pass over the groups), so ``History``
@@ -86,6 +86,10 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     frozen and in the independence penalty, and so on, ``steps`` optimizer steps each (a fresh optimizer
     and schedule per output); it returns the last output's ``History`` with ``stage_histories`` (one per
     output) attached.
+
+    ``objective="ratio"`` (a model argument, see :class:`~conserve_tf.model.ConservNet`) needs at least two
+    groups per step. ``decorrelate`` (default: for the ratio objective with the joint scheme) ends the
+    training with ``model.decorrelate_outputs(train)``: uncorrelated outputs, the most invariant first.
     """
     if scheme not in ("joint", "sequential"):
         raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
@@ -106,6 +110,10 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     final = lr * r["final_learning_rate"] / r["learning_rate"]
     per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step
     per = train.n_groups if per is None else int(per)
+    objective = model.objective if model is not None else model_kwargs.get("objective", "nv")
+    if objective == "ratio" and per < 2:
+        raise ValueError(f"objective='ratio' compares the variance within groups with the variance between them, "
+                         f"so every step needs at least 2 groups; got groups_per_step={per} (recipe {recipe!r})")
     steps_per_epoch = -(-train.n_groups // per) if steps_per_epoch is None else int(steps_per_epoch)
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
@@ -123,10 +131,13 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
         cbs.insert(0, InvariantMetrics(test, every=eval_every))
     history = model.fit(as_dataset(train, per, seed=seed).repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch,
                         verbose=verbose, callbacks=cbs, shuffle=False)
+    if decorrelate if decorrelate is not None else (model.objective == "ratio" and model.stage is None):
+        model.decorrelate_outputs(train)
     return model, history
 
 
-def _fit_sequential(train, test, model=None, seed=0, scaling="auto", strategy=None, backup_dir=None, **kwargs):
+def _fit_sequential(train, test, model=None, seed=0, scaling="auto", strategy=None, backup_dir=None,
+                    decorrelate=None, **kwargs):
     """The deflation scheme of :func:`fit_conservnet` (``scheme="sequential"``)."""
     fit_keys = ("steps", "recipe", "learning_rate", "groups_per_step", "eval_every", "steps_per_epoch", "callbacks",
                 "verbose", "jit_compile")
@@ -143,8 +154,10 @@ def _fit_sequential(train, test, model=None, seed=0, scaling="auto", strategy=No
         model.set_stage(j)
         backup = None if backup_dir is None else f"{backup_dir}/output_{j}"
         _, history = fit_conservnet(train, test, model=model, seed=seed + j, strategy=strategy, backup_dir=backup,
-                                    **fit_kwargs)
+                                    decorrelate=False, **fit_kwargs)
         histories.append(history)
     model.set_stage(None)
+    if decorrelate:  # off by default: it mixes the outputs, so the first j no longer come from towers 0..j-1
+        model.decorrelate_outputs(train)
     history.stage_histories = histories
     return model, history
