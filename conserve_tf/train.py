@@ -5,6 +5,8 @@
     python -m conserve_tf.train --data=my.csv --group_column=run --constant_columns=
     python -m conserve_tf.train --system=kepler --invariants=2   # two outputs trained jointly
     python -m conserve_tf.train --system=s1 --count --max_invariants=3   # how many invariants?
+    python -m conserve_tf.train --system=kepler --objective=ratio --invariants=3 --penalty=logdet \
+        --independence=0.02 --scaling=standardize --groups=400 --members=20 --split=group --groups_per_step=100
     python -m conserve_tf.train --helpfull           # every flag
 
 Built-in systems are drawn with ``2 x members`` points per group and split within each group
@@ -55,8 +57,13 @@ flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
 flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
 flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or kill "
                     "(deleted when training completes).")
-flags.DEFINE_integer("invariants", 1, "Outputs k trained jointly (NV loss each + independence penalty).",
+flags.DEFINE_enum("objective", "nv", ["nv", "ratio"], "Loss: nv, the paper's noise-variance loss (Eq. 1); ratio, "
+                  "the within-group variance ratio trace(C^-1 W) of the outputs (no noise, Q or R; at least 2 groups "
+                  "per step; made for several invariants at once).")
+flags.DEFINE_integer("invariants", 1, "Outputs k trained jointly (the loss of --objective + independence penalty).",
                      lower_bound=1)
+flags.DEFINE_integer("penalty_samples", 0, "k > 1: points per step at which the independence penalty's input "
+                     "Jacobian is taken (0: every point of the batch).", lower_bound=0)
 flags.DEFINE_float("independence", 1.0, "Weight of the gradient-cosine independence penalty (k > 1).",
                    lower_bound=0.0)
 flags.DEFINE_enum("scheme", "joint", ["joint", "sequential"], "k > 1: train the outputs jointly, or one after "
@@ -116,7 +123,8 @@ def main(argv):
         groups_per_step=FLAGS.groups_per_step or -1, scaling=FLAGS.scaling, eval_every=1,
         steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, width=FLAGS.width,
         depth=FLAGS.depth, activation=FLAGS.activation, spread=FLAGS.spread, spreader=FLAGS.spreader,
-        q=FLAGS.q, r=FLAGS.r, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty)
+        q=FLAGS.q, r=FLAGS.r, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty,
+        objective=FLAGS.objective, penalty_samples=FLAGS.penalty_samples or None)
     if FLAGS.scheme == "sequential":
         fit_kwargs["scheme"] = "sequential"
     if FLAGS.count:

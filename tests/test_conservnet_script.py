@@ -43,6 +43,7 @@ def test_script_on_user_csv_without_constants(tmp_path):
     (["--spreader=l3"], "flag --spreader=l3: value should be one of"),
     (["--data=/no/such/file.csv"], "error: no such data file: /no/such/file.csv"),
     (["--save=model.h5"], "error: --save must name a .keras file"),
+    (["--objective=ratio", "--recipe=paper", "--epochs=1"], "error: objective='ratio' compares the variance"),
 ])
 def test_script_bad_flags_are_one_line_errors(args, message):
     out = _run(*args, timeout=120)

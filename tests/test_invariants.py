@@ -146,6 +146,10 @@ def test_script_invariants_and_count(tmp_path, capsys):
     out = _script(capsys, "--system=kepler", "--groups=6", "--members=8", "--epochs=2", "--width=8", "--depth=1",
                   "--invariants=2", "--degree=0", "--verbose=0", "--scheme=sequential", "--penalty=logdet")
     assert "per output, one output after another" in out and "| F2 |" in out
+    out = _script(capsys, "--system=kepler", "--groups=6", "--members=8", "--epochs=3", "--width=8", "--depth=1",
+                  "--invariants=2", "--degree=0", "--verbose=0", "--objective=ratio", "--penalty=logdet",
+                  "--penalty_samples=16", "--split=group")
+    assert "F2 test: rho = " in out and "| F2 |" in out
     plot = tmp_path / "count.png"
     out = _script(capsys, "--system=s1", "--groups=4", "--members=8", "--epochs=2", "--width=8", "--depth=1",
                   "--count", "--max_invariants=2", "--verbose=0", f"--count_plot={plot}")
@@ -155,8 +159,10 @@ def test_script_invariants_and_count(tmp_path, capsys):
 def test_benchmark_quick(tmp_path):
     from benchmarks.multi_invariants import benchmark
 
-    out = benchmark(quick=True, out_dir=str(tmp_path), count_systems=("s1",))
+    out = benchmark(quick=True, out_dir=str(tmp_path), count_systems=("s1", "kepler"))
     assert np.isfinite(list(out["kepler"]["r2"].values())).all() and len(out["kepler"]["made_of"]) == 2
+    assert np.isfinite(list(out["kepler_nv"]["r2"].values())).all()
+    assert [r["k"] for r in out["count"]["kepler"]["rows"]] == [1, 2]
     assert np.isfinite(list(out["em"]["r2"].values())).all()
     assert out["count"]["s1"]["count"] in (0, 1, 2) and len(out["count"]["s1"]["rows"]) == 2
     for name in ("results.md", "results.csv", "readout_kepler.md", "readout_em.md", "count_s1.png"):
