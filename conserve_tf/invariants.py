@@ -334,14 +334,29 @@ def known_invariants(data) -> dict:
     return out
 
 
-def _poly_fit(x_tr, y_tr, x_te, y_te, degree, alpha=1e-6) -> float:
-    from sklearn.linear_model import Ridge
+READOUT_ALPHAS = tuple(10.0 ** np.arange(-6, 3))
+
+
+def _poly_fit(x_tr, y_tr, x_te, y_te, degree, alphas=READOUT_ALPHAS, folds: int = 5) -> float:
+    """Held-out R² of y regressed on polynomial features of x (ridge), averaged over y's columns.
+
+    The ridge weight is chosen from ``alphas`` by ``folds``-fold cross-validation on the training rows taken
+    in order, not shuffled: rows in group-major order (``GroupedData.flat()``) then fall into folds of whole
+    groups, so a weight is judged on groups it has not seen. Held-out inputs are clipped to the training
+    range of each input first: a polynomial fitted there is not evaluated where it was never fitted (a
+    cubic of an output that overshoots on one held-out orbit otherwise ruins the whole R²).
+    """
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
-    pipe = make_pipeline(StandardScaler(), PolynomialFeatures(degree, include_bias=False), Ridge(alpha=alpha))
+    cv = KFold(min(int(folds), len(x_tr))) if len(x_tr) >= 2 * folds else None
+    pipe = make_pipeline(StandardScaler(), PolynomialFeatures(degree, include_bias=False), StandardScaler(),
+                         RidgeCV(alphas=alphas, cv=cv))
     pipe.fit(x_tr, y_tr)
-    return float(pipe.score(x_te, y_te))  # R², averaged over target columns
+    x_te = np.clip(x_te, x_tr.min(axis=0), x_tr.max(axis=0))
+    return float(pipe.score(x_te, y_te))
 
 
 @dataclasses.dataclass
@@ -376,8 +391,9 @@ def invariant_readout(f_train, inv_train: dict, f_test, inv_test: dict, degree: 
     """Polynomial read-out between k outputs and known invariants, both directions, scored held-out.
 
     f_train, f_test: (N, k) outputs; inv_train, inv_test: name -> (N,) or (N, d) values (for example
-    :func:`known_invariants`). Each invariant is regressed on standardized polynomial features (up to
-    ``degree``) of all outputs. Each output is regressed on polynomials of every non-empty subset of the
+    :func:`known_invariants`), rows in group-major order. Each invariant is regressed on standardized
+    polynomial features (up to ``degree``) of all outputs (ridge weight by cross-validation over whole
+    groups of the training rows, held-out inputs clipped to the training range; see ``_poly_fit``). Each output is regressed on polynomials of every non-empty subset of the
     invariants; it is "made of" the smallest subset (the best one among the smallest) whose R² reaches
     ``name_threshold`` and lies within ``tolerance`` of the best subset's R².
     """
