@@ -1,7 +1,7 @@
 """Issue 7: several invariants from one training, and how many there are.
 
     python -m benchmarks.multi_invariants [--quick] [--out_dir results/multi_invariants]
-        [--kepler_outputs 4] [--steps 10000] [--nv_steps 1500] [--count_steps 3000] [--width W] [--depth D]
+        [--kepler_outputs 4] [--steps 10000] [--nv_steps 1500] [--count_steps 5000] [--width W] [--depth D]
         [--learning_rate LR] [--scaling standardize] [--kepler_groups 400] [--kepler_members 20]
         [--em_groups 20000] [--siamese_epochs 30] [--count_systems s1,electromagnetism[,kepler]]
         [--spread_threshold 0.2] [--parts kepler,kepler_nv,em,count] [--count_kmax K] [--seed S]
@@ -42,7 +42,7 @@ KEPLER_MODEL = dict(objective="ratio", scheme="joint", towers=True, penalty="log
 KEPLER_NV = dict(scheme="sequential", penalty="logdet", independence=0.1, project_noise=True, r=0.3, q=0.3)
 #: the Kepler count: one sequential training on the ratio objective; row k reads its first k outputs
 KEPLER_COUNT = dict(objective="ratio", scheme="sequential", penalty="logdet", independence=0.02, penalty_samples=512)
-FULL = dict(kepler_outputs=4, steps=10000, nv_steps=1500, count_steps=3000, width=128, depth=3, learning_rate=1e-3,
+FULL = dict(kepler_outputs=4, steps=10000, nv_steps=1500, count_steps=5000, width=128, depth=3, learning_rate=1e-3,
             scaling="standardize", kepler_groups=400, kepler_members=20,
             kepler_model={**KEPLER_MODEL, "groups_per_step": 100}, kepler_nv={**KEPLER_NV, "groups_per_step": 100},
             kepler_count={**KEPLER_COUNT, "groups_per_step": 100}, em_groups=20000, siamese_epochs=30,
