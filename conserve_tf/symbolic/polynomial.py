@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix"]
+__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms"]
 
 
 @dataclasses.dataclass

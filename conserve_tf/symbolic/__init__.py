@@ -1,0 +1,14 @@
+"""Read a formula off a learned scalar F(x).
+
+Public API:
+
+* :func:`polynomial_readout`, :class:`ReadoutResult`, :func:`design_matrix`, :func:`format_terms`
+  (module :mod:`.polynomial`): ridge regression on polynomial features, as in the three papers;
+* :func:`symbolic_readout`, :class:`SymbolicResult`, :func:`keras_input_gradient`, :data:`FUNCTIONS`
+  (module :mod:`.regression`): symbolic regression with Operon (``pyoperon``), printed by sympy,
+  robust to F being the invariant only up to a monotone map (docs/symbolic.md).
+"""
+
+from .polynomial import ReadoutResult, design_matrix, format_terms, polynomial_readout
+
+__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms"]
