@@ -1,23 +1,27 @@
-"""Helpers shared by the absl scripts of all three packages.
+"""Helpers for the absl scripts of all three packages (the library lives elsewhere).
 
-* :func:`run` starts an absl ``main`` and turns the errors a user can cause (bad flag values, bad
-  data files, unknown system names) into one clear line on stderr and exit status 2, instead of a
-  traceback.
-* :func:`save_model` writes a ``.keras`` file atomically: the model goes to a temporary file in the
-  same folder which then replaces the target in one ``os.replace``, so a crash while saving never
-  leaves a truncated file where a good one stood.
-* :func:`set_seed` seeds Python, NumPy and TensorFlow together.
+* :func:`run` defines a script's flags, makes them the flags ``--help`` lists, starts the absl ``main``
+  and turns the errors a user can cause (bad flag values, bad data files, unknown system names) into
+  one clear line on stderr and exit status 2, instead of a traceback.
+* :func:`define_output_flags` adds ``--out_dir`` and ``--tensorboard``, shared by the training scripts;
+  :func:`out_dir_from_flags` resolves the default folder under ``runs/``.
+* :func:`script_flags` returns the values of the running script's own flags (for ``results.json``).
+
+``set_seed`` and ``save_model`` live in :mod:`conserve_tf.runs`; they are re-exported here for code
+written against earlier versions.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
-from absl import app
+from absl import app, flags
 
-__all__ = ["UsageError", "run", "save_model", "set_seed", "quiet_tensorflow"]
+from .runs import default_out_dir, save_model, set_seed
+
+__all__ = ["UsageError", "run", "quiet_tensorflow", "define_output_flags", "out_dir_from_flags", "script_flags",
+           "save_model", "set_seed"]
 
 
 class UsageError(ValueError):
@@ -29,14 +33,31 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def run(main) -> None:
-    """``absl.app.run(main)``, printing user errors as ``error: <message>`` and exiting with 2.
+def _adopt_as_key_flags(names) -> None:
+    """Make the flags ``names`` key flags of the main module, the ones ``--help`` lists.
 
+    absl's ``--help`` shows the key flags of the module named by ``sys.argv[0]``: under ``python -m`` that
+    is the script itself, but an installed console script's main module is pip's wrapper, which defines
+    no flags. Registering the script's flags for ``sys.argv[0]`` works in both cases.
+    """
+    for name in names:
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[name])
+
+
+def run(main, define_flags=None) -> None:
+    """Define the flags (``define_flags()``, if given), then ``absl.app.run(main)`` with one-line user errors.
+
+    Every flag ``define_flags`` defines (also through helpers such as
+    :func:`conserve_tf.distribute.define_flags`) is listed by ``--help``; ``--helpfull`` adds absl's own.
     ``ValueError`` (including :class:`UsageError` and the package's data errors), ``FileNotFoundError``,
     ``KeyError`` and ``FloatingPointError`` (a diverged training, see
-    :class:`conserve_tf.callbacks.NonFiniteLoss`) raised by ``main`` are reported in one line; anything
-    else is a bug and keeps its traceback.
+    :class:`conserve_tf.callbacks.NonFiniteLoss`) raised by ``main`` are reported in one line as
+    ``error: <message>`` with exit status 2; anything else is a bug and keeps its traceback.
     """
+    if define_flags is not None:
+        before = set(flags.FLAGS)
+        define_flags()
+        _adopt_as_key_flags([name for name in flags.FLAGS if name not in before])
 
     def guarded(argv):
         try:
@@ -49,30 +70,24 @@ def run(main) -> None:
     app.run(guarded)
 
 
-def set_seed(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and TensorFlow (``keras.utils.set_random_seed``)."""
-    import keras
+def define_output_flags() -> None:
+    """``--out_dir`` (results folder, default ``runs/<script>-<UTC time>``) and ``--tensorboard``."""
+    flags.DEFINE_string("out_dir", None, "Folder for model.keras, results.json and the figures (default: a new "
+                        "runs/<script>-<UTC date-time> folder; an empty value writes nothing).")
+    flags.DEFINE_boolean("tensorboard", False, "Log every epoch's loss terms and held-out metrics to TensorBoard "
+                         "event files in <out_dir>/tensorboard (view: tensorboard --logdir <out_dir>).")
 
-    keras.utils.set_random_seed(int(seed))
+
+def out_dir_from_flags(script: str) -> str | None:
+    """The ``--out_dir`` to write to: the flag, a fresh ``runs/<script>-...`` when unset, None when empty."""
+    value = flags.FLAGS.out_dir
+    if value is None:
+        return default_out_dir(script)
+    if flags.FLAGS.tensorboard and not value:
+        raise UsageError("--tensorboard writes into --out_dir; give a folder (or leave --out_dir unset)")
+    return value or None
 
 
-def save_model(model, path: str) -> str:
-    """Save ``model`` to ``path`` (must end in ``.keras``) without ever leaving a partial file.
-
-    Returns the path. The previous file at ``path``, if any, stays intact until the new one is
-    complete.
-    """
-    path = os.fspath(path)
-    if not path.endswith(".keras"):
-        raise UsageError(f"model path must end in .keras, got {path!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=folder, prefix=".partial-")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+def script_flags() -> dict:
+    """``{name: value}`` of the running script's own flags (the ones ``--help`` lists)."""
+    return {f.name: f.value for f in flags.FLAGS.get_key_flags_for_module(sys.argv[0])}

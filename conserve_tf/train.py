@@ -16,69 +16,77 @@ holds out whole groups instead (test constants never seen in training).
 
 from __future__ import annotations
 
+import os
+import time
+
 from absl import flags
 
 from . import distribute
-from .cli import UsageError, quiet_tensorflow, run as run_cli, save_model, set_seed
+from .cli import UsageError, define_output_flags, out_dir_from_flags, quiet_tensorflow, run as run_cli, script_flags
+from .runs import describe_data, save_model, set_seed, tensorboard_callback, write_results, write_run
 
 FLAGS = flags.FLAGS
 SYSTEM_NAMES = ["s1", "s2", "s2+", "s3", "random", "lotka_volterra", "kepler", "kepler_fixed_l", "kepler+",
                 "double_pendulum"]
 
-flags.DEFINE_enum("system", "s1", SYSTEM_NAMES, "Built-in system to train on (ignored with --data).")
-flags.DEFINE_string("data", None, "Your own grouped data: a .csv or .npz file (see README, 'Your own data').")
-flags.DEFINE_string("group_column", "group", "Column of --data holding the group id.")
-flags.DEFINE_list("constant_columns", ["C"], "Columns of --data holding true constants, if present (may be empty).")
-flags.DEFINE_list("feature_columns", None, "Columns of --data used as features (default: all other columns).")
-flags.DEFINE_enum("ragged", "error", ["error", "truncate", "sample"],
-                  "Unequal group sizes in --data: refuse, keep the first members, or sample members.")
-flags.DEFINE_integer("groups", 20, "Number of groups N of a built-in system.", lower_bound=2)
-flags.DEFINE_integer("members", 100, "Members M per group of a built-in system (train and test each).", lower_bound=2)
-flags.DEFINE_enum("split", "within", ["within", "group"], "Hold out members of every group, or whole groups.")
-flags.DEFINE_float("test_fraction", 0.5, "Fraction held out for testing.", lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_float("noise", 0.0, "Measurement noise: add N(0, noise) to the inputs (Fig. 3a).", lower_bound=0.0)
-flags.DEFINE_integer("epochs", 1000, "Passes over the training groups.", lower_bound=1)
-flags.DEFINE_enum("recipe", "fast", ["fast", "paper"],
-                  "fast: all groups per step, Adam 3e-4 with cosine decay; paper: one group per step, Adam 5e-5.")
-flags.DEFINE_integer("groups_per_step", 0, "Groups per optimizer step (0: the recipe's choice).", lower_bound=0)
-flags.DEFINE_float("learning_rate", 0.0, "Peak learning rate (0: the recipe's).", lower_bound=0.0)
-flags.DEFINE_integer("width", 320, "Hidden layer width.", lower_bound=1)
-flags.DEFINE_integer("depth", 4, "Number of hidden layers.", lower_bound=1)
-flags.DEFINE_string("activation", "mish", "Hidden activation (any Keras activation name).")
-flags.DEFINE_enum("spread", "std", ["std", "var"], "Spread of a group's outputs in the NV loss.")
-flags.DEFINE_enum("spreader", "l2", ["l2", "l1", "linf"], "Ball the spreading noise is drawn from.")
-flags.DEFINE_float("q", 1.0, "Spreading constant Q.", lower_bound=0.0)
-flags.DEFINE_float("r", 1.0, "Radius R of the spreading noise ball.", lower_bound=0.0)
-flags.DEFINE_enum("scaling", "auto", ["auto", "rule", "standardize", "none"], "Input scaling saved in the model.")
-flags.DEFINE_integer("log_every", 100, "Optimizer steps per logged epoch (held-out metrics are computed then).",
-                     lower_bound=1)
-flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
-flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
-flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
-flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or kill "
-                    "(deleted when training completes).")
-flags.DEFINE_enum("objective", "nv", ["nv", "ratio"], "Loss: nv, the paper's noise-variance loss (Eq. 1); ratio, "
-                  "the within-group variance ratio trace(C^-1 W) of the outputs (no noise, Q or R; at least 2 groups "
-                  "per step; made for several invariants at once).")
-flags.DEFINE_integer("invariants", 1, "Outputs k trained jointly (the loss of --objective + independence penalty).",
-                     lower_bound=1)
-flags.DEFINE_integer("penalty_samples", 0, "k > 1: points per step at which the independence penalty's input "
-                     "Jacobian is taken (0: every point of the batch).", lower_bound=0)
-flags.DEFINE_float("independence", 1.0, "Weight of the gradient-cosine independence penalty (k > 1).",
-                   lower_bound=0.0)
-flags.DEFINE_enum("scheme", "joint", ["joint", "sequential"], "k > 1: train the outputs jointly, or one after "
-                  "another with the earlier ones frozen (deflation; one MLP per output, --epochs each).")
-flags.DEFINE_enum("penalty", "cos2", ["cos2", "logdet"], "Independence penalty (k > 1): mean squared cosine of "
-                  "the outputs' input gradients, or the log-det barrier against dependence.")
-flags.DEFINE_boolean("count", False, "Estimate the number of independent invariants: train k = 1..--max_invariants "
-                     "outputs and print the table of held-out spreads (see conserve_tf.invariants).")
-flags.DEFINE_integer("max_invariants", 4, "Largest k tried by --count.", lower_bound=1)
-flags.DEFINE_float("spread_threshold", 0.2, "--count: largest held-out relative spread of an invariant output.",
-                   lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_string("count_plot", None, "--count: save the evidence plot here (.png).")
-distribute.define_flags()
-flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
-                     lower_bound=0, upper_bound=2)
+
+def define_flags():
+    """Define this script's flags (called by :func:`run`, so importing the module defines nothing)."""
+    flags.DEFINE_enum("system", "s1", SYSTEM_NAMES, "Built-in system to train on (ignored with --data).")
+    flags.DEFINE_string("data", None, "Your own grouped data: a .csv or .npz file (see README, 'Your own data').")
+    flags.DEFINE_string("group_column", "group", "Column of --data holding the group id.")
+    flags.DEFINE_list("constant_columns", ["C"], "Columns of --data holding true constants, if present (may be empty).")
+    flags.DEFINE_list("feature_columns", None, "Columns of --data used as features (default: all other columns).")
+    flags.DEFINE_enum("ragged", "error", ["error", "truncate", "sample"],
+                      "Unequal group sizes in --data: refuse, keep the first members, or sample members.")
+    flags.DEFINE_integer("groups", 20, "Number of groups N of a built-in system.", lower_bound=2)
+    flags.DEFINE_integer("members", 100, "Members M per group of a built-in system (train and test each).", lower_bound=2)
+    flags.DEFINE_enum("split", "within", ["within", "group"], "Hold out members of every group, or whole groups.")
+    flags.DEFINE_float("test_fraction", 0.5, "Fraction held out for testing.", lower_bound=0.0, upper_bound=1.0)
+    flags.DEFINE_float("noise", 0.0, "Measurement noise: add N(0, noise) to the inputs (Fig. 3a).", lower_bound=0.0)
+    flags.DEFINE_integer("epochs", 1000, "Passes over the training groups.", lower_bound=1)
+    flags.DEFINE_enum("recipe", "fast", ["fast", "paper"],
+                      "fast: all groups per step, Adam 3e-4 with cosine decay; paper: one group per step, Adam 5e-5.")
+    flags.DEFINE_integer("groups_per_step", 0, "Groups per optimizer step (0: the recipe's choice).", lower_bound=0)
+    flags.DEFINE_float("learning_rate", 0.0, "Peak learning rate (0: the recipe's).", lower_bound=0.0)
+    flags.DEFINE_integer("width", 320, "Hidden layer width.", lower_bound=1)
+    flags.DEFINE_integer("depth", 4, "Number of hidden layers.", lower_bound=1)
+    flags.DEFINE_string("activation", "mish", "Hidden activation (any Keras activation name).")
+    flags.DEFINE_enum("spread", "std", ["std", "var"], "Spread of a group's outputs in the NV loss.")
+    flags.DEFINE_enum("spreader", "l2", ["l2", "l1", "linf"], "Ball the spreading noise is drawn from.")
+    flags.DEFINE_float("q", 1.0, "Spreading constant Q.", lower_bound=0.0)
+    flags.DEFINE_float("r", 1.0, "Radius R of the spreading noise ball.", lower_bound=0.0)
+    flags.DEFINE_enum("scaling", "auto", ["auto", "rule", "standardize", "none"], "Input scaling saved in the model.")
+    flags.DEFINE_integer("log_every", 100, "Optimizer steps per logged epoch (held-out metrics are computed then).",
+                         lower_bound=1)
+    flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
+    flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
+    flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
+    flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or kill "
+                        "(deleted when training completes).")
+    flags.DEFINE_enum("objective", "nv", ["nv", "ratio"], "Loss: nv, the paper's noise-variance loss (Eq. 1); ratio, "
+                      "the within-group variance ratio trace(C^-1 W) of the outputs (no noise, Q or R; at least 2 groups "
+                      "per step; made for several invariants at once).")
+    flags.DEFINE_integer("invariants", 1, "Outputs k trained jointly (the loss of --objective + independence penalty).",
+                         lower_bound=1)
+    flags.DEFINE_integer("penalty_samples", 0, "k > 1: points per step at which the independence penalty's input "
+                         "Jacobian is taken (0: every point of the batch).", lower_bound=0)
+    flags.DEFINE_float("independence", 1.0, "Weight of the gradient-cosine independence penalty (k > 1).",
+                       lower_bound=0.0)
+    flags.DEFINE_enum("scheme", "joint", ["joint", "sequential"], "k > 1: train the outputs jointly, or one after "
+                      "another with the earlier ones frozen (deflation; one MLP per output, --epochs each).")
+    flags.DEFINE_enum("penalty", "cos2", ["cos2", "logdet"], "Independence penalty (k > 1): mean squared cosine of "
+                      "the outputs' input gradients, or the log-det barrier against dependence.")
+    flags.DEFINE_boolean("count", False, "Estimate the number of independent invariants: train k = 1..--max_invariants "
+                         "outputs and print the table of held-out spreads (see conserve_tf.invariants).")
+    flags.DEFINE_integer("max_invariants", 4, "Largest k tried by --count.", lower_bound=1)
+    flags.DEFINE_float("spread_threshold", 0.2, "--count: largest held-out relative spread of an invariant output.",
+                       lower_bound=0.0, upper_bound=1.0)
+    flags.DEFINE_string("count_plot", None, "--count: save the evidence plot here (.png).")
+    distribute.define_flags()
+    define_output_flags()
+    flags.DEFINE_integer("verbose", 1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
+                         lower_bound=0, upper_bound=2)
 
 
 def load_data():
@@ -102,14 +110,59 @@ def load_data():
     return data.split_within(1.0 - FLAGS.test_fraction, seed=FLAGS.seed)
 
 
+def _report(model, train, test, k):
+    """Print and return ``{output: {"train": metrics, "test": metrics}}`` (conserve_tf.metrics.invariant_report)."""
+    from .training import evaluate_invariant  # delayed: TensorFlow starts only after the flags are checked
+
+    metrics = {}
+    for j in range(k):
+        label = "F" if k == 1 else f"F{j + 1}"
+        metrics[label] = {}
+        for name, part in (("train", train), ("test", test)):
+            report = metrics[label][name] = evaluate_invariant(model, part, output=j)
+            line = "".join(f"{key} = {report[key]:.4f}, " for key in ("rho", "spearman", "std", "r2") if key in report)
+            shown = name if k == 1 else f"{label} {name}"
+            print(f"{shown:5s}: {line or 'no true constants: '}relative spread = {report['relative_spread']:.4f}"
+                  + ("" if "rho" in report else " (intra-group std / overall std; lower is better)"))
+    return metrics
+
+
+def _readouts(model, train, test, k):
+    """Print the polynomial read-out of every output (and the known-invariant table for k > 1); return them."""
+    from . import symbolic  # delayed, as in _report
+    from .training import predict_groups
+
+    out = {}
+    f_train, f_test = predict_groups(model, train), predict_groups(model, test)
+    if k > 1 and train.c is not None and test.c is not None:
+        from .invariants import invariant_readout, known_invariants
+
+        table = invariant_readout(f_train.reshape(-1, k), known_invariants(train), f_test.reshape(-1, k),
+                                  known_invariants(test))
+        print("\nknown invariants from the outputs, and what each output is made of (degree-3 polynomials):")
+        print(table.markdown())
+        out["known_invariants"] = table.markdown()
+    for j in range(k if FLAGS.degree else 0):
+        res = symbolic.polynomial_readout(train.flat(), f_train[..., j].reshape(-1), test.flat(),
+                                          f_test[..., j].reshape(-1), degrees=range(1, FLAGS.degree + 1),
+                                          feature_names=train.feature_names)
+        name = "F" if k == 1 else f"F{j + 1}"
+        print(f"\npolynomial read-out of {name} (ridge on monomials of the raw inputs):")
+        print(res.markdown())
+        sign = "-" if res.intercept < 0 else "+"
+        print(f"{name} ≈ {res.formula} {sign} {abs(res.intercept):.3g}   (degree {res.degree})")
+        out[name] = {"formula": res.formula, "intercept": res.intercept, "degree": res.degree, "r2_table": res.table}
+    return out
+
+
 def main(argv):
     if len(argv) > 1:
         raise UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag (see --helpfull)")
     if FLAGS.save and not FLAGS.save.endswith(".keras"):
         raise UsageError(f"--save must name a .keras file, got {FLAGS.save!r}")
+    out_dir = out_dir_from_flags("conservnet")
     quiet_tensorflow()
-    from . import symbolic
-    from .training import evaluate_invariant, fit_conservnet, predict_groups
+    from .training import fit_conservnet, predict_groups  # delayed: TensorFlow starts after the flag checks
 
     strategy = distribute.strategy_from_flags()  # first: logical CPU devices must exist before TF starts
     set_seed(FLAGS.seed)
@@ -127,51 +180,52 @@ def main(argv):
         objective=FLAGS.objective, penalty_samples=FLAGS.penalty_samples or None)
     if FLAGS.scheme == "sequential":
         fit_kwargs["scheme"] = "sequential"
+    if out_dir and FLAGS.tensorboard:  # after fit's InvariantMetrics, so val_rho etc. are in the logs it writes
+        fit_kwargs["callbacks"] = [tensorboard_callback(os.path.join(out_dir, "tensorboard"))]
+    results = {"script": "conservnet-train", "flags": script_flags(),
+               "data": {"train": describe_data(train), "test": describe_data(test)}}
     if FLAGS.count:
-        from .invariants import count_invariants, plot_count
-
-        result = count_invariants(train, test, k_max=FLAGS.max_invariants, spread_threshold=FLAGS.spread_threshold,
-                                  seed=FLAGS.seed, steps=steps, **{**fit_kwargs, "eval_every": 0})
-        print("\ncount of independent invariants (relative spread = intra-group std / overall std, held-out):")
-        print(result.markdown())
-        if FLAGS.count_plot:
-            print(f"plot: {plot_count(result, FLAGS.count_plot)}")
+        _count(train, test, steps, fit_kwargs, out_dir, results)
         return
-    model, _ = fit_conservnet(train, test, steps=steps, seed=FLAGS.seed, outputs=FLAGS.invariants,
-                              backup_dir=FLAGS.backup_dir, **fit_kwargs)
-    per = " per output, one output after another" if FLAGS.scheme == "sequential" and FLAGS.invariants > 1 else ""
-    print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per}")
+    start = time.perf_counter()
+    model, history = fit_conservnet(train, test, steps=steps, seed=FLAGS.seed, outputs=FLAGS.invariants,
+                                    backup_dir=FLAGS.backup_dir, **fit_kwargs)
+    seconds = time.perf_counter() - start
     k = FLAGS.invariants
-    for j in range(k):
-        for name, part in (("train", train), ("test", test)):
-            report = evaluate_invariant(model, part, output=j)
-            line = "".join(f"{key} = {report[key]:.4f}, " for key in ("rho", "spearman", "std", "r2") if key in report)
-            label = name if k == 1 else f"F{j + 1} {name}"
-            print(f"{label:5s}: {line or 'no true constants: '}relative spread = {report['relative_spread']:.4f}"
-                  + ("" if "rho" in report else " (intra-group std / overall std; lower is better)"))
-    if k > 1 and train.c is not None and test.c is not None:
-        from .invariants import invariant_readout, known_invariants
-
-        table = invariant_readout(predict_groups(model, train).reshape(-1, k), known_invariants(train),
-                                  predict_groups(model, test).reshape(-1, k), known_invariants(test))
-        print("\nknown invariants from the outputs, and what each output is made of (degree-3 polynomials):")
-        print(table.markdown())
-    for j in range(k if FLAGS.degree else 0):
-        f_train = predict_groups(model, train)[..., j].reshape(-1)
-        f_test = predict_groups(model, test)[..., j].reshape(-1)
-        res = symbolic.polynomial_readout(train.flat(), f_train, test.flat(), f_test,
-                                          degrees=range(1, FLAGS.degree + 1), feature_names=train.feature_names)
-        name = "F" if k == 1 else f"F{j + 1}"
-        print(f"\npolynomial read-out of {name} (ridge on monomials of the raw inputs):")
-        print(res.markdown())
-        sign = "-" if res.intercept < 0 else "+"
-        print(f"{name} ≈ {res.formula} {sign} {abs(res.intercept):.3g}   (degree {res.degree})")
+    per = " per output, one output after another" if FLAGS.scheme == "sequential" and k > 1 else ""
+    print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s")
+    results.update(metrics=_report(model, train, test, k), readout=_readouts(model, train, test, k),
+                   training_seconds=seconds, optimizer_steps=int(model.optimizer.iterations.numpy()))
     if FLAGS.save:
         print(f"saved model to {save_model(model, FLAGS.save)}")
+    if out_dir:
+        stages = getattr(history, "stage_histories", None) or [history]
+        logs = {key: sum((h.history.get(key, []) for h in stages), []) for key in history.history}
+        paths = write_run(out_dir, model, results, history=logs, steps_per_epoch=fit_kwargs["steps_per_epoch"],
+                          outputs=predict_groups(model, test), constants=test.c,
+                          constant_names=test.constant_names, title=test.name)
+        print(f"wrote {', '.join(os.path.basename(p) for p in paths)} to {out_dir}")
+
+
+def _count(train, test, steps, fit_kwargs, out_dir, results):
+    """--count: train k = 1..--max_invariants outputs, print the table, write it (and its plot) to out_dir."""
+    from .invariants import count_invariants, plot_count
+
+    result = count_invariants(train, test, k_max=FLAGS.max_invariants, spread_threshold=FLAGS.spread_threshold,
+                              seed=FLAGS.seed, steps=steps, **{**fit_kwargs, "eval_every": 0, "callbacks": ()})
+    print("\ncount of independent invariants (relative spread = intra-group std / overall std, held-out):")
+    print(result.markdown())
+    if FLAGS.count_plot:
+        print(f"plot: {plot_count(result, FLAGS.count_plot)}")
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        print(f"plot: {plot_count(result, os.path.join(out_dir, 'count.png'))}")
+        print(f"wrote {write_results(out_dir, {**results, 'count': result.markdown()})}")
 
 
 def run():
-    run_cli(main)
+    """Entry point of ``python -m conserve_tf.train`` and the ``conservnet-train`` command."""
+    run_cli(main, define_flags)
 
 
 if __name__ == "__main__":
