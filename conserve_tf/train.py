@@ -209,7 +209,7 @@ def main(argv):
 
 def _count(train, test, steps, fit_kwargs, out_dir, results):
     """--count: train k = 1..--max_invariants outputs, print the table, write it (and its plot) to out_dir."""
-    from .invariants import count_invariants, plot_count
+    from .counting import count_invariants, plot_count
 
     result = count_invariants(train, test, k_max=FLAGS.max_invariants, spread_threshold=FLAGS.spread_threshold,
                               seed=FLAGS.seed, steps=steps, **{**fit_kwargs, "eval_every": 0, "callbacks": ()})

@@ -15,10 +15,10 @@ is arbitrary anyway (the head's w absorbs it). Even so, a penalty present from t
 network on the ln 2 plateau (the two neurons first pick up the same invariant, correlated, and only then
 separate), so :func:`train_decorrelated` trains ``warmup`` epochs without the penalty first.
 
-:func:`train_decorrelated` builds pairs and fits it with the recipes of :mod:`siamese.train`;
+:func:`train_decorrelated` builds pairs and fits it with the recipes of :mod:`siamese.training`;
 :func:`multi_readout` names the invariants each neuron is made of
 (:func:`conserve_tf.invariants.invariant_readout`); :func:`count_siamese_invariants` runs the count of
-:func:`conserve_tf.invariants.count_invariants` with bottlenecks k = 1..k_max.
+:func:`conserve_tf.counting.count_invariants` with bottlenecks k = 1..k_max.
 """
 
 from __future__ import annotations
@@ -28,7 +28,13 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from conserve_tf.counting import count_invariants
+from conserve_tf.invariants import invariant_readout, known_invariants
+from conserve_tf.runs import set_seed
+
 from .model import SiameseNetwork
+from .pairs import make_pairs
+from .training import RECIPES, accuracy, compile_siamese, recipe_callbacks
 
 __all__ = ["correlation_penalty", "scale_floor_penalty", "DecorrelatedSiamese", "train_decorrelated", "multi_readout",
            "count_siamese_invariants"]
@@ -116,11 +122,6 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
     Returns ``(model, info)``; info holds ``train_accuracy``, ``test_accuracy``, ``epochs``,
     ``decorrelation`` (the penalty on the test pairs, or the training pairs without test) and ``history``.
     """
-    from conserve_tf.cli import set_seed
-
-    from .pairs import make_pairs
-    from .train import RECIPES, accuracy, compile_siamese, recipe_callbacks
-
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
     epochs = RECIPES[recipe]["max_epochs"] if epochs is None else int(epochs)
@@ -157,8 +158,6 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
 def multi_readout(model, train, test, degree: int = 3, **kwargs):
     """:func:`conserve_tf.invariants.invariant_readout` of the bottleneck neurons against the known invariants
     of the data (its constants): R² of each invariant from all neurons, and what each neuron is made of."""
-    from conserve_tf.invariants import invariant_readout, known_invariants
-
     if train.c is None or test.c is None:
         raise ValueError("the read-out needs data with known invariants (constants c)")
     return invariant_readout(model.invariant(train.flat()), known_invariants(train), model.invariant(test.flat()),
@@ -169,8 +168,6 @@ def count_siamese_invariants(train, test, k_max: int = 3, decorrelation: float =
                              spread_threshold: float = 0.2, **train_kwargs):
     """The count of :func:`conserve_tf.invariants.count_invariants` with decorrelated Siamese bottlenecks of
     k = 1..k_max neurons; the spread of a neuron is its relative spread over the groups of ``test``."""
-    from conserve_tf.invariants import count_invariants
-
     def fit(tr, te, k):
         model, _ = train_decorrelated(tr, None, bottleneck=k, decorrelation=decorrelation, **train_kwargs)
         return model, (lambda x: model.subnetwork(x, training=False)), None

@@ -1,121 +1,44 @@
-"""Training the interpretable Siamese network, and the absl script ``python -m siamese.train``.
+"""Script: train the interpretable Siamese network (Wetzel et al. 2020), print and write its read-out.
 
-Two recipes (both binary cross-entropy through ``compile``, batch 256, callbacks watching the
-training loss as in appendix B of Wetzel et al. 2020):
+    python -m siamese.train --system=special_relativity --groups=50000 --epochs=100 --out_dir=runs/sr
+    python -m siamese.train --data=my_groups.npz --constant_columns=C --epochs=50 --tensorboard
+    python -m siamese.train --system=electromagnetism --invariants=2     # two decorrelated neurons
+    siamese-train --helpfull                                               # every flag
 
-* ``paper``: Adadelta starting at learning rate 100, ``ReduceLROnPlateau`` factor 0.5 after 50 epochs
-  without improvement, ``EarlyStopping`` after 200, at most 10 000 epochs (the paper's recipe).
-* ``adam`` (default, faster): Adam at 3e-3, halved after 5 epochs without improvement, early stop
-  after 20.
-
-Example::
-
-    python -m siamese.train --system=special_relativity --groups=50000 --epochs=100 --save=sr.keras
-    python -m siamese.train --data=my_groups.npz --constant_columns=C --epochs=50 --out_dir=results/mine
+``--out_dir`` (default ``runs/siamese-<UTC time>``) receives ``model.keras``, ``results.json``,
+``training.png``, ``invariant.png`` (f per held-out group against the first known invariant) and
+``scatter.png`` (f against every known invariant). The library is :mod:`siamese.training`; its names
+are also reachable from here for code written against earlier versions.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
-import numpy as np
+from absl import flags, logging
 
-__all__ = ["RECIPES", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy"]
+from conserve_tf import distribute
+from conserve_tf.cli import (UsageError, define_output_flags, out_dir_from_flags, quiet_tensorflow, run as run_cli,
+                             script_flags)
+from conserve_tf.runs import describe_data, save_model, tensorboard_callback, write_results, write_run
 
-RECIPES = {
-    "paper": dict(optimizer="adadelta", learning_rate=100.0, lr_patience=50, stop_patience=200,
-                  max_epochs=10_000),
-    "adam": dict(optimizer="adam", learning_rate=3e-3, lr_patience=5, stop_patience=20, max_epochs=500),
-}
-
-
-def _recipe(name):
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
-    return RECIPES[name]
+FLAGS = flags.FLAGS
+RECIPE_NAMES = ["adam", "paper"]  # siamese.training.RECIPES; named here so that --help does not start TensorFlow
+_MOVED = ("RECIPES", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy")
 
 
-def compile_siamese(model, recipe: str = "adam", learning_rate: float | None = None):
-    """Compile with the recipe's optimizer, binary cross-entropy (Eq. (B1)) and accuracy."""
-    import keras
+def __getattr__(name):
+    """The library names that lived here before the split, from :mod:`siamese.training` (imported on demand)."""
+    if name in _MOVED:
+        from . import training  # delayed: importing the script must not start TensorFlow
 
-    r = _recipe(recipe)
-    lr = float(learning_rate if learning_rate is not None else r["learning_rate"])
-    opt = keras.optimizers.Adadelta(lr) if r["optimizer"] == "adadelta" else keras.optimizers.Adam(lr)
-    model.compile(optimizer=opt, loss=keras.losses.BinaryCrossentropy(),
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
-    return model
+        return getattr(training, name)
+    raise AttributeError(f"module 'siamese.train' has no attribute {name!r}")
 
 
-def recipe_callbacks(recipe: str = "adam"):
-    """ReduceLROnPlateau and EarlyStopping on the training loss, with the recipe's patiences."""
-    import keras
-
-    r = _recipe(recipe)
-    return [keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=r["lr_patience"]),
-            keras.callbacks.EarlyStopping(monitor="loss", patience=r["stop_patience"], restore_best_weights=True)]
-
-
-def accuracy(model, pairs, batch_size: int = 8192) -> float:
-    """Fraction of pairs classified right (P(unrelated) > 0.5 <=> label 1)."""
-    x = pairs.x.astype(np.float32)  # eager calls: no tf.function tracing for a one-off evaluation
-    p = np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))[:, 0]
-                        for i in range(0, len(x), batch_size)])
-    return float(np.mean((p > 0.5) == (pairs.y > 0.5)))
-
-
-def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
-                  recipe: str = "adam", epochs: int | None = None, batch_size: int = 256,
-                  learning_rate: float | None = None, pairs_per_group: int | None = None, seed: int = 0,
-                  normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True, strategy=None,
-                  backup_dir: str | None = None):
-    """Build pairs from GroupedData ``train`` (and ``test``), build and fit a SiameseNetwork.
-
-    ``epochs`` caps the recipe's maximum (the budget); ``validate=False`` skips the per-epoch test
-    accuracy (saves time; the recipes' callbacks watch the training loss anyway). ``strategy`` (see
-    :mod:`conserve_tf.distribute`) builds and compiles the model in its scope; ``backup_dir`` resumes an
-    interrupted run; a NaN loss stops training with a clear error. Returns ``(model, info)`` with ``info`` holding
-    ``train_accuracy``, ``test_accuracy`` (None without test data), ``epochs`` run and ``history``.
-    """
-
-    from conserve_tf.cli import set_seed
-
-    from .model import SiameseNetwork
-    from .pairs import make_pairs
-
-    r = _recipe(recipe)
-    epochs = r["max_epochs"] if epochs is None else int(epochs)
-    if epochs < 1 or int(batch_size) < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
-    if test is not None and test.n_features != train.n_features:
-        raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
-    set_seed(seed)
-    tr = make_pairs(train, pairs_per_group, seed=seed)
-    te = make_pairs(test, pairs_per_group, seed=seed + 1) if test is not None else None
-    flat = train.flat()
-    stats = dict(mean=flat.mean(0), variance=flat.var(0)) if normalize else {}
-    import tensorflow as tf
-
-    from conserve_tf.callbacks import standard_callbacks
-
-    with (strategy or tf.distribute.get_strategy()).scope():
-        model = SiameseNetwork(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
-                               **stats)
-        compile_siamese(model, recipe, learning_rate)
-    val = (te.x.astype(np.float32), te.y) if te is not None and validate else None
-    hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=epochs, verbose=verbose,
-                     validation_data=val, shuffle=True,
-                     callbacks=recipe_callbacks(recipe) + standard_callbacks(backup_dir) + list(callbacks))
-    info = {"train_accuracy": accuracy(model, tr), "test_accuracy": accuracy(model, te) if te is not None else None,
-            "epochs": len(hist.history["loss"]), "history": {k: [float(v) for v in vals]
-                                                             for k, vals in hist.history.items()}}
-    return model, info
-
-
-# ---------------------------------------------------------------------------------------------- script
-def _define_flags():
-    from absl import flags
-
+def define_flags():
+    """Define this script's flags (called by :func:`run`, so importing the module defines nothing)."""
     flags.DEFINE_string("system", "special_relativity", "data set: special_relativity, sr_fixed_interval, "
                         "central_potential, central_fixed_L, electromagnetism, em_fixed_EdotB, or a ConservNet "
                         "system (S1, S2, S2+, Kepler, Kepler+, ...); ignored with --data")
@@ -130,17 +53,15 @@ def _define_flags():
     flags.DEFINE_list("hidden", ["160", "160"], "hidden layer widths of the shared subnetwork")
     flags.DEFINE_string("activation", "tanh", "hidden activation")
     flags.DEFINE_integer("bottleneck", 1, "bottleneck neurons (1 = interpretable scalar f)")
-    flags.DEFINE_enum("recipe", "adam", sorted(RECIPES), "adam: fast default; paper: Adadelta lr 100 (Wetzel 2020)")
+    flags.DEFINE_enum("recipe", "adam", RECIPE_NAMES, "adam: fast default; paper: Adadelta lr 100 (Wetzel 2020)")
     flags.DEFINE_integer("epochs", 100, "epoch budget (caps the recipe's maximum)")
     flags.DEFINE_integer("batch_size", 256, "mini-batch size")
     flags.DEFINE_string("backup_dir", None, "checkpoint every epoch here and resume from it after a crash or kill")
-    from conserve_tf import distribute
-
     distribute.define_flags()
     flags.DEFINE_float("learning_rate", None, "override the recipe's starting learning rate")
     flags.DEFINE_integer("seed", 0, "seed for data, pairs and weights")
     flags.DEFINE_string("save", None, "write the trained model to this .keras path")
-    flags.DEFINE_string("out_dir", None, "write the read-out table, formula and scatter plot here")
+    define_output_flags()
     flags.DEFINE_integer("verbose", 2, "Keras fit verbosity")
     flags.DEFINE_integer("invariants", 0, "k > 1: a k-neuron bottleneck kept decorrelated (siamese.multi), read out "
                          "against the known invariants; overrides --bottleneck")
@@ -152,105 +73,108 @@ def _define_flags():
     flags.DEFINE_float("spread_threshold", 0.2, "--count: largest held-out relative spread of an invariant neuron")
 
 
-def _load_data(flag_values):
-    from conserve_tf.groups import GroupedData
-
-    from .systems import make_system
-
-    f = flag_values
-    if f.data:
-        if not os.path.exists(f.data):
-            raise FileNotFoundError(f"--data file not found: {f.data}")
-        data = GroupedData.load(f.data, group_column=f.group_column, constant_columns=tuple(f.constant_columns))
-        return data.split_by_group(test_fraction=f.test_fraction, seed=f.seed)
-    if f.groups < 2 or f.test_groups < 2:
-        raise ValueError("--groups and --test_groups must be >= 2: negatives need two groups")
-    return (make_system(f.system, f.groups, f.members, seed=f.seed),
-            make_system(f.system, f.test_groups, f.members, seed=f.seed + 10_000))
-
-
 def main(argv):
-    del argv
-    from absl import flags, logging
-
-    from conserve_tf.cli import UsageError, save_model
-
-    from .interpret import readout, scatter_invariants
-    from .systems import EXTRA_FEATURES
-
-    f = flags.FLAGS
+    if len(argv) > 1:
+        raise UsageError(f"unexpected arguments: {argv[1:]}")
+    f = FLAGS
     if f.save and not f.save.endswith(".keras"):
         raise UsageError(f"--save must end in .keras, got {f.save!r}")
     try:
         hidden = [int(h) for h in f.hidden]
     except ValueError:
         raise UsageError(f"--hidden must be comma-separated integers, got {f.hidden}") from None
-    from conserve_tf import distribute
-
+    out_dir = out_dir_from_flags("siamese")
     strategy = distribute.strategy_from_flags()  # before TensorFlow starts its devices
-    train, test = _load_data(f)
+    from conserve_tf.metrics import invariant_report  # delayed: TensorFlow starts after the flag checks
+
+    from .interpret import readout, scatter_invariants
+    from .systems import EXTRA_FEATURES
+    from .training import grouped_invariant, load_data, train_siamese
+
+    train, test = load_data(f.system, f.groups, f.test_groups, f.members, seed=f.seed, data=f.data,
+                            group_column=f.group_column, constant_columns=f.constant_columns,
+                            test_fraction=f.test_fraction)
     logging.info("train %s, test %s", train, test)
+    results = {"script": "siamese-train", "flags": script_flags(),
+               "data": {"train": describe_data(train), "test": describe_data(test)}}
+    tensorboard = [tensorboard_callback(os.path.join(out_dir, "tensorboard"))] if out_dir and f.tensorboard else []
     if f.count or f.invariants > 1:
-        return _multi(f, train, test, hidden)
+        return _multi(f, train, test, hidden, out_dir, results, tensorboard)
+    start = time.perf_counter()
     model, info = train_siamese(train, test, hidden=hidden, activation=f.activation, bottleneck=f.bottleneck,
                                 recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                                 learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, strategy=strategy,
-                                backup_dir=f.backup_dir)
+                                backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard)
+    seconds = time.perf_counter() - start
     print(f"{train.name}: {info['epochs']} epochs, train accuracy {info['train_accuracy']:.4f}, "
           f"test accuracy {info['test_accuracy']:.4f}")
+    f_test = grouped_invariant(model, test.x)
+    results.update(metrics={"train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
+                            "f": invariant_report(f_test[..., 0], test.constants(0))},
+                   epochs=info["epochs"], training_seconds=seconds)
     if f.save:
         print("saved", save_model(model, f.save))
     if f.bottleneck == 1:
         res = readout(model, train, test, extra_features=EXTRA_FEATURES.get(train.name))
         print(res.markdown())
         print("f ≈", res.formula)
-        if f.out_dir:
-            os.makedirs(f.out_dir, exist_ok=True)
-            with open(os.path.join(f.out_dir, "readout.md"), "w") as fh:
-                fh.write(f"{res.markdown()}\n\nf ≈ {res.formula}\n")
-            if test.c is not None:
-                print("plot", scatter_invariants(model, test, os.path.join(f.out_dir, "scatter.png")))
+        results["readout"] = {"f": {"formula": res.formula, "intercept": res.intercept, "degree": res.degree,
+                                    "r2_table": res.table}}
+    if out_dir:
+        paths = write_run(out_dir, model, results, history=info["history"], outputs=f_test, constants=test.c,
+                          constant_names=test.constant_names, title=test.name)
+        if test.c is not None:
+            paths.append(scatter_invariants(model, test, os.path.join(out_dir, "scatter.png")))
+        print(f"wrote {', '.join(os.path.basename(p) for p in paths)} to {out_dir}")
 
 
-def _multi(f, train, test, hidden):
+def _multi(f, train, test, hidden, out_dir, results, tensorboard):
     """--invariants=k (one decorrelated training, read-out) or --count (k = 1..--max_invariants)."""
-    from conserve_tf.cli import UsageError, save_model
+    from conserve_tf.counting import plot_count  # delayed, as in main
 
     from .multi import count_siamese_invariants, multi_readout, train_decorrelated
+    from .training import grouped_invariant
 
     kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                   learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, warmup=f.warmup)
     if f.count:
         if f.max_invariants < 1 or not 0 < f.spread_threshold < 1:
             raise UsageError("--max_invariants must be >= 1 and --spread_threshold in (0, 1)")
-        from conserve_tf.invariants import plot_count
-
         res = count_siamese_invariants(train, test, k_max=f.max_invariants, decorrelation=f.decorrelation,
                                        spread_threshold=f.spread_threshold, **kwargs)
         print("count of independent invariants (relative spread = intra-group std / overall std, held-out):")
         print(res.markdown())
-        if f.out_dir:
-            os.makedirs(f.out_dir, exist_ok=True)
-            print("plot", plot_count(res, os.path.join(f.out_dir, "count.png")))
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+            print("plot", plot_count(res, os.path.join(out_dir, "count.png")))
+            print("wrote", write_results(out_dir, {**results, "count": res.markdown()}))
         return
-    model, info = train_decorrelated(train, test, bottleneck=f.invariants, decorrelation=f.decorrelation, **kwargs)
+    start = time.perf_counter()
+    model, info = train_decorrelated(train, test, bottleneck=f.invariants, decorrelation=f.decorrelation,
+                                     callbacks=tensorboard, **kwargs)
+    seconds = time.perf_counter() - start
     print(f"{train.name}: {info['epochs']} epochs, {f.invariants} decorrelated neurons, train accuracy "
           f"{info['train_accuracy']:.4f}, test accuracy {info['test_accuracy']:.4f}, held-out corr² "
           f"{info['decorrelation']:.4f}")
+    results.update(metrics={k: info[k] for k in ("train_accuracy", "test_accuracy", "decorrelation")},
+                   epochs=info["epochs"], training_seconds=seconds)
     if f.save:
         print("saved", save_model(model, f.save))
     if train.c is not None and test.c is not None:
         table = multi_readout(model, train, test)
         print(table.markdown())
-        if f.out_dir:
-            os.makedirs(f.out_dir, exist_ok=True)
-            with open(os.path.join(f.out_dir, "readout_multi.md"), "w") as fh:
-                fh.write(table.markdown() + "\n")
+        results["readout"] = {"known_invariants": table.markdown()}
+    if out_dir:
+        paths = write_run(out_dir, model, results, history=info["history"], outputs=grouped_invariant(model, test.x),
+                          constants=test.c, constant_names=test.constant_names, title=test.name)
+        print(f"wrote {', '.join(os.path.basename(p) for p in paths)} to {out_dir}")
+
+
+def run():
+    """Entry point of ``python -m siamese.train`` and the ``siamese-train`` command."""
+    quiet_tensorflow()
+    run_cli(main, define_flags)
 
 
 if __name__ == "__main__":
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    _define_flags()
-    run(main)
+    run()

@@ -1,0 +1,136 @@
+"""Training the interpretable Siamese network (Wetzel et al. 2020): recipes, fit, accuracy, data.
+
+Two recipes (both binary cross-entropy through ``compile``, batch 256, callbacks watching the
+training loss as in appendix B of Wetzel et al. 2020):
+
+* ``paper``: Adadelta starting at learning rate 100, ``ReduceLROnPlateau`` factor 0.5 after 50 epochs
+  without improvement, ``EarlyStopping`` after 200, at most 10 000 epochs (the paper's recipe).
+* ``adam`` (default, faster): Adam at 3e-3, halved after 5 epochs without improvement, early stop
+  after 20.
+
+:func:`load_data` gives the (train, test) groups the script ``siamese.train`` trains on.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from conserve_tf.callbacks import standard_callbacks
+from conserve_tf.groups import GroupedData
+from conserve_tf.metrics import InvariantMetrics
+from conserve_tf.runs import set_seed
+
+from .model import SiameseNetwork
+from .pairs import make_pairs
+from .systems import make_system
+
+__all__ = ["RECIPES", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy", "grouped_invariant",
+           "load_data"]
+
+RECIPES = {
+    "paper": dict(optimizer="adadelta", learning_rate=100.0, lr_patience=50, stop_patience=200,
+                  max_epochs=10_000),
+    "adam": dict(optimizer="adam", learning_rate=3e-3, lr_patience=5, stop_patience=20, max_epochs=500),
+}
+
+
+def _recipe(name):
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
+    return RECIPES[name]
+
+
+def compile_siamese(model, recipe: str = "adam", learning_rate: float | None = None):
+    """Compile with the recipe's optimizer, binary cross-entropy (Eq. (B1)) and accuracy."""
+    r = _recipe(recipe)
+    lr = float(learning_rate if learning_rate is not None else r["learning_rate"])
+    opt = keras.optimizers.Adadelta(lr) if r["optimizer"] == "adadelta" else keras.optimizers.Adam(lr)
+    model.compile(optimizer=opt, loss=keras.losses.BinaryCrossentropy(),
+                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])
+    return model
+
+
+def recipe_callbacks(recipe: str = "adam"):
+    """ReduceLROnPlateau and EarlyStopping on the training loss, with the recipe's patiences."""
+    r = _recipe(recipe)
+    return [keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=r["lr_patience"]),
+            keras.callbacks.EarlyStopping(monitor="loss", patience=r["stop_patience"], restore_best_weights=True)]
+
+
+def accuracy(model, pairs, batch_size: int = 8192) -> float:
+    """Fraction of pairs classified right (P(unrelated) > 0.5 <=> label 1)."""
+    x = pairs.x.astype(np.float32)  # eager calls: no tf.function tracing for a one-off evaluation
+    p = np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))[:, 0]
+                        for i in range(0, len(x), batch_size)])
+    return float(np.mean((p > 0.5) == (pairs.y > 0.5)))
+
+
+def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
+                  recipe: str = "adam", epochs: int | None = None, batch_size: int = 256,
+                  learning_rate: float | None = None, pairs_per_group: int | None = None, seed: int = 0,
+                  normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True, strategy=None,
+                  backup_dir: str | None = None, eval_every: int = 0):
+    """Build pairs from GroupedData ``train`` (and ``test``), build and fit a SiameseNetwork.
+
+    ``epochs`` caps the recipe's maximum (the budget); ``validate=False`` skips the per-epoch test
+    accuracy (saves time; the recipes' callbacks watch the training loss anyway). ``strategy`` (see
+    :mod:`conserve_tf.distribute`) builds and compiles the model in its scope; ``backup_dir`` resumes an
+    interrupted run; a NaN loss stops training with a clear error. ``eval_every > 0`` with ``test`` adds
+    :class:`~conserve_tf.metrics.InvariantMetrics` on f (``val_rho`` etc. against the first known invariant,
+    or ``val_relative_spread`` without) every that many epochs, ahead of ``callbacks``. Returns ``(model, info)`` with ``info`` holding
+    ``train_accuracy``, ``test_accuracy`` (None without test data), ``epochs`` run and ``history``.
+    """
+
+    r = _recipe(recipe)
+    epochs = r["max_epochs"] if epochs is None else int(epochs)
+    if epochs < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    if test is not None and test.n_features != train.n_features:
+        raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
+    set_seed(seed)
+    tr = make_pairs(train, pairs_per_group, seed=seed)
+    te = make_pairs(test, pairs_per_group, seed=seed + 1) if test is not None else None
+    flat = train.flat()
+    stats = dict(mean=flat.mean(0), variance=flat.var(0)) if normalize else {}
+    with (strategy or tf.distribute.get_strategy()).scope():
+        model = SiameseNetwork(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
+                               **stats)
+        compile_siamese(model, recipe, learning_rate)
+    val = (te.x.astype(np.float32), te.y) if te is not None and validate else None
+    held_out = [InvariantMetrics(test, every=eval_every, predict_fn=lambda x: grouped_invariant(model, x))
+                ] if eval_every and test is not None else []
+    hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=epochs, verbose=verbose,
+                     validation_data=val, shuffle=True,
+                     callbacks=recipe_callbacks(recipe) + standard_callbacks(backup_dir) + held_out + list(callbacks))
+    info = {"train_accuracy": accuracy(model, tr), "test_accuracy": accuracy(model, te) if te is not None else None,
+            "epochs": len(hist.history["loss"]), "history": {k: [float(v) for v in vals]
+                                                             for k, vals in hist.history.items()}}
+    return model, info
+
+
+def grouped_invariant(model, x) -> np.ndarray:
+    """f of a SiameseNetwork on grouped inputs: x (G, M, F) -> (G, M, bottleneck)."""
+    x = np.asarray(x)
+    return np.asarray(model.invariant(x.reshape(-1, x.shape[-1]))).reshape(x.shape[0], x.shape[1], -1)
+
+
+def load_data(system: str = "special_relativity", groups: int = 50_000, test_groups: int = 5_000, members: int = 2,
+              seed: int = 0, data: str | None = None, group_column: str = "group", constant_columns=("C",),
+              test_fraction: float = 0.2):
+    """(train, test) GroupedData: ``data`` (a .npz/.csv file, whole groups held out) or generated ``system``.
+
+    Generated test groups come from seed ``seed + 10000``, so they never repeat training groups.
+    """
+    if data:
+        if not os.path.exists(data):
+            raise FileNotFoundError(f"--data file not found: {data}")
+        loaded = GroupedData.load(data, group_column=group_column, constant_columns=tuple(constant_columns))
+        return loaded.split_by_group(test_fraction=test_fraction, seed=seed)
+    if groups < 2 or test_groups < 2:
+        raise ValueError("--groups and --test_groups must be >= 2: negatives need two groups")
+    return (make_system(system, groups, members, seed=seed),
+            make_system(system, test_groups, members, seed=seed + 10_000))
