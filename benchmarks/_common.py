@@ -2,18 +2,15 @@
 
 * :func:`paper_split` / :func:`group_split`: the train/test data of a condition (N, M);
 * :func:`train_and_score`: one ConservNet fit plus its held-out rho / R² / std;
-* :func:`write_results`: the paper-vs-package table printed and saved as ``results.csv``,
-  ``results.md`` and ``results.json`` in the benchmark's out_dir (``conservnet_table`` collects them);
-* :data:`BUDGETS`, :func:`define_common_flags`, :func:`budget_from_flags`: the network size and step
-  budget of quick and full runs, overridable by flags.
+* :data:`BUDGETS`, :func:`make_budget`, :func:`budget_from_flags`: the network size and step budget of
+  quick and full runs, overridable by flags (:func:`main`: :func:`benchmarks.harness.main` plus these flags);
+* :func:`plot_fit` (the Fig. 2a panel) and :func:`loss_curves` (a callback recording held-out curves).
+
+The results tables and figures are written by :mod:`benchmarks.harness`.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
-import os
 import time
 
 import numpy as np
@@ -77,66 +74,34 @@ def fit_kwargs(budget: dict, train, points: int | None = None) -> dict:
     return kw
 
 
-def fmt(value, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return f"{value:.{digits}f}"
+def define_budget_flags() -> None:
+    """--steps, --width, --depth, --learning_rate, --groups_per_step: overrides of the quick/full budget."""
+    from absl import flags
 
-
-def write_results(out_dir: str, benchmark: str, rows: list, budget: dict | None = None, notes: str = "") -> dict:
-    """Print and save the paper-vs-package table.
-
-    rows: dicts with ``quantity``, ``paper`` (number, string or None) and ``ours`` (number or string),
-    optional ``note``. Writes results.csv / results.md / results.json into ``out_dir``; returns the paths.
-    """
-    os.makedirs(out_dir, exist_ok=True)
-    header = f"{benchmark}: package vs paper"
-    if budget:
-        header += f" (budget: {budget})"
-    lines = [f"## {header}", "", "| quantity | paper | conserve-tf | note |", "| --- | --- | --- | --- |"]
-    for r in rows:
-        lines.append(f"| {r['quantity']} | {fmt(r.get('paper'))} | {fmt(r.get('ours'))} | {r.get('note', '')} |")
-    if notes:
-        lines += ["", notes]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    paths = {"csv": os.path.join(out_dir, "results.csv"), "md": os.path.join(out_dir, "results.md"),
-             "json": os.path.join(out_dir, "results.json")}
-    with open(paths["csv"], "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["benchmark", "quantity", "paper", "conserve_tf", "note"])
-        for r in rows:
-            w.writerow([benchmark, r["quantity"], r.get("paper", ""), r.get("ours", ""), r.get("note", "")])
-    with open(paths["md"], "w") as fh:
-        fh.write(text)
-    with open(paths["json"], "w") as fh:
-        json.dump({"benchmark": benchmark, "budget": budget, "rows": rows, "notes": notes}, fh, indent=1,
-                  default=_jsonable)
-    return paths
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return str(v)
-
-
-def define_common_flags(flags, name: str):
-    """--quick, --out_dir, --steps, --width, --depth, --learning_rate, --seed for one benchmark."""
-    flags.DEFINE_bool("quick", False, "tiny network and few steps (seconds; what the tests run)")
-    flags.DEFINE_string("out_dir", f"results/{name}", "folder for figures and result tables")
     flags.DEFINE_integer("steps", None, "optimizer steps per training (default: the quick/full budget)")
     flags.DEFINE_integer("width", None, "hidden width (default: the quick/full budget; the paper's is 320)")
     flags.DEFINE_integer("depth", None, "hidden layers (default: the quick/full budget; the paper's is 4)")
     flags.DEFINE_float("learning_rate", None, "initial Adam learning rate of the cosine schedule")
     flags.DEFINE_integer("groups_per_step", None, "groups per optimizer step (default: all; the paper: 1)")
-    flags.DEFINE_integer("seed", 0, "seed of the data and the network")
+
+
+def main(name: str, benchmark, define=None, arguments=None, base: dict | None = None) -> None:
+    """:func:`benchmarks.harness.main` with the budget flags: ``benchmark`` gets ``budget=`` (from
+    ``base``, default the full budget, or the quick one) beside its own flags (``arguments(FLAGS)`` when
+    they need parsing)."""
+    from benchmarks import harness
+
+    own = []
+
+    def define_all():
+        define_budget_flags()
+        own.extend(harness.defined_by(define))
+
+    def kwargs(F):
+        args = arguments(F) if arguments is not None else {k: getattr(F, k) for k in own}
+        return {"budget": budget_from_flags(F, base), **args}
+
+    harness.main(name, benchmark, define=define_all, arguments=kwargs)
 
 
 def make_budget(quick: bool, steps=None, width=None, depth=None, learning_rate=None, groups_per_step=None,
@@ -158,16 +123,6 @@ def make_budget(quick: bool, steps=None, width=None, depth=None, learning_rate=N
 def budget_from_flags(FLAGS, base: dict | None = None) -> dict:
     return make_budget(FLAGS.quick, FLAGS.steps, FLAGS.width, FLAGS.depth, FLAGS.learning_rate,
                        FLAGS.groups_per_step, base)
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_fit(ax, f, c, title: str, seed: int = 0):

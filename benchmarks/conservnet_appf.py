@@ -12,12 +12,9 @@ paper, -3 and 0.5 exactly for S1. Writes ``appf.png`` (R² against degree, coeff
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from absl import flags
 
-from benchmarks import _common
+from benchmarks import _common, harness
 
 PAPER = {"x1": 0.3069, "x2*x3": -0.921, "x4^2": 0.1528}
 
@@ -48,7 +45,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
         rows.append({"quantity": f"App. F read-out R² degree {r['degree']} (test)", "paper": None,
                      "ours": r["r2_test"], "note": f"train {r['r2_train']:.4f}"})
     rows.append({"quantity": "App. F S1 rho of the trained model", "paper": None, "ours": row["rho"], "note": ""})
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     axes[0].plot([r["degree"] for r in ro.table], [r["r2_test"] for r in ro.table], "o-")
     axes[0].set_xlabel("polynomial degree")
@@ -57,32 +54,14 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
     axes[1].bar(range(len(names)), [ro.coefficient(n) / coef["x1"] for n in names])
     axes[1].set_xticks(range(len(names)), names, rotation=45, fontsize=7)
     axes[1].set_title("degree-2 coefficients / coefficient of x1 (S1: 1, -3, 0.5)", fontsize=8)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "appf.png"), dpi=120)
-    plt.close(fig)
+    harness.save_figure(fig, out_dir, "appf.png")
     print(ro.markdown())
     print("formula:", ro.formula)
-    _common.write_results(out_dir, "conservnet_appf", rows, budget, notes=_common.PAPER_BUDGET)
+    harness.write_results(out_dir, "conservnet_appf", rows, budget, notes=_common.PAPER_BUDGET)
     return {"budget": budget, "coefficients": coef, "ratios": ratios, "other_over_x1": float(leak),
             "formula": ro.formula, "table": ro.table, "rho": row["rho"], "rows": rows,
             "finite": bool(np.all(np.isfinite(list(coef.values()))))}
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
-
-
-def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
-    _common.define_common_flags(flags, "conservnet_appf")
-
-
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_appf", benchmark)

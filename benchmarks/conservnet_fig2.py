@@ -11,11 +11,7 @@ first. Writes ``fig2a.png`` (top row: paper split, bottom row: split by group) a
 
 from __future__ import annotations
 
-import os
-
-from absl import flags
-
-from benchmarks import _common
+from benchmarks import _common, harness
 
 PAPER_R2 = {"s1": 0.9994, "s2": 0.9919, "s3": 0.9918, "lotka_volterra": 0.9866, "kepler": 0.9974}
 LABELS = {"s1": "S1", "s2": "S2", "s3": "S3", "lotka_volterra": "Lotka-Volterra", "kepler": "Kepler (L)"}
@@ -32,7 +28,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, systems=Non
     groups = groups or (10 if quick else 20)
     members = members or (40 if quick else 100)
     splits = {"paper": _common.paper_split, "group": _common.group_split}
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig, axes = plt.subplots(2, len(systems), figsize=(3.2 * len(systems), 6.4), squeeze=False)
     results, rows = {}, []
     for j, name in enumerate(systems):
@@ -56,30 +52,18 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, systems=Non
             rows.append({"quantity": f"Fig. 2a R² {LABELS[name]} ({split} split)",
                          "paper": PAPER_R2[name] if split == "paper" else None, "ours": row["r2"], "note": note})
     fig.suptitle(f"ConservNet, condition ({groups}, {members}); budget {budget}", fontsize=9)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "fig2a.png"), dpi=120)
-    plt.close(fig)
-    _common.write_results(out_dir, "conservnet_fig2", rows, budget,
+    harness.save_figure(fig, out_dir, "fig2a.png")
+    harness.write_results(out_dir, "conservnet_fig2", rows, budget,
                           notes=f"condition ({groups}, {members}); {_common.PAPER_BUDGET}")
     return {"budget": budget, "groups": groups, "members": members, "systems": results, "rows": rows}
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), systems=F.systems, seed=F.seed)
-
-
 def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    """The benchmark's own absl flags (harness.main defines them when run as a script)."""
+    from absl import flags
+
     flags.DEFINE_list("systems", None, "subset of s1,s2,s3,lotka_volterra,kepler (default: all)")
-    _common.define_common_flags(flags, "conservnet_fig2")
 
 
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_fig2", benchmark, define_flags)

@@ -14,11 +14,7 @@ batch 64, best test accuracy over a grid of widths x learning rates; the paper's
 
 from __future__ import annotations
 
-import os
-
-from absl import flags
-
-from benchmarks import _common
+from benchmarks import _common, harness
 
 NOISE = (0.0, 0.1, 0.3)
 
@@ -64,7 +60,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, noise=None,
         rows.append({"quantity": f"Fig. 3 rho SNN baseline, {what}", "paper": "below CN (plot)",
                      "ours": "missing" if row["snn_rho"] is None else row["snn_rho"],
                      "note": "" if snn is None else f"grid {snn}"})
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     s2 = [results[f"s2@{s:g}"] for s in noise]
     axes[0].plot(noise, [r["rho"] for r in s2], "o-", label="ConservNet")
@@ -86,37 +82,28 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, noise=None,
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize=7)
     fig.suptitle(f"({groups}, {members}); budget {budget}; SNN {snn or 'missing'}", fontsize=7)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "fig3.png"), dpi=120)
-    plt.close(fig)
-    _common.write_results(out_dir, "conservnet_fig3", rows, budget, notes=_common.PAPER_BUDGET)
+    harness.save_figure(fig, out_dir, "fig3.png")
+    harness.write_results(out_dir, "conservnet_fig3", rows, budget, notes=_common.PAPER_BUDGET)
     return {"budget": budget, "snn": snn, "results": results, "rows": rows}
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    snn = ({"widths": tuple(int(w) for w in F.snn_widths), "epochs": F.snn_epochs,
-            "learning_rates": tuple(float(v) for v in F.snn_learning_rates)} if F.snn else False)
-    if F.quick and F.snn:
-        snn = True
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), noise=F.noise, snn=snn, seed=F.seed)
-
-
 def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    """The benchmark's own absl flags (harness.main defines them when run as a script)."""
+    from absl import flags
+
     flags.DEFINE_list("noise", None, "noise strengths s (default 0,0.1,0.3)")
     flags.DEFINE_bool("snn", True, "also train the Siamese baseline (siamese.baseline_rho)")
     flags.DEFINE_integer("snn_epochs", 20, "epochs of every SNN baseline run")
     flags.DEFINE_list("snn_widths", ["160"], "SNN hidden widths (the paper: 160,320)")
     flags.DEFINE_list("snn_learning_rates", ["5e-4"], "SNN Adam learning rates (the paper: 5e-3,5e-4,5e-5)")
-    _common.define_common_flags(flags, "conservnet_fig3")
+
+
+def arguments(F) -> dict:
+    """--noise and the SNN grid (--quick keeps the quick grid) as benchmark arguments."""
+    snn = ({"widths": tuple(int(w) for w in F.snn_widths), "epochs": F.snn_epochs,
+            "learning_rates": tuple(float(v) for v in F.snn_learning_rates)} if F.snn else False)
+    return {"noise": F.noise, "snn": True if F.quick and F.snn else snn}
 
 
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_fig3", benchmark, define_flags, arguments)

@@ -16,12 +16,9 @@ and the correlation of F's heat maps with the reference maps.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-from absl import flags
 
-from benchmarks import _common
+from benchmarks import _common, harness
 
 PAPER_THETA0 = (1.0, 0.32, 0.82, -170.95)
 
@@ -77,7 +74,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
         m["fit"] = m["fit"].reshape(n, n)
         corr[key] = {k: float(abs(np.corrcoef(m["F"].ravel(), m[k].ravel())[0, 1])) for k in ("fit", "ref")}
     ratios = (coef[1] / coef[0], coef[2] / coef[0])
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig = plt.figure(figsize=(13, 8))
     ax = fig.add_subplot(3, 1, 1)
     for label in ("train", "test"):
@@ -100,10 +97,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
             ax.set_title(title + ("" if k == "F" else f" (abs corr. with F {corr[key][k]:.2f})"), fontsize=8)
             ax.set_xlabel("ω1" if key == "omega" else "θ1")
             ax.set_ylabel("ω2" if key == "omega" else "θ2")
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "fig4.png"), dpi=110)
-    plt.close(fig)
+    harness.save_figure(fig, out_dir, "fig4.png", dpi=110)
     rows = [
         {"quantity": "Fig. 4a std F test / std F(x + ε) test+train", "paper": "small (plot)",
          "ours": spread["test"] / spread["noised"], "note": f"train / noised {spread['train'] / spread['noised']:.3f}"},
@@ -117,27 +111,12 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
         {"quantity": "Fig. 4b corr. (abs) of F map vs ideal energy at (ω1, ω2) = (5, 10)", "paper": None,
          "ours": corr["theta"]["ref"], "note": ""},
     ]
-    _common.write_results(out_dir, "conservnet_fig4", rows, budget, notes=_common.PAPER_BUDGET)
+    harness.write_results(out_dir, "conservnet_fig4", rows, budget, notes=_common.PAPER_BUDGET)
     return {"budget": budget, "spread": spread, "coefficients": coef.tolist(), "ratios": ratios,
             "r2_physical_form": float(r2_form), "map_correlation": corr, "rows": rows,
             "noised_over_clean": float(spread["noised"] / max(spread["test"], 1e-30)),
             "f_all": f_all}
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
-
-
-def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
-    _common.define_common_flags(flags, "conservnet_fig4")
-
-
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_fig4", benchmark)

@@ -12,14 +12,10 @@ losses) and the results table.
 
 from __future__ import annotations
 
-import os
-
 import keras
-import numpy as np
 import tensorflow as tf
-from absl import flags
 
-from benchmarks import _common
+from benchmarks import _common, harness
 from conserve_tf import ConservNet, input_scaling
 
 PAPER_R2_SIMPLE = 0.5317
@@ -65,7 +61,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
     groups, members = (10, 40) if quick else (20, 100)
     train, test = _common.paper_split("s2", groups, members, seed=seed)
     points = 5 if quick else 40
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(12, 7))
     out, rows = {"budget": budget}, []
     for i, (label, simple) in enumerate((("simple", True), ("nv", False))):
@@ -95,33 +91,15 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
                      "note": f"rho {rep['rho']:.4f}, std of F over all test points {rep['output_std']:.2e}, "
                              f"final test loss {rec[-1]['test_loss']:.2e}"})
     fig.suptitle(f"Appendix C ablation on S2 ({groups}, {members}); budget {budget}", fontsize=9)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "fig5.png"), dpi=120)
-    plt.close(fig)
+    harness.save_figure(fig, out_dir, "fig5.png")
     collapse = out["simple"]["output_std"] / max(out["nv"]["output_std"], 1e-30)
     rows.append({"quantity": "std of F: L_simple / NV (collapse to a constant when << 1)", "paper": None,
                  "ours": collapse, "note": "paper: L_simple output nearly constant"})
-    _common.write_results(out_dir, "conservnet_fig5", rows, budget, notes=_common.PAPER_BUDGET + " (20 000 here)")
+    harness.write_results(out_dir, "conservnet_fig5", rows, budget, notes=_common.PAPER_BUDGET + " (20 000 here)")
     out["rows"] = rows
     out["collapse_ratio"] = float(collapse)
     return out
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
-
-
-def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
-    _common.define_common_flags(flags, "conservnet_fig5")
-
-
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_fig5", benchmark)

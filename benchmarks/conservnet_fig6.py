@@ -10,11 +10,7 @@ points split at random) and on the split by group. Writes ``fig6.png`` and the r
 
 from __future__ import annotations
 
-import os
-
-from absl import flags
-
-from benchmarks import _common
+from benchmarks import _common, harness
 
 PAPER_R2 = 0.8841
 
@@ -25,7 +21,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
 
     budget = budget or _common.make_budget(quick)
     groups, members = (10, 40) if quick else (20, 100)
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8, 4))
     out, rows = {"budget": budget}, []
     for ax, (split, make) in zip(axes, (("paper", _common.paper_split), ("group", _common.group_split))):
@@ -38,29 +34,11 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
                      "paper": PAPER_R2 if split == "paper" else None, "ours": row["r2"],
                      "note": f"rho {row['rho']:.4f}, a {row['a']:.2f}, b {row['b']:.2f} (paper a -2.61, b -0.29)"})
     fig.suptitle(f"({groups}, {members}); budget {budget}", fontsize=8)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "fig6.png"), dpi=120)
-    plt.close(fig)
-    _common.write_results(out_dir, "conservnet_fig6", rows, budget, notes=_common.PAPER_BUDGET)
+    harness.save_figure(fig, out_dir, "fig6.png")
+    harness.write_results(out_dir, "conservnet_fig6", rows, budget, notes=_common.PAPER_BUDGET)
     out["rows"] = rows
     return out
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
-
-
-def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
-    _common.define_common_flags(flags, "conservnet_fig6")
-
-
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_fig6", benchmark)

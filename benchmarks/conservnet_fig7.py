@@ -10,11 +10,7 @@ Lotka-Volterra and Kepler (L), on the paper's split; the paper finds rho > 0.9 e
 
 from __future__ import annotations
 
-import os
-
-from absl import flags
-
-from benchmarks import _common
+from benchmarks import _common, harness
 
 SYSTEMS = ("s1", "s2", "s3", "lotka_volterra", "kepler")
 #: 30 trainings: a smaller network on all groups per step (the per-group budget costs steps x M per run)
@@ -49,7 +45,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, systems=Non
             rows.append({"quantity": f"Fig. 7 rho {name} ({n}, {m})", "paper": "> 0.9", "ours": row["rho"],
                          "note": f"R² {row['r2']:.4f}, {row['seconds']:.0f} s"})
             print(f"{name} ({n}, {m}): rho {row['rho']:.4f}", flush=True)
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     labels = [f"({n}, {m})" for n, m in conditions]
     for name in systems:
@@ -61,31 +57,19 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, systems=Non
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7)
     ax.set_title(f"budget {budget}", fontsize=7)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "fig7.png"), dpi=120)
-    plt.close(fig)
-    _common.write_results(out_dir, "conservnet_fig7", rows, budget, notes=_common.PAPER_BUDGET)
+    harness.save_figure(fig, out_dir, "fig7.png")
+    harness.write_results(out_dir, "conservnet_fig7", rows, budget, notes=_common.PAPER_BUDGET)
     return {"budget": budget, "systems": results, "rows": rows}
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    conds = _parse_conditions(F.conditions) if F.conditions else None
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F, BUDGET), systems=F.systems, conditions=conds, seed=F.seed)
-
-
 def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    """The benchmark's own absl flags (harness.main defines them when run as a script)."""
+    from absl import flags
+
     flags.DEFINE_list("systems", None, "subset of s1,s2,s3,lotka_volterra,kepler (default: all)")
     flags.DEFINE_list("conditions", None, "conditions as NxM (default: the paper's six)")
-    _common.define_common_flags(flags, "conservnet_fig7")
 
 
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_fig7", benchmark, define_flags, lambda F: {
+        "systems": F.systems, "conditions": _parse_conditions(F.conditions) if F.conditions else None}, base=BUDGET)

@@ -10,11 +10,7 @@ rho on S2 (20, 100) against Q with R = 1 and against R with Q = 1 (the paper: pr
 
 from __future__ import annotations
 
-import os
-
-from absl import flags
-
-from benchmarks import _common
+from benchmarks import _common, harness
 
 PAPER_BALL = {"l1": 0.9910, "linf": 0.9862}
 VALUES = (0.5, 1.0, 2.0)
@@ -47,7 +43,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, values=None
              for v, row in vs_r.items()]
     rows += [{"quantity": f"App. H.2 rho S2, {b} ball", "paper": PAPER_BALL.get(b), "ours": row["rho"],
               "note": f"R² {row['r2']:.4f}"} for b, row in balls.items()]
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, (label, d) in zip(axes, (("Q (R = 1)", vs_q), ("R (Q = 1)", vs_r))):
         ax.plot(list(d), [row["rho"] for row in d.values()], "o-", label="L2 ball") if d else None
@@ -59,29 +55,17 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, values=None
         ax.set_ylim(0, 1.02)
         ax.legend(fontsize=7)
     fig.suptitle(f"S2 ({groups}, {members}); budget {budget}", fontsize=8)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "fig8.png"), dpi=120)
-    plt.close(fig)
-    _common.write_results(out_dir, "conservnet_fig8", rows, budget, notes=_common.PAPER_BUDGET + " (20 000 here)")
+    harness.save_figure(fig, out_dir, "fig8.png")
+    harness.write_results(out_dir, "conservnet_fig8", rows, budget, notes=_common.PAPER_BUDGET + " (20 000 here)")
     return {"budget": budget, "vs_q": vs_q, "vs_r": vs_r, "balls": balls, "rows": rows}
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), values=F.values, seed=F.seed)
-
-
 def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
+    """The benchmark's own absl flags (harness.main defines them when run as a script)."""
+    from absl import flags
+
     flags.DEFINE_list("values", None, "Q and R values to scan (default 0.5,1,2)")
-    _common.define_common_flags(flags, "conservnet_fig8")
 
 
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_fig8", benchmark, define_flags)

@@ -12,11 +12,7 @@ and test loss, mean intra-group std of F, for random data and S1) and the result
 
 from __future__ import annotations
 
-import os
-
-from absl import flags
-
-from benchmarks import _common
+from benchmarks import _common, harness
 
 
 def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int = 0) -> dict:
@@ -27,7 +23,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
     budget = budget or _common.make_budget(quick)
     groups, members = (10, 40) if quick else (20, 100)
     points = 5 if quick else 40
-    plt = _common.pyplot()
+    plt = harness.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     out, rows = {"budget": budget}, []
     for name, style in (("random", "-"), ("s1", "--")):
@@ -61,29 +57,11 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
     fig.suptitle(f"Random data vs S1 ({groups}, {members}); budget {budget}", fontsize=9)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(os.path.join(out_dir, "fig9.png"), dpi=120)
-    plt.close(fig)
-    _common.write_results(out_dir, "conservnet_fig9", rows, budget, notes=_common.PAPER_BUDGET + " (5 000 here)")
+    harness.save_figure(fig, out_dir, "fig9.png")
+    harness.write_results(out_dir, "conservnet_fig9", rows, budget, notes=_common.PAPER_BUDGET + " (5 000 here)")
     out["rows"] = rows
     return out
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
-    benchmark(F.quick, F.out_dir, _common.budget_from_flags(F), seed=F.seed)
-
-
-def define_flags():
-    """The script's absl flags (defined only when run as a script, so that importing is side-effect free)."""
-    _common.define_common_flags(flags, "conservnet_fig9")
-
-
 if __name__ == "__main__":
-    define_flags()
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    run(main)
+    _common.main("conservnet_fig9", benchmark)

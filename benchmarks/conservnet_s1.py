@@ -11,15 +11,16 @@ Prints, beside the paper's numbers:
   backward, for the clean and the noised pass over every point.
 
     python -m benchmarks.conservnet_s1 [--quick] [--out_dir=results/conservnet_s1]
+
+Writes results.csv/.md/.json, curves.csv (held-out rho along training) and rho_vs_steps.png.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 
-from absl import app, flags
+from benchmarks import harness
 
 PAPER = {"r2": 0.9994, "steps_to_099_published_code": 2080, "formula": "0.3069 x1 - 0.921 x2*x3 + 0.1528 x4^2"}
 TARGETS = {"r2": 0.999, "steps_to_099": 400, "flop_fraction": 0.5}
@@ -149,68 +150,58 @@ def benchmark(quick: bool, out_dir: str) -> dict:
         "flop_fraction": flops / timings[False] / rate, "flop_fraction_xla": flops / timings[True] / rate,
         "fast_steps": fast_steps, "paper_steps": paper_steps, "quick": quick, **net,
     }
-    with open(os.path.join(out_dir, "conservnet_s1.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["quantity", "package", "paper"])
-        w.writerow(["R2", result["r2"], PAPER["r2"]])
-        w.writerow(["steps to rho>=0.99 (fast recipe)", result["fast_steps_to_099"], ""])
-        w.writerow(["steps to rho>=0.99 (paper recipe)", result["paper_steps_to_099"], PAPER["steps_to_099_published_code"]])
-        w.writerow(["formula", result["formula"], PAPER["formula"]])
-    with open(os.path.join(out_dir, "curves.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["recipe", "step", "train_seconds", "val_rho"])
-        for name, timer in (("fast", fast), ("paper", paper)):
-            w.writerows([(name, *row) for row in timer.curve])
-    _plot(fast, paper, os.path.join(out_dir, "rho_vs_steps.png"))
+    result["rows"] = _rows(result)
+    harness.write_csv(os.path.join(out_dir, "curves.csv"), ["recipe", "step", "train_seconds", "val_rho"],
+                      [(name, *row) for name, timer in (("fast", fast), ("paper", paper)) for row in timer.curve])
+    _plot(fast, paper, out_dir)
+    title = ("ConservNet on S1 (" + ("quick: small network, small data" if quick else "(20, 100), 4 x 320 Mish")
+             + ")")
+    harness.write_results(out_dir, "conservnet_s1", result["rows"], title=title, notes=(
+        f"read-out (degree 2): F ≈ {result['formula']}; ratios to x1: x2*x3 {result['ratio_x2x3_x1']:.3f} "
+        f"(S1: -3), x4^2 {result['ratio_x4sq_x1']:.3f} (S1: 0.5); paper: {PAPER['formula']}"))
     return result
 
 
-def _plot(fast, paper, path):
-    import matplotlib
+def _rows(r: dict) -> list:
+    """The results table: quality, steps and seconds to rho >= 0.99, FLOP efficiency (targets in the notes)."""
+    return [
+        {"quantity": "held-out rho", "paper": None, "ours": r["rho"]},
+        {"quantity": "mean intra-group std of aF+b", "paper": None, "ours": r["std"]},
+        {"quantity": "R² of aF+b against C", "paper": PAPER["r2"], "ours": r["r2"],
+         "note": f"target >= {TARGETS['r2']}"},
+        {"quantity": "steps to rho >= 0.99, fast recipe", "paper": None, "ours": _reached(r["fast_steps_to_099"]),
+         "note": f"target <= {TARGETS['steps_to_099']}"},
+        {"quantity": "training seconds to rho >= 0.99, fast recipe", "paper": None,
+         "ours": _reached(r["fast_seconds_to_099"])},
+        {"quantity": "steps to rho >= 0.99, paper recipe", "paper": PAPER["steps_to_099_published_code"],
+         "ours": _reached(r["paper_steps_to_099"]), "note": "paper: the published code"},
+        {"quantity": "training seconds to rho >= 0.99, paper recipe", "paper": None,
+         "ours": _reached(r["paper_seconds_to_099"])},
+        {"quantity": "dense matmul rate (GFLOP/s)", "paper": None, "ours": r["matmul_gflops"]},
+        {"quantity": "training step (ms), graph", "paper": None, "ours": r["step_ms"]},
+        {"quantity": "training step (ms), XLA", "paper": None, "ours": r["step_ms_xla"]},
+        {"quantity": "step FLOP rate / matmul rate, graph", "paper": None, "ours": r["flop_fraction"],
+         "note": f"target >= {TARGETS['flop_fraction']}"},
+        {"quantity": "step FLOP rate / matmul rate, XLA", "paper": None, "ours": r["flop_fraction_xla"],
+         "note": f"target >= {TARGETS['flop_fraction']}"},
+        {"quantity": "read-out formula (degree 2)", "paper": PAPER["formula"], "ours": r["formula"]},
+    ]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+def _reached(value):
+    return "not reached" if value is None else value
+
+
+def _plot(fast, paper, out_dir):
+    fig, ax = harness.pyplot().subplots(figsize=(5, 3.5))
     for name, timer in (("fast recipe (all groups, Adam 3e-4 cosine)", fast), ("paper recipe (1 group, Adam 5e-5)", paper)):
         steps = [s for s, _, r in timer.curve if r is not None]
         ax.plot(steps, [r for _, _, r in timer.curve if r is not None], label=name)
     ax.axhline(0.99, color="k", ls=":", lw=1)
     ax.set(xlabel="optimizer steps", ylabel="held-out |rho|", title="S1 (20, 100)", ylim=(0, 1.02))
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _fmt(v, spec=".4f"):
-    return "not reached" if v is None else format(v, spec)
-
-
-def main(argv):
-    del argv
-    r = benchmark(FLAGS.quick, FLAGS.out_dir)
-    print(f"\nConservNet on S1 ({'quick: small network, small data' if r['quick'] else '(20, 100), 4 x 320 Mish'})")
-    print(f"{'quantity':44s} {'package':>14s} {'paper / target':>22s}")
-    print(f"{'held-out rho':44s} {r['rho']:14.4f} {'':>22s}")
-    print(f"{'mean intra-group std of aF+b':44s} {r['std']:14.4f} {'':>22s}")
-    print(f"{'R² of aF+b against C':44s} {r['r2']:14.4f} {'0.9994 (target >= 0.999)':>22s}")
-    print(f"{'steps to rho >= 0.99, fast recipe':44s} {_fmt(r['fast_steps_to_099'], 'd'):>14s} {'target <= 400':>22s}")
-    print(f"{'  training seconds to rho >= 0.99':44s} {_fmt(r['fast_seconds_to_099'], '.1f'):>14s}")
-    print(f"{'steps to rho >= 0.99, paper recipe':44s} {_fmt(r['paper_steps_to_099'], 'd'):>14s} "
-          f"{'~2080 (published code)':>22s}")
-    print(f"{'  training seconds to rho >= 0.99':44s} {_fmt(r['paper_seconds_to_099'], '.1f'):>14s}")
-    print(f"{'dense matmul rate (GFLOP/s)':44s} {r['matmul_gflops']:14.1f}")
-    print(f"{'training step (ms), graph / XLA':44s} {r['step_ms']:7.1f} / {r['step_ms_xla']:.1f}")
-    print(f"{'step FLOP rate / matmul rate, graph / XLA':44s} {r['flop_fraction']:7.2f} / {r['flop_fraction_xla']:.2f}"
-          f" {'target >= 0.50':>14s}")
-    print(f"read-out (degree 2): F ≈ {r['formula']}")
-    print(f"  ratios to x1: x2*x3 {r['ratio_x2x3_x1']:.3f} (S1: -3), x4^2 {r['ratio_x4sq_x1']:.3f} (S1: 0.5);"
-          f" paper: {PAPER['formula']}")
+    harness.save_figure(fig, out_dir, "rho_vs_steps.png")
 
 
 if __name__ == "__main__":
-    FLAGS = flags.FLAGS
-    flags.DEFINE_bool("quick", False, "Small network and data, few steps (the test suite runs this).")
-    flags.DEFINE_string("out_dir", "results/conservnet_s1", "Where to write CSVs and figures.")
-    app.run(main)
+    harness.main("conservnet_s1", benchmark, seed=False)

@@ -5,17 +5,18 @@ Prints, for each model, training steps per second on one device and on two logic
 of the distributed step rather than a speed-up), and the number of malformed inputs fed to the
 grouped-data loaders with the outcome of each kind (clear error / correct load / crash).
 
-    python -m benchmarks.distribute_faults [--quick]
+    python -m benchmarks.distribute_faults [--quick] [--out_dir=results/distribute_faults]
+
+Writes results.csv/.md/.json.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 import time
 
-from absl import app, flags
+from benchmarks import harness
 
 
 def _conservnet_case(quick):
@@ -145,32 +146,25 @@ def benchmark(quick: bool, out_dir: str, models=None) -> dict:
         two = steps_per_second(build, dataset, get_strategy("mirrored"), steps)
         rows[name] = {"one_device": one, "two_devices": two}
     tally = bad_input_tally(60 if quick else 600)
-    with open(os.path.join(out_dir, "distribute.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["model", "steps/s one device", "steps/s two logical devices"])
-        for name, row in rows.items():
-            w.writerow([name, row.get("one_device"), row.get("two_devices")])
+    harness.write_results(out_dir, "distribute_faults", _rows(rows, tally), title=(
+        "Training steps per second, one device against two logical CPU devices (MirroredStrategy); "
+        "malformed inputs to the loaders"), notes="\n".join(f"crash: {e}" for e in tally["examples_of_crashes"]))
     return {"steps_per_second": rows, "bad_inputs": tally}
 
 
-def main(argv):
-    del argv
-    r = benchmark(FLAGS.quick, FLAGS.out_dir)
-    print(f"\n{'model':12s} {'steps/s, 1 device':>18s} {'steps/s, 2 logical CPU devices':>32s}")
-    for name, row in r["steps_per_second"].items():
+def _rows(speeds: dict, tally: dict) -> list:
+    rows = []
+    for name, row in speeds.items():
         if "error" in row:
-            print(f"{name:12s} {row['error']}")
-        else:
-            print(f"{name:12s} {row['one_device']:18.2f} {row['two_devices']:32.2f}")
-    t = r["bad_inputs"]
-    print(f"\nmalformed inputs tried: {t['tried']}: clear error {t['clear error']}, correct load {t['loaded']}, "
-          f"crash {t['crash']}")
-    for example in t["examples_of_crashes"]:
-        print("  crash:", example)
+            rows.append({"quantity": f"{name}: steps/s", "ours": row["error"]})
+            continue
+        rows.append({"quantity": f"{name}: steps/s, 1 device", "ours": row["one_device"]})
+        rows.append({"quantity": f"{name}: steps/s, 2 logical CPU devices", "ours": row["two_devices"]})
+    rows.append({"quantity": "malformed inputs tried", "ours": tally["tried"]})
+    rows += [{"quantity": f"malformed inputs: {kind}", "ours": tally[kind]}
+             for kind in ("clear error", "loaded", "crash")]
+    return rows
 
 
 if __name__ == "__main__":
-    FLAGS = flags.FLAGS
-    flags.DEFINE_bool("quick", False, "Small models, few steps.")
-    flags.DEFINE_string("out_dir", "results/distribute_faults", "Where to write the CSV.")
-    app.run(main)
+    harness.main("distribute_faults", benchmark, seed=False)

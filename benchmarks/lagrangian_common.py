@@ -1,40 +1,58 @@
-"""Shared absl plumbing of the lagrangian benchmarks (flags --quick, --out_dir, --epochs)."""
+"""What the Lagrangian-network benchmarks (Müller 2023) share: one reproduction run, its table, its flags.
+
+:func:`reproduction` trains one network per symmetry, integrates it (``lagrangian.experiment.reproduce``)
+and writes every measured number beside the paper's statement through :func:`benchmarks.harness.write_results`;
+:func:`main` is :func:`benchmarks.harness.main` with ``--epochs`` and, where a benchmark trains several
+networks, ``--symmetries``.
+"""
 
 from __future__ import annotations
 
-import os
-
-from conserve_tf import cli
+from benchmarks import harness
 
 
-def main_for(name: str, benchmark, symmetries=()) -> None:
-    """Define the flags, then run ``benchmark(quick, out_dir, epochs, seed[, symmetries])`` under ``cli.run``.
+def reproduction(system: str, label: str, paper: dict, quick: bool, out_dir: str, epochs, seed: int, symmetries,
+                 steps: int, t_final: float, rows_before=()) -> dict:
+    """Train, integrate to ``t_final`` and tabulate; returns ``{"numbers": {symmetry: {...}}, "rows": [...]}``.
 
-    ``symmetries``: the networks the benchmark can train; when given, ``--symmetries`` picks a subset.
+    ``paper``: ``{(symmetry, key): statement}``; ``epochs`` None: 2 (quick) or the paper's 2500; the
+    networks are 2 x 32 (quick) or 2 x 128 softplus. ``rows_before`` lead the table.
+    """
+    from lagrangian.experiment import reproduce
+
+    epochs = epochs or (2 if quick else 2500)
+    numbers = reproduce(system, list(symmetries), epochs, steps, t_final, out_dir, seed=seed,
+                        hidden_units=32 if quick else 128, jit_compile=not quick)
+    rows = list(rows_before) + [{"quantity": f"{sym}: {key}", "paper": paper.get((sym, key)), "ours": value}
+                                for sym, nums in numbers.items() for key, value in nums.items()]
+    harness.write_results(out_dir, f"lagrangian_{system}", rows,
+                          title=f"{label}, {epochs} epochs x {steps} steps, T = {t_final:g}")
+    return {"numbers": numbers, "rows": rows}
+
+
+def main(name: str, benchmark, symmetries=()) -> None:
+    """Run ``benchmark(quick, out_dir, epochs, seed[, symmetries])`` as a script.
+
+    ``symmetries``: the networks the benchmark can train; when given, ``--symmetries`` picks a subset (so that
+    the networks can run in separate processes).
     """
     from absl import flags
 
-    flags.DEFINE_bool("quick", False, "Small, fast run (the tests use it).")
-    flags.DEFINE_string("out_dir", os.path.join("results", name), "Folder for CSV, markdown and PNG output.")
-    flags.DEFINE_integer("epochs", None, "Override the number of training epochs (paper: 2500).")
-    flags.DEFINE_integer("seed", 0, "Random seed.")
-    if symmetries:
-        flags.DEFINE_list("symmetries", None, f"Networks to train, a subset of {','.join(symmetries)} "
-                          "(default: the paper's set); lets the networks run in separate processes.")
+    from conserve_tf import cli
 
-    def main(argv):
-        if len(argv) > 1:
-            raise cli.UsageError(f"unexpected arguments: {argv[1:]}")
-        f = flags.FLAGS
-        extra = {}
-        if symmetries and f.symmetries:
-            unknown = sorted(set(f.symmetries) - set(symmetries))
+    def define():
+        flags.DEFINE_integer("epochs", None, "Override the number of training epochs (paper: 2500).")
+        if symmetries:
+            flags.DEFINE_list("symmetries", None, f"Networks to train, a subset of {','.join(symmetries)} "
+                              "(default: the paper's set).")
+
+    def arguments(F) -> dict:
+        kwargs = {"epochs": F.epochs}
+        if symmetries and F.symmetries:
+            unknown = sorted(set(F.symmetries) - set(symmetries))
             if unknown:
                 raise cli.UsageError(f"--symmetries: unknown {unknown}; choose from {list(symmetries)}")
-            extra["symmetries"] = f.symmetries
-        result = benchmark(quick=f.quick, out_dir=f.out_dir, epochs=f.epochs, seed=f.seed, **extra)
-        print(result.get("table", ""))
-        print(f"output in {f.out_dir}")
+            kwargs["symmetries"] = F.symmetries
+        return kwargs
 
-    cli.quiet_tensorflow()
-    cli.run(main)
+    harness.main(name, benchmark, define, arguments)

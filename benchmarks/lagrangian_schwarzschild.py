@@ -8,6 +8,8 @@ and prints δL_NN, δL_true (Eq. 35), δq and the final training MSE beside the 
 
 from __future__ import annotations
 
+from benchmarks import lagrangian_common
+
 PAPER = {
     ("R", "dL_NN_max"): "never exceeds about 1e-5 (float32 rounding)",
     ("R", "dL_true_max"): "below 1e-3",
@@ -21,18 +23,11 @@ PAPER = {
 
 def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_schwarzschild", epochs=None, seed: int = 0,
               symmetries=("none", "R")) -> dict:
-    from lagrangian.experiment import report, reproduce
-
-    epochs = epochs or (2 if quick else 2500)
-    steps = 25 if quick else 100
-    t_final = 2.0 if quick else 1000.0
-    numbers = reproduce("schwarzschild", list(symmetries), epochs, steps, t_final, out_dir, seed=seed,
-                        hidden_units=32 if quick else 128, jit_compile=not quick)
-    title = f"Schwarzschild (Figs. 6-8), {epochs} epochs x {steps} steps, T = {t_final:g}"
-    return {"numbers": numbers, "table": report(title, numbers, PAPER, out_dir)}
+    """Both networks trained and integrated; ``{"numbers": {symmetry: {...}}, "rows": [...]}``."""
+    return lagrangian_common.reproduction("schwarzschild", "Schwarzschild (Figs. 6-8)", PAPER, quick, out_dir,
+                                          epochs, seed, symmetries, steps=25 if quick else 100,
+                                          t_final=2.0 if quick else 1000.0)
 
 
 if __name__ == "__main__":
-    from benchmarks.lagrangian_common import main_for
-
-    main_for("lagrangian_schwarzschild", benchmark, symmetries=("none", "R"))
+    lagrangian_common.main("lagrangian_schwarzschild", benchmark, symmetries=("none", "R"))

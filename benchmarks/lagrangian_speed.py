@@ -16,9 +16,9 @@ RK4: XLA).
 
 from __future__ import annotations
 
-import csv
-import os
 import time
+
+from benchmarks import harness
 
 TARGETS = {"fit_step_ms": 10.0, "rk4_1traj_1000_s": 0.2, "rk4_1000traj_1000_s": 20.0}
 PUBLISHED = {"fit_step_ms": "60 ms (6.5 ms step alone)", "rk4_1traj_1000_s": "6.5 to 9.4 s", "rk4_1000traj_1000_s": "-"}
@@ -81,63 +81,48 @@ def _rk4_seconds(jit: bool, n_traj: int, n_steps: int):
     return time.perf_counter() - t, compile_s
 
 
-def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_speed", epochs=None, seed: int = 0) -> dict:
-    """Returns ``{"rows": [...], "table": markdown}``; rows hold seconds/ms per path and compile times."""
-    os.makedirs(out_dir, exist_ok=True)
-    rows = []
+def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_speed") -> dict:
+    """Returns ``{"timings": [(quantity, path, value, compile s, steps measured)], "rows": [...], "gflops"}``."""
+    timings = []
     fit_steps = 30 if quick else 300
     for jit in ([False] if quick else [False, True]):
         ms, comp = _fit_step_ms(jit, fit_steps if not jit else 5)
-        rows.append(("fit_step_ms", "XLA" if jit else "graph", ms, comp, 1 if jit else 0))
+        timings.append(("fit_step_ms", "XLA" if jit else "graph", ms, comp, 1 if jit else 0))
     single_steps = 200 if quick else 1000
     for jit in ([True] if quick else [True, False]):
         sec, comp = _rk4_seconds(jit, 1, single_steps)
-        rows.append(("rk4_1traj_1000_s", "XLA" if jit else "graph", sec * 1000 / single_steps, comp,
-                     single_steps))
+        timings.append(("rk4_1traj_1000_s", "XLA" if jit else "graph", sec * 1000 / single_steps, comp,
+                        single_steps))
     many, many_steps = 1000, 1000
     for jit in ([] if quick else [True, False]):  # quick mode skips the 1000-trajectory run
         steps = many_steps if jit else 100
         sec, comp = _rk4_seconds(jit, many, steps)
-        rows.append(("rk4_1000traj_1000_s", "XLA" if jit else "graph", sec * (1000 / steps) * (1000 / many), comp,
-                     steps))
+        timings.append(("rk4_1000traj_1000_s", "XLA" if jit else "graph", sec * (1000 / steps) * (1000 / many),
+                        comp, steps))
     gflops = _matmul_gflops()
-    lines = [f"## Lagrangian network speed ({'quick' if quick else 'full'}; float32 matmul {gflops:.1f} GFLOP/s)",
-             "", "| quantity | path | measured | compile s | target | published code |", "| --- | --- | --- | --- | --- | --- |"]
-    for key, path, value, comp, steps in rows:
-        note = " (scaled from 100 steps)" if key == "rk4_1000traj_1000_s" and steps != 1000 else ""
-        note = f" (scaled from {steps} steps)" if key == "rk4_1traj_1000_s" and steps != 1000 else note
-        lines.append(f"| {key} | {path} | {value:.3g}{note} | {comp:.2f} | {TARGETS[key]:g} | {PUBLISHED[key]} |")
-    table = "\n".join(lines) + "\n"
-    with open(os.path.join(out_dir, "results.md"), "w") as fh:
-        fh.write(table)
-    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["quantity", "path", "value", "compile_s", "steps_measured", "target"])
-        for key, path, value, comp, steps in rows:
-            writer.writerow([key, path, value, comp, steps, TARGETS[key]])
-    _plot(rows, os.path.join(out_dir, "speed.png"))
-    return {"rows": rows, "gflops": gflops, "table": table}
+    rows = []
+    for key, path, value, comp, steps in timings:
+        scaled = key != "fit_step_ms" and steps != 1000
+        rows.append({"quantity": f"{key}, {path}", "paper": PUBLISHED[key], "ours": value,
+                     "note": f"target {TARGETS[key]:g}; compile {comp:.2f} s" + (
+                         f"; scaled from {steps} steps" if scaled else "")})
+    rows.append({"quantity": "dense float32 matmul (GFLOP/s)", "paper": None, "ours": gflops})
+    harness.write_results(out_dir, "lagrangian_speed", rows, title=(
+        f"Lagrangian network speed ({'quick' if quick else 'full'}); paper column: the published code"))
+    _plot(timings, out_dir)
+    return {"timings": timings, "rows": rows, "gflops": gflops}
 
 
-def _plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    labels = [f"{k}\n{p}" for k, p, *_ in rows]
-    ratios = [v / TARGETS[k] for k, _, v, *_ in rows]
+def _plot(timings, out_dir):
+    fig, ax = harness.pyplot().subplots(figsize=(6, 3.2))
+    labels = [f"{k}\n{p}" for k, p, *_ in timings]
+    ratios = [v / TARGETS[k] for k, _, v, *_ in timings]
     ax.barh(labels, ratios)
     ax.axvline(1.0, color="r", ls="--")
     ax.set_xscale("log")
     ax.set_xlabel("measured / target")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    harness.save_figure(fig, out_dir, "speed.png", dpi=110)
 
 
 if __name__ == "__main__":
-    from benchmarks.lagrangian_common import main_for
-
-    main_for("lagrangian_speed", benchmark)
+    harness.main("lagrangian_speed", benchmark, seed=False)

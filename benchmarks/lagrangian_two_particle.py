@@ -8,6 +8,8 @@ integrates to T = 8 and prints δL, δM (Eqs. 35-37), δq and the final training
 
 from __future__ import annotations
 
+from benchmarks import lagrangian_common
+
 TABLE2 = {"none": 16, "R": 11, "T": 12, "RT": 6}
 PAPER = {
     ("RT", "dL_true_final"): "within 1 %",
@@ -38,28 +40,15 @@ def table2() -> dict:
 
 def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_two_particle", epochs=None, seed: int = 0,
               symmetries=None) -> dict:
-    import os
-
-    from lagrangian.experiment import report, reproduce
-
-    os.makedirs(out_dir, exist_ok=True)
+    """Table 2, then the networks trained and integrated; adds ``"table2"`` (the input counts) to the result."""
     counts = table2()
-    lines = ["## Table 2: inputs to D1 (two particles, D = 4)", "", "| symmetry | this package | paper |",
-             "| --- | --- | --- |"] + [f"| {s} | {counts[s]} | {TABLE2[s]} |" for s in TABLE2]
-    epochs = epochs or (2 if quick else 2500)
-    steps = 20 if quick else 100
-    t_final = 1.0 if quick else 8.0
     symmetries = list(symmetries or (["none", "RT"] if quick else ["none", "R", "T", "RT"]))
-    numbers = reproduce("two_particle", symmetries, epochs, steps, t_final, out_dir, seed=seed,
-                        hidden_units=32 if quick else 128, jit_compile=not quick)
-    title = f"Two particles, D = 4 (Figs. 9-11), {epochs} epochs x {steps} steps, T = {t_final:g}"
-    table = "\n".join(lines) + "\n\n" + report(title, numbers, PAPER, out_dir)
-    with open(os.path.join(out_dir, "results.md"), "w") as fh:
-        fh.write(table)
-    return {"numbers": numbers, "table2": counts, "table": table}
+    rows = [{"quantity": f"Table 2: inputs to D1, {s}", "paper": TABLE2[s], "ours": counts[s]} for s in TABLE2]
+    out = lagrangian_common.reproduction("two_particle", "Two particles, D = 4 (Table 2, Figs. 9-11)", PAPER, quick,
+                                         out_dir, epochs, seed, symmetries, steps=20 if quick else 100,
+                                         t_final=1.0 if quick else 8.0, rows_before=rows)
+    return {**out, "table2": counts}
 
 
 if __name__ == "__main__":
-    from benchmarks.lagrangian_common import main_for
-
-    main_for("lagrangian_two_particle", benchmark, symmetries=tuple(TABLE2))
+    lagrangian_common.main("lagrangian_two_particle", benchmark, symmetries=tuple(TABLE2))

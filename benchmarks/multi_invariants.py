@@ -21,7 +21,7 @@
    Kepler orbits have 3 independent invariants (L, E, LRL direction: a 4-D phase space whose orbits are
    closed curves).
 
-Writes results.csv/.md/.json (through ``benchmarks._common``), ``readout_*.md``, ``count_*.md`` and
+Writes results.csv/.md/.json (through ``benchmarks.harness``), ``readout_*.md``, ``count_*.md`` and
 ``count_*.png`` into out_dir. No paper reports these numbers: the "paper" column holds the issue's targets.
 """
 
@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import os
 
-from absl import flags
-
-from benchmarks import _common
+from benchmarks import harness
 
 #: Kepler: all outputs jointly on the within-group variance ratio, one MLP per output, a small log-det barrier
 #: whose Jacobian is taken at 512 points a step, 100 of the 400 orbits per step (standardized inputs)
@@ -68,7 +66,7 @@ def _kepler_invariants(data):
 
     from conserve_tf.invariants import known_invariants
 
-    from conserve_tf.invariants import kepler_lrl
+    from conserve_tf.kepler import laplace_runge_lenz as kepler_lrl
 
     inv = known_invariants(data)
     inv["log(-E)"] = np.log(-inv["E"])
@@ -137,7 +135,8 @@ def _readout_ceiling(train, test, rows, out):
     """The same read-out fed with exact invariants instead of network outputs: what it can give at best."""
     import numpy as np
 
-    from conserve_tf.invariants import invariant_readout, kepler_lrl
+    from conserve_tf.invariants import invariant_readout
+    from conserve_tf.kepler import laplace_runge_lenz as kepler_lrl
 
     def exact(d, kind):
         L, E = d.c[:, 0].repeat(d.n_members), d.c[:, 1].repeat(d.n_members)
@@ -175,7 +174,7 @@ def em_part(cfg, out_dir, seed, rows, out):
 
 def count_part(cfg, out_dir, seed, rows, out, systems, threshold):
     from conserve_tf import make_system
-    from conserve_tf.invariants import count_invariants, plot_count
+    from conserve_tf.counting import count_invariants, plot_count
     from siamese.systems import electromagnetism
 
     out["count"] = {}
@@ -243,7 +242,7 @@ def benchmark(quick: bool, out_dir: str, seed: int = 0, overrides: dict | None =
         em_part(cfg, out_dir, seed, rows, out)
     if "count" in parts:
         count_part(cfg, out_dir, seed, rows, out, list(count_systems), spread_threshold)
-    out["paths"] = _common.write_results(out_dir, "multi_invariants", rows, budget=None, notes=(
+    out["paths"] = harness.write_results(out_dir, "multi_invariants", rows, budget=None, notes=(
         "No paper reports these (issue 7); the paper column holds the issue's targets. Spread = held-out "
         f"relative spread (intra-group std / overall std), count threshold {spread_threshold}; config: {cfg}"))
     out["rows"] = rows
@@ -251,9 +250,9 @@ def benchmark(quick: bool, out_dir: str, seed: int = 0, overrides: dict | None =
 
 
 def define_flags():
-    """The script's absl flags (defined only when run as a script)."""
-    flags.DEFINE_bool("quick", False, "tiny networks and few steps (seconds; what the tests run)")
-    flags.DEFINE_string("out_dir", "results/multi_invariants", "folder for figures and result tables")
+    """The benchmark's own absl flags (harness.main adds --quick, --out_dir, --seed)."""
+    from absl import flags
+
     flags.DEFINE_integer("kepler_outputs", None, "outputs k of the Kepler ConservNet (default 4)")
     flags.DEFINE_integer("steps", None, "optimizer steps per ConservNet training (Kepler)")
     flags.DEFINE_integer("s1_steps", None, "optimizer steps per ConservNet training in the S1 count")
@@ -276,7 +275,6 @@ def define_flags():
     flags.DEFINE_enum("objective", None, ["nv", "ratio"], "Kepler: loss of the kepler part")
     flags.DEFINE_integer("penalty_samples", None, "Kepler: points per step for the penalty's Jacobian")
     flags.DEFINE_integer("count_kmax", None, "largest k of every count (default: S1 3, EM 3, Kepler 4)")
-    flags.DEFINE_integer("seed", 0, "seed of data and networks")
     flags.DEFINE_enum("scheme", None, ["joint", "sequential"], "Kepler: outputs trained jointly or one after another")
     flags.DEFINE_enum("penalty", None, ["cos2", "logdet"], "Kepler: independence penalty")
     flags.DEFINE_float("independence", None, "Kepler: weight of the independence penalty")
@@ -287,24 +285,18 @@ def define_flags():
     flags.DEFINE_integer("groups_per_step", None, "Kepler: orbits per optimizer step (default all)")
 
 
-def main(argv):
-    del argv
-    F = flags.FLAGS
+def arguments(F) -> dict:
+    """The flags as benchmark arguments: config overrides, Kepler model options on top of the config's."""
     keys = ("kepler_outputs", "steps", "nv_steps", "count_steps", "s1_steps", "width", "depth", "learning_rate",
             "scaling", "kepler_groups", "kepler_members", "em_groups", "siamese_epochs")
     model_keys = ("objective", "scheme", "penalty", "independence", "project_noise", "noise_term", "r", "q",
                   "groups_per_step", "penalty_samples")
     cfg = QUICK if F.quick else FULL
     kepler_model = {**cfg["kepler_model"], **{k: getattr(F, k) for k in model_keys if getattr(F, k) is not None}}
-    benchmark(F.quick, F.out_dir, seed=F.seed, overrides={**{k: getattr(F, k) for k in keys},
-                                                          "kepler_model": kepler_model},
-              count_systems=F.count_systems, spread_threshold=F.spread_threshold, parts=F.parts,
-              count_kmax=F.count_kmax)
+    return {"overrides": {**{k: getattr(F, k) for k in keys}, "kepler_model": kepler_model},
+            "count_systems": F.count_systems, "spread_threshold": F.spread_threshold, "parts": F.parts,
+            "count_kmax": F.count_kmax}
 
 
 if __name__ == "__main__":
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    define_flags()
-    run(main)
+    harness.main("multi_invariants", benchmark, define_flags, arguments)

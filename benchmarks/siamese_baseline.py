@@ -7,14 +7,14 @@ Trains ``siamese.baseline_rho`` (Adam, batch 64, best test accuracy over the gri
 ConservNet systems at (N, M) = (20, 100) and prints |rho| between the bottleneck f and the true C.
 The paper shows these numbers only as bars in Fig. 3b (SNN good on S2 and Kepler, poor on S2+ and
 Kepler+); its grid is 5 trials x 3 learning rates x 2 widths for up to 50 000 epochs, ours is reduced.
+Writes results.csv/.md/.json (best run per system), baseline.csv (every run) and baseline_rho.png.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 
-from absl import flags
+from benchmarks import harness
 
 SYSTEMS = ("S1", "S2", "S2+", "Kepler", "Kepler+")
 PAPER = {"S1": "-", "S2": "high (Fig. 3b)", "S2+": "low (Fig. 3b)", "Kepler": "high (Fig. 3b)",
@@ -40,59 +40,41 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, trials: int 
         runs = baseline_grid(train, test, widths, lrs, trials, depth, epochs, seed=seed)
         best = max(runs, key=lambda r: (r["test_accuracy"], r["rho"]))
         out[name] = {"rho": best["rho"], "best": best, "runs": runs}
-    with open(os.path.join(out_dir, "baseline.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["system", "width", "learning_rate", "trial", "epochs", "train_acc", "test_acc", "rho"])
-        for name, r in out.items():
-            for run in r["runs"]:
-                w.writerow([name, run["width"], run["learning_rate"], run["trial"], run["epochs"],
-                            f"{run['train_accuracy']:.4f}", f"{run['test_accuracy']:.4f}", f"{run['rho']:.4f}"])
-    _plot(out, os.path.join(out_dir, "baseline_rho.png"))
+    harness.write_csv(os.path.join(out_dir, "baseline.csv"),
+                      ["system", "width", "learning_rate", "trial", "epochs", "train_acc", "test_acc", "rho"],
+                      [[name, g["width"], g["learning_rate"], g["trial"], g["epochs"], f"{g['train_accuracy']:.4f}",
+                        f"{g['test_accuracy']:.4f}", f"{g['rho']:.4f}"] for name, r in out.items() for g in r["runs"]])
+    _plot(out, out_dir)
+    harness.write_results(out_dir, "siamese_baseline", [
+        {"quantity": f"SNN rho {name} (best test accuracy)", "paper": PAPER[name], "ours": r["rho"],
+         "note": f"test acc {r['best']['test_accuracy']:.4f}, width {r['best']['width']}, "
+                 f"lr {r['best']['learning_rate']:g}"} for name, r in out.items()],
+        title="Siamese baseline of Ha & Jeong 2021 (Fig. 3b): |rho(f, C)| at the best test accuracy",
+        notes="baseline.csv holds every run of the grid.")
     return out
 
 
-def _plot(out, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+def _plot(out, out_dir):
+    fig, ax = harness.pyplot().subplots(figsize=(5, 3.2))
     ax.bar(list(out), [r["rho"] for r in out.values()], color="tab:orange")
     ax.set_ylabel("|rho(f, C)|, SNN baseline")
     ax.set_ylim(0, 1)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    harness.save_figure(fig, out_dir, "baseline_rho.png", dpi=110)
 
 
-def main(argv):
-    del argv
-    f = flags.FLAGS
-    out_dir = f.out_dir or os.path.join("results", "siamese_baseline")
-    res = benchmark(f.quick, out_dir, epochs=f.epochs, trials=f.trials,
-                    widths=[int(w) for w in f.widths] if f.widths else None,
-                    learning_rates=[float(v) for v in f.learning_rates] if f.learning_rates else None,
-                    depth=f.depth, seed=f.seed)
-    print("| system | SNN rho (best test accuracy) | test acc | width | lr | paper (Fig. 3b) |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for name, r in res.items():
-        b = r["best"]
-        print(f"| {name} | {r['rho']:.4f} | {b['test_accuracy']:.4f} | {b['width']} | {b['learning_rate']:g} "
-              f"| {PAPER[name]} |")
-    print(f"written to {out_dir}")
+def define_flags():
+    """The baseline's own absl flags."""
+    from absl import flags
 
-
-if __name__ == "__main__":
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    flags.DEFINE_bool("quick", False, "two systems, tiny data, one run of 2 epochs each")
-    flags.DEFINE_string("out_dir", None, "output folder (default results/siamese_baseline)")
     flags.DEFINE_integer("epochs", None, "epoch budget per run (default 100; paper 50 000 with early stopping)")
     flags.DEFINE_integer("trials", 1, "trials per grid point (paper: 5)")
     flags.DEFINE_list("widths", None, "hidden widths to try (default 160,320)")
     flags.DEFINE_list("learning_rates", None, "Adam learning rates to try (default 5e-3,5e-4,5e-5)")
     flags.DEFINE_integer("depth", 2, "hidden layers (original SNN: 2; the ConservNet paper's SNN: 5 + output)")
-    flags.DEFINE_integer("seed", 0, "seed")
-    run(main)
+
+
+if __name__ == "__main__":
+    harness.main("siamese_baseline", benchmark, define_flags, lambda F: {
+        "epochs": F.epochs, "trials": F.trials, "depth": F.depth,
+        "widths": [int(w) for w in F.widths] if F.widths else None,
+        "learning_rates": [float(v) for v in F.learning_rates] if F.learning_rates else None})

@@ -6,16 +6,17 @@
 ``special_relativity`` uses proper orthochronous Λ = D1 Λ_v D2 as specified; ``sr_full_lorentz`` adds a
 random time reversal (see docs/siamese.md: with orthochronous Λ only, sign(t) of timelike events is a
 second invariant that the network uses). The paper trains up to 10 000 epochs on 50 000 pairs (200 000 for electromagnetism); here the epoch
-budget and data sizes are flags, and the numbers reached are printed beside the paper's.
+budget and data sizes are flags, and the numbers reached are printed beside the paper's (results.csv/.md/.json)
+with one scatter plot per system.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 
 import numpy as np
-from absl import flags
+
+from benchmarks import harness
 
 PAPER_ACC = {"special_relativity": (94, 92), "sr_full_lorentz": (94, 92), "sr_fixed_interval": (58, 57), "central_potential": (98, 97),
              "central_fixed_L": (99, 99), "electromagnetism": (95, 94), "em_fixed_EdotB": (93, 92)}
@@ -80,7 +81,8 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
                                          title=f"{name}: f{'²' if square else ''} against the invariants",
                                          square=square)
         results[name] = row
-    _write(results, out_dir)
+    harness.write_results(out_dir, "siamese_paper", _rows(results),
+                          title="Siamese network, paper 004 reproduction: conserve-tf beside the paper")
     return results
 
 
@@ -92,71 +94,51 @@ def _lrl_r2(model, test):
     return float(1 - np.sum((a @ coef - f) ** 2) / np.sum((f - f.mean()) ** 2))
 
 
-def _write(results, out_dir):
-    with open(os.path.join(out_dir, "accuracy.csv"), "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["system", "groups", "epochs", "train_acc", "test_acc", "paper_train", "paper_test"])
-        for name, r in results.items():
-            w.writerow([name, r["groups"], r["epochs"], f"{r['train_accuracy']:.4f}", f"{r['test_accuracy']:.4f}",
-                        *PAPER_ACC[name]])
-    with open(os.path.join(out_dir, "results.md"), "w") as fh:
-        fh.write(report(results))
-
-
-def report(results) -> str:
-    lines = ["# Siamese network, paper 004 reproduction", "",
-             "| system | epochs | train acc | test acc | paper train/test |", "| --- | --- | --- | --- | --- |"]
+def _rows(results) -> list:
+    """One results row per number of paper 004 that we measure, the paper's beside it."""
+    rows = []
     for name, r in results.items():
-        lines.append(f"| {name} | {r['epochs']} | {100 * r['train_accuracy']:.1f} % | {100 * r['test_accuracy']:.1f} % "
-                     f"| {PAPER_ACC[name][0]} / {PAPER_ACC[name][1]} % |")
-    for name, r in results.items():
-        lines += ["", f"## {name}", ""]
-        scores = ", ".join(f"{c}: |rho(f)| {s['rho_f']:.3f}, |rho(f²)| {s['rho_f2']:.3f}" for c, s in r["scores"].items())
-        lines.append(f"Correlations on the test set: {scores}")
-        if "table" in r:
-            paper = PAPER_TABLES[name]
-            lines += ["", "| degree | R² train | R² test | paper train | paper test |", "| --- | --- | --- | --- | --- |"]
-            for t in r["table"]:
-                p = paper[t["degree"]]
-                lines.append(f"| {t['degree']} | {t['r2_train']:.4f} | {t['r2_test']:.4f} | {p[0]:.4f} | {p[1]:.4f} |")
-            lines += ["", f"Dominant terms (degree {r['formula_degree']}): f ≈ {r['formula']}",
-                      f"Paper: f ≈ {PAPER_FORMULA[name][1]}",
-                      f"Degree-2 coefficients of {r['pattern']} divided by their common scale: "
-                      + ", ".join(f"{m}: {v:+.3f}" for m, v in r["pattern_normalized"].items())
-                      + f"; share of the fit on these terms: {r['pattern_share']:.3f}"]
-            if "table_1r" in r:
-                lines += ["", "With 1/r offered to the regression (paper 002):", "",
-                          "| degree | R² train | R² test |", "| --- | --- | --- |"]
-                lines += [f"| {t['degree']} | {t['r2_train']:.4f} | {t['r2_test']:.4f} |" for t in r["table_1r"]]
-                lines.append(f"\nf ≈ {r['formula_1r']}")
-                lines.append(f"\nR² of f ≈ a Ax + b Ay + c (Laplace-Runge-Lenz vector), test: {r['lrl_r2']:.4f}")
-        lines.append(f"\nScatter plot: {os.path.basename(r['plot'])}")
-    return "\n".join(lines) + "\n"
+        sizes = f"{r['epochs']} epochs, {r['groups']} training pairs; scatter plot {os.path.basename(r['plot'])}"
+        for i, part in enumerate(("train", "test")):
+            rows.append({"quantity": f"{name}: {part} accuracy", "paper": PAPER_ACC[name][i] / 100,
+                         "ours": r[f"{part}_accuracy"], "note": sizes})
+        rows += [{"quantity": f"{name}: |rho(f, {c})| on the test set", "ours": sc["rho_f"],
+                  "note": f"|rho(f²)| {sc['rho_f2']:.3f}"} for c, sc in r["scores"].items()]
+        if "table" not in r:
+            continue
+        paper = PAPER_TABLES[name]
+        rows += [{"quantity": f"{name}: read-out R² degree {t['degree']} (test)", "paper": paper[t["degree"]][1],
+                  "ours": t["r2_test"], "note": f"train {t['r2_train']:.4f} (paper {paper[t['degree']][0]:.4f})"}
+                 for t in r["table"]]
+        rows.append({"quantity": f"{name}: dominant terms of f (degree {r['formula_degree']})",
+                     "paper": PAPER_FORMULA[name][1], "ours": r["formula"]})
+        rows.append({"quantity": f"{name}: share of the degree-2 fit on the terms of {r['pattern']}",
+                     "ours": r["pattern_share"], "note": "coefficients over their common scale: " + ", ".join(
+                         f"{m}: {v:+.3f}" for m, v in r["pattern_normalized"].items())})
+        if "table_1r" in r:
+            rows += [{"quantity": f"{name}: read-out R² degree {t['degree']} with 1/r offered (test)",
+                      "paper": None, "ours": t["r2_test"], "note": f"train {t['r2_train']:.4f} (paper 002)"}
+                     for t in r["table_1r"]]
+            rows.append({"quantity": f"{name}: dominant terms of f with 1/r", "ours": r["formula_1r"]})
+            rows.append({"quantity": f"{name}: R² of f ≈ a Ax + b Ay + c (Laplace-Runge-Lenz vector), test",
+                         "ours": r["lrl_r2"]})
+    return rows
 
 
-def main(argv):
-    del argv
-    f = flags.FLAGS
-    out = f.out_dir or os.path.join("results", "siamese_paper")
-    res = benchmark(f.quick, out, epochs=f.epochs, groups=f.groups, em_groups=f.em_groups,
-                    test_groups=f.test_groups, hidden=[int(h) for h in f.hidden] if f.hidden else None,
-                    recipe=f.recipe, seed=f.seed, systems=f.systems)
-    print(report(res))
-    print(f"written to {out}")
+def define_flags():
+    """The reproduction's own absl flags."""
+    from absl import flags
 
-
-if __name__ == "__main__":
-    from conserve_tf.cli import quiet_tensorflow, run
-
-    quiet_tensorflow()
-    flags.DEFINE_bool("quick", False, "tiny data, one 16-unit layer and 2 epochs (for tests)")
-    flags.DEFINE_string("out_dir", None, "output folder (default results/siamese_paper)")
     flags.DEFINE_integer("epochs", None, "epoch budget per system (default 40; 2 with --quick)")
     flags.DEFINE_integer("groups", None, "training pairs per system (default 10000; paper 50000)")
     flags.DEFINE_integer("em_groups", None, "training pairs for electromagnetism (default 20000; paper 200000)")
     flags.DEFINE_integer("test_groups", None, "test pairs per system (default 5000, as the paper)")
     flags.DEFINE_list("hidden", None, "hidden widths (default 64,64; 16 with --quick)")
     flags.DEFINE_enum("recipe", "adam", ["adam", "paper"], "training recipe (siamese.train.RECIPES)")
-    flags.DEFINE_integer("seed", 0, "seed")
     flags.DEFINE_list("systems", None, f"run only these (default all: {', '.join(PAPER_ACC)})")
-    run(main)
+
+
+if __name__ == "__main__":
+    harness.main("siamese_paper", benchmark, define_flags, lambda F: {
+        "epochs": F.epochs, "groups": F.groups, "em_groups": F.em_groups, "test_groups": F.test_groups,
+        "hidden": [int(h) for h in F.hidden] if F.hidden else None, "recipe": F.recipe, "systems": F.systems})

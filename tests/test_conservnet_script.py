@@ -1,5 +1,6 @@
 """The conserve_tf.train script end to end, its clear errors, and the S1 benchmark's quick mode."""
 
+import csv
 import os
 import subprocess
 import sys
@@ -52,6 +53,7 @@ def test_script_bad_flags_are_one_line_errors(args, message):
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_s1_benchmark_quick(tmp_path):
     from benchmarks.conservnet_s1 import benchmark
 
@@ -59,4 +61,7 @@ def test_s1_benchmark_quick(tmp_path):
     assert r["rho"] > 0.9  # even the quick 32-wide network finds S1
     assert np.isfinite([r["r2"], r["std"], r["flop_fraction"], r["matmul_gflops"]]).all()
     assert r["fast_steps_to_099"] is None or r["fast_steps_to_099"] <= r["fast_steps"]
-    assert {"conservnet_s1.csv", "curves.csv", "rho_vs_steps.png"} <= set(os.listdir(tmp_path))
+    assert {"results.csv", "results.md", "results.json", "curves.csv", "rho_vs_steps.png"} <= set(os.listdir(tmp_path))
+    with open(tmp_path / "results.csv", newline="") as fh:
+        saved = {row["quantity"]: row["conserve_tf"] for row in csv.DictReader(fh)}
+    assert float(saved["R² of aF+b against C"]) == pytest.approx(r["r2"])
