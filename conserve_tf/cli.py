@@ -83,7 +83,7 @@ def out_dir_from_flags(script: str) -> str | None:
     value = flags.FLAGS.out_dir
     if value is None:
         return default_out_dir(script)
-    if flags.FLAGS.tensorboard and not value:
+    if "tensorboard" in flags.FLAGS and flags.FLAGS.tensorboard and not value:
         raise UsageError("--tensorboard writes into --out_dir; give a folder (or leave --out_dir unset)")
     return value or None
 

@@ -2,7 +2,8 @@
 
 :func:`evaluate` integrates one trained model (its run and a perturbed run, Sec. 3.1) and
 :func:`write_monitors` / :func:`plot_rollout` store what the figures show: trajectories (Figs. 3, 6,
-9), δL and δM of network and true charges (Figs. 4, 7, 10, Eqs. 35-37) and δq (Figs. 5, 8, 11).
+9), δL and δM of network and true charges (Figs. 4, 7, 10, Eqs. 35-37) and δq (Figs. 5, 8, 11);
+:func:`write_rollout` does all three for one model into a results folder (the scripts' ``--out_dir``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 
 import numpy as np
 
-__all__ = ["evaluate", "write_monitors", "load_monitors", "plot_rollout", "final_numbers", "reproduce", "report"]
+__all__ = ["evaluate", "write_monitors", "load_monitors", "plot_rollout", "write_rollout", "final_numbers", "reproduce",
+           "report"]
 
 
 def evaluate(model, system, t_final: float, dt: float = 0.01, every: int = 10, perturbation: float = 1e-3,
@@ -181,3 +183,19 @@ def report(title: str, numbers: dict, paper: dict, out_dir: str) -> str:
             for key, val in nums.items():
                 writer.writerow([sym, key, val, paper.get((sym, key), "")])
     return text
+
+
+def write_rollout(model, system, out_dir: str, t_final: float, dt: float = 0.01, every: int = 10,
+                  perturbation: float = 1e-3, seed: int = 0, jit_compile: bool = True) -> tuple[dict, list[str]]:
+    """Integrate ``model`` (:func:`evaluate`) and write its monitors and figures into ``out_dir``.
+
+    Writes ``monitors.csv``/``.npz`` (:func:`write_monitors`) and ``<system>_trajectories.png``,
+    ``<system>_charges.png``, ``<system>_dq.png`` (:func:`plot_rollout`). Returns ``(final_numbers, paths)``.
+    """
+    out = evaluate(model, system, t_final, dt=dt, every=every, perturbation=perturbation, seed=seed,
+                   jit_compile=jit_compile)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = write_monitors(out, os.path.join(out_dir, "monitors"))
+    paths += plot_rollout({type(model.symmetry).__name__: out}, system, os.path.join(out_dir, system.name),
+                          system.name)
+    return final_numbers(out), paths
