@@ -10,5 +10,7 @@ Public API:
 """
 
 from .polynomial import ReadoutResult, design_matrix, format_terms, polynomial_readout
+from .regression import FUNCTIONS, SymbolicResult, keras_input_gradient, symbolic_readout
 
-__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms"]
+__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms",
+           "SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS"]

@@ -1,0 +1,228 @@
+"""Polynomial versus symbolic read-out, side by side (issue 16).
+
+Control: the exact invariant C of each system, mapped to a·C + b (a = 1.7, b = -0.4) with Gaussian
+noise of 1e-3 x its std, on inputs drawn by the package's own generators. A read-out passes when its
+formula has exactly the true terms and every coefficient ratio is within 1 % of the true one.
+
+    python -m benchmarks.symbolic_readout [--quick] [--out_dir=results/symbolic_readout]
+        [--systems=s1,s2,...] [--fit=affine|gradient|both] [--time_budget=40] [--threads=1]
+        [--trained --trained_system=double_pendulum --trained_steps=2000]
+
+``--trained`` also trains a ConservNet (``conserve_tf.fit_conservnet``) and reads its output F with both
+fits (∇F from ``keras_input_gradient``). Writes results.csv/.json/.md into out_dir.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+import sympy
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+SIZE = {"groups": 20, "members": 100}
+
+
+def _cn(name):
+    def make(seed):
+        import conserve_tf
+
+        data = conserve_tf.make_system(name, groups=SIZE["groups"], members=SIZE["members"], seed=seed)
+        return data.flat(), list(data.feature_names)
+    return make
+
+
+def _kepler(seed):
+    import conserve_tf
+
+    x = conserve_tf.make_system("kepler", groups=SIZE["groups"], members=SIZE["members"], seed=seed).flat()
+    return np.column_stack([x, 1.0 / np.hypot(x[:, 0], x[:, 1])]), ["x", "y", "vx", "vy", "rinv"]
+
+
+def _pendulum(seed):
+    rng = np.random.default_rng(seed)
+    n = SIZE["groups"] * SIZE["members"]
+    return np.column_stack([rng.uniform(-np.pi, np.pi, n), rng.uniform(-2.0, 2.0, n)]), ["theta", "omega"]
+
+
+def _siamese(name):
+    def make(seed):
+        from siamese import systems
+
+        data = systems.make_system(name, groups=SIZE["groups"] * SIZE["members"] // 2, members=2, seed=seed)
+        return data.flat(), list(data.feature_names)
+    return make
+
+
+def _abs_log(v):
+    return sympy.log(sympy.Abs(v))
+
+
+# name -> (inputs(seed) -> (x (N, F), names), true invariant as a sympy expression of the named symbols)
+CONTROLS = {
+    "s1": (_cn("s1"), lambda s: s["x1"] - 3 * s["x2"] * s["x3"] + sympy.Rational(1, 2) * s["x4"] ** 2),
+    "s2": (_cn("s2"), lambda s: 3 * s["x1"] + 2 * sympy.sin(s["x2"]) + sympy.sqrt(sympy.Abs(s["x1"])) * s["x3"] ** 3),
+    "s3": (_cn("s3"), lambda s: 2 * s["x1"] * s["x2"] - (_abs_log(s["x1"] + s["x3"]) - s["x4"]) / s["x3"]),
+    "lotka_volterra": (_cn("lotka_volterra"), lambda s: sympy.Float(1.1) * _abs_log(s["y"])
+                       + sympy.Float(0.4) * _abs_log(s["x"]) - sympy.Float(0.4) * s["y"] - sympy.Float(0.1) * s["x"]),
+    "kepler_energy": (_kepler, lambda s: (s["vx"] ** 2 + s["vy"] ** 2) / 2 - s["rinv"]),
+    "pendulum": (_pendulum, lambda s: s["omega"] ** 2 / 2 - sympy.cos(s["theta"])),
+    "interval_s2": (_siamese("special_relativity"), lambda s: -s["t"] ** 2 + s["x"] ** 2 + s["y"] ** 2 + s["z"] ** 2),
+    "EdotB": (_siamese("electromagnetism"), lambda s: s["Ex"] * s["Bx"] + s["Ey"] * s["By"] + s["Ez"] * s["Bz"]),
+    "E2mB2": (_siamese("electromagnetism"), lambda s: sum(s[f"E{c}"] ** 2 - s[f"B{c}"] ** 2 for c in "xyz")),
+}
+
+
+def control_data(name, seed):
+    """(x_train, f_train, grad_train, x_test, f_test, grad_test, names, true expression) of one control."""
+    make, true = CONTROLS[name]
+    (x, names), (xt, _) = make(seed), make(seed + 1)
+    symbols = [sympy.Symbol(n, real=True) for n in names]
+    expr = true(dict(zip(names, symbols)))
+    value = sympy.lambdify(symbols, expr, "numpy")
+    grads = [sympy.lambdify(symbols, sympy.diff(expr, s), "numpy") for s in symbols]
+    rng = np.random.default_rng(seed + 2)
+
+    def target(x):
+        c = 1.7 * value(*x.T) - 0.4
+        grad = np.column_stack([np.broadcast_to(g(*x.T), (len(x),)) for g in grads])
+        return c + 1e-3 * c.std() * rng.normal(size=c.shape), 1.7 * grad
+    (f, g), (ft, gt) = target(x), target(xt)
+    return x, f, g, xt, ft, gt, names, expr
+
+
+def term_check(found, true, names):
+    """(same terms, largest relative error of a coefficient ratio) of two expressions up to a·(.) + b."""
+    from conserve_tf.symbolic._sympy_tools import normalize, rounded
+
+    symbols = [sympy.Symbol(n, real=True) for n in names]
+
+    def terms(e):
+        core = normalize(e, symbols)
+        return {} if core is None else {str(rounded(m, 2)): float(c) for c, m in
+                                        (t.as_independent(*symbols, as_Add=False) for t in sympy.Add.make_args(core))}
+    a, b = terms(found), terms(true)
+    if set(a) != set(b):
+        return False, float("nan")
+    ref = next(iter(b))
+    return True, max(abs(a[k] / a[ref] / (b[k] / b[ref]) - 1.0) for k in b)
+
+
+def readouts(x, f, g, xt, ft, gt, names, fits, **options):
+    """Polynomial and symbolic read-outs of one target; one row per method."""
+    import time
+
+    from conserve_tf.symbolic import polynomial_readout, symbolic_readout
+
+    t = time.perf_counter()
+    poly = polynomial_readout(x, f, xt, ft, feature_names=names)
+    local = {n: sympy.Symbol(n, real=True) for n in names}
+    expr = sum((c * sympy.parse_expr(m.replace("^", "**"), local_dict=local) for m, c in poly.terms), sympy.Integer(0))
+    rows = [{"method": "polynomial", "r2_test": next(r["r2_test"] for r in poly.table if r["degree"] == poly.degree),
+             "formula": poly.formula, "seconds": time.perf_counter() - t, "result": None, "expr": expr}]
+    for fit in fits:
+        res = symbolic_readout(x, f, xt, ft, fit=fit, grad_train=g, grad_test=gt, feature_names=names, **options)
+        rows.append({"method": f"symbolic-{fit}", "r2_test": res.r2_test, "alignment_test": res.alignment_test,
+                     "formula": res.formula, "seconds": res.seconds, "result": res, "expr": res.expression})
+    return rows
+
+
+def run_controls(names, fits, options, seed):
+    out = []
+    for name in names:
+        x, f, g, xt, ft, gt, feats, true = control_data(name, seed)
+        for row in readouts(x, f, g, xt, ft, gt, feats, fits, seed=seed, **options):
+            ok, err = term_check(row["expr"], true, feats)
+            row.update(system=name, kind="control", true=str(true), exact_terms=ok, max_ratio_error=err,
+                       passed=bool(ok and err <= 0.01))
+            out.append(row)
+            _print(row)
+    return out
+
+
+def run_trained(system, steps, fits, options, seed):
+    import conserve_tf
+    from conserve_tf.symbolic import keras_input_gradient
+
+    if system == "double_pendulum":
+        train, test = conserve_tf.double_pendulum_split()
+    else:
+        train = conserve_tf.make_system(system, groups=SIZE["groups"], members=SIZE["members"], seed=seed)
+        test = conserve_tf.make_system(system, groups=SIZE["groups"], members=SIZE["members"], seed=seed + 1)
+    model, _ = conserve_tf.fit_conservnet(train, test, steps=steps, seed=seed)
+    x, xt = train.flat(), test.flat()
+    f = np.asarray(model.predict(x.astype(np.float32), verbose=0))[:, 0]
+    ft = np.asarray(model.predict(xt.astype(np.float32), verbose=0))[:, 0]
+    g, gt = keras_input_gradient(model, x), keras_input_gradient(model, xt)
+    out = []
+    for row in readouts(x, f, g, xt, ft, gt, list(train.feature_names), fits, seed=seed, **options):
+        row.update(system=system, kind=f"trained ConservNet, {steps} steps", true="", exact_terms=None,
+                   max_ratio_error=None, passed=None)
+        out.append(row)
+        _print(row)
+    return out
+
+
+def _print(row):
+    print(f"{row['system']:>15} {row['method']:>18}  R2 {row['r2_test']:.6f}  {row['seconds']:6.1f} s  "
+          f"pass={row['passed']}  {row['formula']}", flush=True)
+
+
+def write(rows, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    keys = ["system", "kind", "method", "r2_test", "alignment_test", "seconds", "exact_terms", "max_ratio_error",
+            "passed", "formula", "true"]
+    table = [{k: r.get(k) for k in keys} for r in rows]
+    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as fh:
+        writer = csv.DictWriter(fh, keys)
+        writer.writeheader()
+        writer.writerows(table)
+    with open(os.path.join(out_dir, "results.json"), "w") as fh:
+        json.dump({"rows": table, "fronts": {f"{r['system']}/{r['method']}": r["result"].as_dict()
+                                             for r in rows if r["result"] is not None}}, fh, indent=1)
+    md = ["| system | method | held-out R² | seconds | terms exact | max ratio error | formula |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in table:
+        err = "-" if r["max_ratio_error"] is None or np.isnan(r["max_ratio_error"]) else f"{r['max_ratio_error']:.2e}"
+        md.append(f"| {r['system']} | {r['method']} | {r['r2_test']:.6f} | {r['seconds']:.1f} | "
+                  f"{'-' if r['exact_terms'] is None else r['exact_terms']} | {err} | `{r['formula']}` |")
+    with open(os.path.join(out_dir, "results.md"), "w") as fh:
+        fh.write("\n".join(md) + "\n")
+
+
+def define_flags():
+    flags.DEFINE_bool("quick", False, "pendulum control only, small search (for the tests)")
+    flags.DEFINE_string("out_dir", "results/symbolic_readout", "where results.csv/.json/.md go")
+    flags.DEFINE_list("systems", list(CONTROLS), f"control systems, from {list(CONTROLS)}")
+    flags.DEFINE_enum("fit", "affine", ["affine", "gradient", "both"], "symbolic fit(s) to run")
+    flags.DEFINE_float("time_budget", 40.0, "seconds of Operon search per read-out")
+    flags.DEFINE_integer("threads", 1, "Operon threads (1: deterministic, and the machine is shared)")
+    flags.DEFINE_integer("seed", 0, "data and search seed")
+    flags.DEFINE_bool("trained", False, "also read out a trained ConservNet")
+    flags.DEFINE_string("trained_system", "double_pendulum", "system of the trained read-out")
+    flags.DEFINE_integer("trained_steps", 2000, "ConservNet training steps for --trained")
+
+
+def main(argv):
+    del argv
+    fits = ["affine", "gradient"] if FLAGS.fit == "both" else [FLAGS.fit]
+    unknown = sorted(set(FLAGS.systems) - set(CONTROLS))
+    if unknown:
+        raise app.UsageError(f"unknown systems {unknown}; choose from {list(CONTROLS)}")
+    options = {"time_budget": FLAGS.time_budget, "threads": FLAGS.threads}
+    systems = FLAGS.systems
+    if FLAGS.quick:
+        systems, options = ["pendulum"], dict(options, time_budget=10.0, population=200, generations=40)
+    rows = run_controls(systems, fits, options, FLAGS.seed)
+    if FLAGS.trained:
+        rows += run_trained(FLAGS.trained_system, FLAGS.trained_steps, fits, options, FLAGS.seed)
+    write(rows, FLAGS.out_dir)
+    print(f"wrote {FLAGS.out_dir}/results.csv, results.json, results.md")
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

@@ -1,0 +1,156 @@
+"""sympy helpers of :mod:`conserve_tf.symbolic.regression`: affine normal form, constant refinement,
+rounding for display, evaluation and gradient alignment. Expressions are in real sympy symbols, one per
+input column; arrays x are (N, F), gradients (N, F)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+
+def size(expr) -> int:
+    """Number of nodes of the sympy expression tree (the length used for parsimony)."""
+    return sum(1 for _ in sympy.preorder_traversal(expr))
+
+
+def normalize(expr, symbols):
+    """g -> core with g = a·core + b: drop the additive constant, divide by the term coefficient of smallest
+    magnitude (that term gets coefficient ±1), and flip the sign so that most coefficients are positive
+    (a tie: the first printed term positive). ``None`` when g does not depend on the inputs."""
+    e = sympy.expand(expr)
+    _, rest = e.as_independent(*symbols, as_Add=True)
+    if rest == 0:
+        return None
+    parts = [t.as_independent(*symbols, as_Add=False) for t in sympy.Add.make_args(rest)]
+    mags = [abs(float(c)) for c, _ in parts]
+    ref = int(np.argmin(mags))
+    if mags[ref] == 0:
+        return None
+    scale = parts[ref][0]
+    core = sympy.Add(*[(sympy.Integer(1) if i == ref else c / scale) * m for i, (c, m) in enumerate(parts)])
+    coefs = [float(t.as_independent(*symbols, as_Add=False)[0]) for t in sympy.Add.make_args(core)]
+    positive, negative = sum(c > 0 for c in coefs), sum(c < 0 for c in coefs)
+    first = core.as_ordered_terms()[0].as_independent(*symbols, as_Add=False)[0]
+    if negative > positive or (negative == positive and float(first) < 0):
+        core = -core
+    return core
+
+
+def compile_expression(expr, symbols):
+    """expr -> function of x (N, F) returning (N,) float64 values."""
+    fn = sympy.lambdify(symbols, expr, "numpy")
+
+    def evaluate(x):
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(fn(*np.asarray(x, np.float64).T), np.float64), (len(x),)).copy()
+    return evaluate
+
+
+def _gradient_fn(expr, symbols, params=()):
+    parts = [sympy.lambdify(list(symbols) + list(params), sympy.diff(expr, s), "numpy") for s in symbols]
+
+    def grad(x, p=()):
+        cols = list(np.asarray(x, np.float64).T) + list(p)
+        with np.errstate(all="ignore"):
+            return np.stack([np.broadcast_to(np.asarray(fn(*cols), np.float64), (len(x),)) for fn in parts], 1)
+    return grad
+
+
+def _cos2(grad, g):
+    n = g / np.linalg.norm(g, axis=1, keepdims=True)
+    norm = np.linalg.norm(grad, axis=1)
+    cos = np.sum(grad * n, axis=1) / np.where(norm > 0, norm, 1.0)
+    return np.where(np.isfinite(cos), cos, 0.0) ** 2
+
+
+def alignment(expr, symbols, x, g) -> float:
+    """Mean over samples of cos²(∇expr(x), g(x)): 1 when the level sets of expr are those of F."""
+    return float(np.mean(_cos2(_gradient_fn(expr, symbols)(x), g)))
+
+
+def refine(core, symbols, x, f, g, fit):
+    """Refit the numeric constants of ``core`` in float64 by scipy least squares.
+
+    affine: residuals a·core(x) + b - f with (a, b) solved for at every step (variable projection);
+    gradient: the component of the unit ∇core orthogonal to g, whose squared norm is 1 - cos².
+    The refit is kept only when it lowers the residual norm."""
+    from scipy.optimize import least_squares
+
+    floats = sorted(core.atoms(sympy.Float), key=lambda v: float(v))
+    if not floats:
+        return core
+    params = sympy.symbols(f"_p0:{len(floats)}")
+    template = core.xreplace(dict(zip(floats, params)))
+    if fit == "affine":
+        fn = sympy.lambdify(list(symbols) + list(params), template, "numpy")
+        design_ones = np.ones_like(f)
+
+        def residual(p):
+            with np.errstate(all="ignore"):
+                v = np.broadcast_to(np.asarray(fn(*x.T, *p), np.float64), f.shape)
+            if not np.all(np.isfinite(v)):
+                return np.full(f.shape, 1e6)
+            design = np.column_stack([v, design_ones])
+            coef, *_ = np.linalg.lstsq(design, f, rcond=None)
+            return design @ coef - f
+    else:
+        grad = _gradient_fn(template, symbols, params)
+        n = g / np.linalg.norm(g, axis=1, keepdims=True)
+
+        def residual(p):
+            gr = grad(x, p)
+            norm = np.linalg.norm(gr, axis=1, keepdims=True)
+            if not np.all(np.isfinite(gr)) or np.any(norm == 0):
+                return np.full(x.size, 1e3)
+            u = gr / norm
+            return (u - np.sum(u * n, axis=1, keepdims=True) * n).ravel()
+
+    p0 = np.array([float(v) for v in floats])
+    before = np.linalg.norm(residual(p0))
+    try:
+        fitted = least_squares(residual, p0, method="trf", x_scale="jac", max_nfev=100 * (len(p0) + 1))
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+        return core
+    if not (np.all(np.isfinite(fitted.x)) and np.linalg.norm(fitted.fun) < before):
+        return core
+    return template.xreplace({p: sympy.Float(float(v)) for p, v in zip(params, fitted.x)})
+
+
+def rounded(expr, digits: int):
+    """Constants rounded to ``digits`` significant digits for display; integers become exact."""
+    swap = {}
+    for v in expr.atoms(sympy.Float):
+        r = float(f"{float(v):.{digits}g}")
+        swap[v] = sympy.Integer(int(r)) if r == int(r) and abs(r) < 1e6 else sympy.Float(f"{r:.{digits}g}", "")
+    return expr.xreplace(swap)
+
+
+def prune(core, symbols, x, share: float = 1e-3):
+    """Drop the additive terms whose spread over x (std of the term) is below ``share`` x the largest term's
+    spread: the crumbs an evolutionary search leaves behind (``0.00015*x2``). ``None`` if nothing changes."""
+    terms = sympy.Add.make_args(core)
+    if len(terms) < 2:
+        return None
+    spread = np.array([np.std(compile_expression(t, symbols)(x)) for t in terms])
+    keep = [t for t, s in zip(terms, spread) if np.isfinite(s) and s >= share * np.nanmax(spread)]
+    return sympy.Add(*keep) if 0 < len(keep) < len(terms) else None
+
+
+_PERIODIC = (sympy.sin, sympy.cos, sympy.tan, sympy.tanh, sympy.exp)
+
+
+def degenerate(expr, symbols, x, spread: float = 0.05) -> bool:
+    """True when a function of ``expr`` is used only in its Taylor range over x: the argument of sin, cos,
+    tan, tanh or exp varies by less than ``spread`` (std), or the argument of log or sqrt by less than
+    ``spread`` relatively (std of log|arg|). 1830·cos(0.0233 x) fitting x²/2 is the typical case."""
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, _PERIODIC):
+            arg = compile_expression(node.args[0], symbols)(x)
+        elif isinstance(node, sympy.log) or (isinstance(node, sympy.Pow) and node.exp == sympy.Rational(1, 2)):
+            with np.errstate(all="ignore"):
+                arg = np.log(np.abs(compile_expression(node.args[0], symbols)(x)))
+        else:
+            continue
+        if np.all(np.isfinite(arg)) and np.std(arg) < spread:
+            return True
+    return False
