@@ -2,7 +2,8 @@
 
 :func:`reproduction` trains one network per symmetry, integrates it (``lagrangian.experiment.reproduce``)
 and writes every measured number beside the paper's statement through :func:`benchmarks.harness.write_results`;
-:func:`main` is :func:`benchmarks.harness.main` with ``--epochs`` and, where a benchmark trains several
+:func:`two_networks` makes the benchmark of the figures comparing the unconstrained network with the
+rotation-invariant one; :func:`main` is :func:`benchmarks.harness.main` with ``--epochs`` and, where a benchmark trains several
 networks, ``--symmetries``.
 """
 
@@ -28,6 +29,18 @@ def reproduction(system: str, label: str, paper: dict, quick: bool, out_dir: str
     harness.write_results(out_dir, f"lagrangian_{system}", rows,
                           title=f"{label}, {epochs} epochs x {steps} steps, T = {t_final:g}")
     return {"numbers": numbers, "rows": rows}
+
+
+def two_networks(system: str, label: str, paper: dict, t_final: float):
+    """The benchmark of a figure set comparing the unconstrained network with the rotation-invariant one (R):
+    100 steps an epoch, integrated to ``t_final`` (quick: 25 steps, T = 2)."""
+
+    def benchmark(quick: bool = False, out_dir: str = f"results/lagrangian_{system}", epochs=None, seed: int = 0,
+                  symmetries=("none", "R")) -> dict:
+        return reproduction(system, label, paper, quick, out_dir, epochs, seed, symmetries,
+                            steps=25 if quick else 100, t_final=2.0 if quick else t_final)
+
+    return benchmark
 
 
 def main(name: str, benchmark, symmetries=()) -> None:

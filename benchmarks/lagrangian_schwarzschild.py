@@ -21,12 +21,7 @@ PAPER = {
 }
 
 
-def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_schwarzschild", epochs=None, seed: int = 0,
-              symmetries=("none", "R")) -> dict:
-    """Both networks trained and integrated; ``{"numbers": {symmetry: {...}}, "rows": [...]}``."""
-    return lagrangian_common.reproduction("schwarzschild", "Schwarzschild (Figs. 6-8)", PAPER, quick, out_dir,
-                                          epochs, seed, symmetries, steps=25 if quick else 100,
-                                          t_final=2.0 if quick else 1000.0)
+benchmark = lagrangian_common.two_networks("schwarzschild", "Schwarzschild (Figs. 6-8)", PAPER, t_final=1000.0)
 
 
 if __name__ == "__main__":

@@ -156,6 +156,7 @@ def test_script_invariants_and_count(tmp_path, capsys):
     assert "| 2 |" in out and "estimated number of independent invariants" in out and plot.exists()
 
 
+@pytest.mark.slow
 def test_benchmark_quick(tmp_path):
     from benchmarks.multi_invariants import benchmark
 
@@ -164,7 +165,8 @@ def test_benchmark_quick(tmp_path):
     assert np.isfinite(list(out["kepler_nv"]["r2"].values())).all()
     assert [r["k"] for r in out["count"]["kepler"]["rows"]] == [1, 2]
     assert np.isfinite(list(out["em"]["r2"].values())).all()
-    assert out["count"]["s1"]["count"] in (0, 1, 2) and len(out["count"]["s1"]["rows"]) == 2
+    s1 = out["count"]["s1"]  # the count reported is the one its own table of k = 1, 2 implies
+    assert len(s1["rows"]) == 2 and s1["count"] == decide_count(s1["rows"]).count
     for name in ("results.md", "results.csv", "readout_kepler.md", "readout_em.md", "count_s1.png"):
         assert (tmp_path / name).stat().st_size > 0
 
