@@ -4,15 +4,18 @@ Public API:
 
 * grouped data: :class:`GroupedData`, :class:`GroupedDataError`
 * systems: :func:`make_system`, :data:`SYSTEMS`, :func:`load_double_pendulum`, :func:`double_pendulum_split`
-* the model: :class:`ConservNet`, :func:`ball_noise`, :func:`input_scaling`; its losses (module :mod:`losses`):
-  :func:`nv_loss_terms`, :func:`within_group_ratio`, and the independence penalties of several outputs
+* the model: :class:`ConservNet`, :func:`ball_noise`, :func:`input_scaling`; its objectives (module
+  :mod:`losses`): :class:`NVLoss` (Eq. 1), :class:`VarianceLoss` (Eq. C1), :class:`WithinGroupRatio`, with
+  their functional forms :func:`nv_loss_terms`, :func:`within_group_ratio`; the independence penalties of
+  several outputs (module :mod:`penalties`): :class:`GradientCosinePenalty`, :class:`GradientLogdetPenalty`,
   :func:`gradient_cosine_penalty`, :func:`gradient_logdet_penalty`
 * training: :func:`fit_conservnet`, :func:`build_conservnet`, :func:`as_dataset`, :func:`predict_groups`,
   :func:`evaluate_invariant`
 * analysis: module :mod:`metrics` (rho, intra-group std, R², :class:`InvariantMetrics` callback),
   module :mod:`symbolic` (:func:`polynomial_readout`)
-* several invariants (module :mod:`invariants`): :func:`count_invariants`, :func:`decide_count`,
-  :func:`invariant_readout`, :func:`known_invariants`, :func:`output_spreads`
+* several invariants: module :mod:`invariants` (:func:`invariant_readout`, :func:`known_invariants`,
+  :func:`output_spreads`) and module :mod:`counting` (:func:`count_invariants`, :func:`decide_count`)
+* Kepler's physics, shared by the data sets of all packages: module :mod:`kepler`
 """
 
 import importlib
@@ -23,18 +26,21 @@ _EXPORTS = {
     "GroupedData": "groups", "GroupedDataError": "groups",
     "make_system": "systems", "SYSTEMS": "systems",
     "load_double_pendulum": "pendulum", "double_pendulum_split": "pendulum",
-    "ConservNet": "model", "nv_loss_terms": "losses", "gradient_cosine_penalty": "losses",
-    "gradient_logdet_penalty": "losses", "within_group_ratio": "losses",
+    "ConservNet": "model", "NVLoss": "losses", "VarianceLoss": "losses", "WithinGroupRatio": "losses",
+    "nv_loss_terms": "losses", "within_group_ratio": "losses", "GradientCosinePenalty": "penalties",
+    "GradientLogdetPenalty": "penalties", "gradient_cosine_penalty": "penalties",
+    "gradient_logdet_penalty": "penalties",
     "ball_noise": "spreaders", "input_scaling": "scaling",
     "InvariantMetrics": "metrics", "invariant_report": "metrics", "polynomial_readout": "symbolic",
     "as_dataset": "training", "build_conservnet": "training", "fit_conservnet": "training",
     "predict_groups": "training", "evaluate_invariant": "training",
-    "count_invariants": "invariants", "decide_count": "invariants", "invariant_readout": "invariants",
+    "count_invariants": "counting", "decide_count": "counting", "invariant_readout": "invariants",
     "known_invariants": "invariants", "output_spreads": "invariants",
     "Verdict": "verdict", "invariant_verdict": "verdict", "verdict_from_outputs": "verdict",
 }
 _MODULES = ("metrics", "symbolic", "groups", "systems", "physical", "pendulum", "model", "training", "distribute",
-            "callbacks", "cli", "scaling", "spreaders", "invariants", "verdict", "losses")
+            "callbacks", "cli", "scaling", "spreaders", "invariants", "verdict", "losses", "penalties",
+            "counting", "kepler")
 
 __all__ = sorted(_EXPORTS) + ["metrics", "symbolic"]
 

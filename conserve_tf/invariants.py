@@ -1,31 +1,19 @@
-"""Several invariants from one training, what each is made of, and how many there are (issue 7).
+"""What several learned outputs are made of: spreads, independence and the read-out against known invariants.
 
 None of the three papers finds more than one invariant per training: appendix G of Ha & Jeong (papers
-000/001) finds Kepler's energy only once L is held fixed. Here a ConservNet with k outputs is trained
-jointly (NV loss per output + the gradient-cosine independence penalty, :mod:`conserve_tf.model`), and
+000/001) finds Kepler's energy only once L is held fixed. This module measures k learned outputs on
+held-out grouped data; :mod:`conserve_tf.counting` builds the count of invariants on it.
 
-* :func:`invariant_readout` regresses every known invariant on polynomial features of the k outputs
-  (held-out R²) and, the other way round, each output on polynomial features of every subset of the
-  known invariants, naming the smallest subset that explains it;
-* :func:`count_invariants` trains k = 1, 2, ... outputs and reports where adding one more stops giving
-  an output that is both invariant and independent (:func:`decide_count`, the table, :func:`plot_count`).
-
-**Spread used for the count.** For output j of a k-output model on held-out data f (G, M, k), the
-relative spread s_j = mean_g std_m f_gmj / std_{g,m} f_gmj (``metrics.relative_spread``): the fraction of
-the output's variation that lies *within* groups. It does not change when an output is rescaled or
-shifted, so outputs of different scale compare fairly; 0 is a perfect invariant, values near 1 mean the
-output ignores the groups. A k-output training is summarised by its worst output, max_j s_j.
-
-**Independence used for the count.** The pairwise penalty cannot see three gradients lying in a plane,
-so the count also measures g_min = the smallest eigenvalue of the Gram matrix of the k unit input
-gradients, averaged over held-out samples: 1 for orthogonal gradients, 0 when some output is locally a
-function of the others (functional dependence), whatever the pairwise cosines.
-
-**Count rule** (:func:`decide_count`): k passes when max_j s_j <= ``spread_threshold`` and (k = 1 or
-g_min >= ``independence_threshold``); the count is the number of consecutive passing k from 1. With more
-outputs than invariants, either an output stops being invariant (its spread jumps) or the outputs
-become dependent (g_min collapses); the table shows which. Defaults 0.2 and 0.05: in our runs, outputs
-that were not invariant sat at held-out spreads 0.45-0.95 and learned invariants at 0.01-0.15.
+* :func:`output_spreads` -- relative spread s_j = mean_g std_m f_gmj / std_{g,m} f_gmj of each output
+  (``metrics.relative_spread``): the fraction of the output's variation that lies *within* groups,
+  unchanged when an output is rescaled or shifted; 0 is a perfect invariant, near 1 ignores the groups.
+* :func:`gradient_independence` -- the pairwise cos² of the outputs' input gradients and g_min, the
+  smallest eigenvalue of their Gram matrix (1 orthogonal, 0 when an output is locally a function of the
+  others, which the pairwise cosines cannot see for three gradients in a plane);
+* :func:`input_jacobian` -- those gradients of any Keras callable;
+* :func:`invariant_readout` -- regresses every known invariant on polynomial features of the k outputs
+  (held-out R²) and, the other way round, each output on every subset of the known invariants, naming the
+  smallest subset that explains it; :func:`known_invariants` lists the known ones of a data set.
 """
 
 from __future__ import annotations
@@ -35,10 +23,10 @@ import itertools
 
 import numpy as np
 
+from .kepler import laplace_runge_lenz
 from .metrics import relative_spread
 
-__all__ = ["output_spreads", "decorrelating_map", "gradient_independence", "input_jacobian", "decide_count", "CountResult",
-           "count_invariants", "plot_count", "invariant_readout", "ReadoutTable", "kepler_lrl",
+__all__ = ["output_spreads", "gradient_independence", "input_jacobian", "invariant_readout", "ReadoutTable",
            "known_invariants"]
 
 
@@ -53,37 +41,6 @@ def output_spreads(f) -> np.ndarray:
     if f.shape[1] < 2:
         raise ValueError(f"every group needs at least two members to have a spread, got {f.shape[1]}")
     return np.array([relative_spread(f[..., j]) for j in range(f.shape[-1])])
-
-
-def decorrelating_map(f):
-    """Generalized eigenvectors of (W, C) of grouped outputs f (G, M, k): returns (V (k, k), ratios (k,)).
-
-    W and C are the within-group and total covariances of :func:`conserve_tf.losses.within_group_ratio`;
-    W v = λ C v. The columns of f @ V are uncorrelated with unit variance on f's data, ordered by ascending
-    λ = within-group fraction of their variance (the most invariant direction first); each column's
-    largest entry is made positive so the map is reproducible. Raises ValueError when C is singular
-    (a constant output, or one output a linear combination of the others).
-    """
-    import scipy.linalg
-
-    f = np.asarray(f, dtype=np.float64)
-    if f.ndim != 3 or f.shape[0] < 2 or f.shape[1] < 2:
-        raise ValueError(f"outputs must have shape (groups >= 2, members >= 2, k), got {f.shape}")
-    if not np.all(np.isfinite(f)):
-        raise ValueError("outputs contain NaN or Inf")
-    g, m, k = f.shape
-    within = f - f.mean(axis=1, keepdims=True)
-    w = np.einsum("gmi,gmj->ij", within, within) / (g * m)
-    flat = f.reshape(-1, k) - f.reshape(-1, k).mean(axis=0)
-    c = flat.T @ flat / (g * m)
-    try:
-        ratios, vecs = scipy.linalg.eigh(w, c)
-    except np.linalg.LinAlgError:
-        raise ValueError("the outputs' covariance is singular (a constant output, or one output a linear "
-                         "combination of the others): cannot decorrelate them") from None
-    pick = np.argmax(np.abs(vecs), axis=0)
-    vecs = vecs * np.sign(vecs[pick, np.arange(k)])
-    return vecs, np.clip(ratios, 0.0, 1.0)
 
 
 def gradient_independence(jacobian) -> dict:
@@ -133,191 +90,7 @@ def input_jacobian(fn, x, input_scale=None, batch_size: int = 1024) -> np.ndarra
     return jac
 
 
-# ----------------------------------------------------------------------------- the count
-@dataclasses.dataclass
-class CountResult:
-    """``rows``: one dict per k (k, spreads, worst_spread, cos2, gram_min, passed, seconds);
-    ``count``: the estimated number of independent invariants; ``saturated``: every k tried passed,
-    so the count is a lower bound; ``reasoning``: one sentence per k."""
-
-    rows: list
-    count: int
-    saturated: bool
-    reasoning: list
-    spread_threshold: float
-    independence_threshold: float
-
-    def markdown(self) -> str:
-        lines = ["| k | relative spread per output (held-out) | worst | pairwise cos² | Gram min eig | passes |",
-                 "| --- | --- | --- | --- | --- | --- |"]
-        for r in self.rows:
-            spreads = ", ".join(f"{s:.3f}" for s in r["spreads"])
-            lines.append(f"| {r['k']} | {spreads} | {r['worst_spread']:.3f} | {r['cos2']:.3f} | "
-                         f"{r['gram_min']:.3f} | {'yes' if r['passed'] else 'no'} |")
-        bound = "at least " if self.saturated else ""
-        lines.append(f"\nestimated number of independent invariants: {bound}{self.count}")
-        return "\n".join(lines + [f"- {s}" for s in self.reasoning])
-
-
-def decide_count(rows, spread_threshold: float = 0.2, independence_threshold: float = 0.05) -> CountResult:
-    """Apply the count rule of the module docstring to a table of rows.
-
-    Each row is a dict with ``k``, ``spreads`` (k held-out relative spreads) and ``gram_min``
-    (``cos2`` optional); rows are sorted by k and must start at k = 1 without gaps.
-    """
-    if not 0 < spread_threshold < 1:
-        raise ValueError(f"spread_threshold must lie in (0, 1), got {spread_threshold}")
-    if not 0 <= independence_threshold < 1:
-        raise ValueError(f"independence_threshold must lie in [0, 1), got {independence_threshold}")
-    rows = sorted((dict(r) for r in rows), key=lambda r: r["k"])
-    if not rows or [r["k"] for r in rows] != list(range(1, len(rows) + 1)):
-        raise ValueError(f"rows must cover k = 1, 2, ... without gaps, got k = {[r['k'] for r in rows]}")
-    count, failed, reasoning = 0, False, []
-    for r in rows:
-        spreads = np.asarray(r["spreads"], dtype=np.float64).reshape(-1)
-        if spreads.shape != (r["k"],) or not np.all(np.isfinite(spreads)):
-            raise ValueError(f"row k={r['k']} needs {r['k']} finite spreads, got {spreads}")
-        r["spreads"], r["worst_spread"] = spreads.tolist(), float(spreads.max())
-        r.setdefault("cos2", 0.0)
-        invariant = r["worst_spread"] <= spread_threshold
-        independent = r["k"] == 1 or r["gram_min"] >= independence_threshold
-        r["passed"] = bool(invariant and independent)
-        if r["passed"]:
-            why = f"k={r['k']}: all {r['k']} outputs invariant (worst spread {r['worst_spread']:.3f} <= " \
-                  f"{spread_threshold})" + ("" if r["k"] == 1 else f" and independent (Gram min {r['gram_min']:.3f})")
-        else:
-            parts = [] if invariant else [f"an output is not invariant (worst spread {r['worst_spread']:.3f} > "
-                                          f"{spread_threshold})"]
-            parts += [] if independent else [f"the outputs are dependent (Gram min {r['gram_min']:.3f} < "
-                                             f"{independence_threshold})"]
-            why = f"k={r['k']}: " + " and ".join(parts)
-        if not failed and r["passed"]:
-            count = r["k"]
-        elif not failed:
-            failed = True
-            why += f" -> adding output {r['k']} gives no further invariant: count = {count}"
-        reasoning.append(why)
-    return CountResult(rows=rows, count=count, saturated=not failed, reasoning=reasoning,
-                       spread_threshold=spread_threshold, independence_threshold=independence_threshold)
-
-
-def _fit_conservnet_k(train, test, k, **fit_kwargs):
-    from .training import fit_conservnet
-
-    model, _ = fit_conservnet(train, test, outputs=k, **fit_kwargs)
-    return model, (lambda x: model(x)), model.scale
-
-
-def _sequential_prefixes(train, test, k_max, seed, log, fit_kwargs):
-    """One sequential (deflation) training of k_max outputs; row k reads its first k outputs, which later
-    stages leave unchanged, so k_max trainings cost one."""
-    import time
-
-    from .training import fit_conservnet
-
-    t0 = time.time()
-    model, _ = fit_conservnet(train, test, outputs=k_max, seed=seed, **fit_kwargs)
-    if log:
-        log(f"sequential training of {k_max} outputs: {time.time() - t0:.0f} s (rows below read its first k outputs)")
-    return lambda tr, te, k: (model, (lambda x: model.raw_outputs(x, k)), model.scale)
-
-
-def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: float = 0.2,
-                     independence_threshold: float = 0.05, jacobian_samples: int = 1000, seed: int = 0,
-                     log=print, decorrelate: bool = True, **fit_kwargs) -> CountResult:
-    """Train k = 1..k_max outputs on ``train``, measure held-out spreads and independence on ``test``.
-
-    ``fit(train, test, k) -> (model, fn, input_scale)`` trains one model with k outputs, ``fn`` maps raw
-    inputs (N, F) to the outputs (N, k). Default: a ConservNet via ``fit_conservnet(train, test,
-    outputs=k, **fit_kwargs)``; with ``scheme="sequential"`` one deflation training of k_max outputs whose
-    first k outputs make row k. Returns a :class:`CountResult` (its ``rows`` also hold the models).
-
-    ``decorrelate`` (default): the k outputs are first rotated by :func:`decorrelating_map` fitted on the
-    training orbits, and spreads and independence are those of the rotated outputs. Every direction in
-    the span of the outputs must then be invariant (the worst rotated spread is the largest over all
-    linear combinations), so k outputs of which one is, say, L plus noise do not pass for two invariants.
-    """
-    import time
-
-    if int(k_max) < 1:
-        raise ValueError(f"k_max must be >= 1, got {k_max}")
-    if test.n_features != train.n_features:
-        raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
-    if fit is None and fit_kwargs.get("scheme") == "sequential":
-        fit = _sequential_prefixes(train, test, int(k_max), seed, log, fit_kwargs)
-    fit = fit or (lambda tr, te, k: _fit_conservnet_k(tr, te, k, seed=seed, **fit_kwargs))
-    x_test = test.flat().astype(np.float32)
-    pick = np.random.default_rng(seed).permutation(len(x_test))[:jacobian_samples]
-    rows = []
-    for k in range(1, int(k_max) + 1):
-        t0 = time.time()
-        model, fn, scale = fit(train, test, k)
-        f = np.asarray(fn(x_test)).reshape(test.n_groups, test.n_members, k)
-        jac = input_jacobian(fn, x_test[pick], scale)
-        rotated = False
-        if decorrelate:
-            f_train = np.asarray(fn(train.flat().astype(np.float32))).reshape(train.n_groups, train.n_members, k)
-            try:
-                mixing, _ = decorrelating_map(f_train)
-                f, jac, rotated = f @ mixing, np.einsum("nif,ij->njf", jac, mixing), True
-            except ValueError:  # linearly dependent outputs: kept as they are; the Gram test rejects them
-                pass
-        row = {"k": k, "spreads": output_spreads(f).tolist(), "seconds": time.time() - t0, "model": model,
-               "decorrelated": rotated}
-        row.update(gradient_independence(jac))
-        rows.append(row)
-        if log:
-            log(f"k={k}: spreads {np.round(row['spreads'], 3).tolist()}, Gram min {row['gram_min']:.3f}, "
-                f"{row['seconds']:.0f} s")
-    return decide_count(rows, spread_threshold, independence_threshold)
-
-
-def plot_count(result: CountResult, path: str, title: str = "") -> str:
-    """The count's evidence as a PNG: spread of every output and the worst per k; Gram min eigenvalue."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ks = [r["k"] for r in result.rows]
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for r in result.rows:
-        ax.scatter([r["k"]] * r["k"], r["spreads"], color="tab:blue", s=14, alpha=0.6)
-    ax.plot(ks, [r["worst_spread"] for r in result.rows], "o-", color="tab:blue", label="worst output spread")
-    ax.axhline(result.spread_threshold, color="tab:blue", ls=":", lw=1)
-    ax.set_yscale("log")
-    ax.set_xlabel("outputs k")
-    ax.set_ylabel("held-out relative spread")
-    ax.set_xticks(ks)
-    ax2 = ax.twinx()
-    ax2.plot(ks, [r["gram_min"] for r in result.rows], "s--", color="tab:red", label="Gram min eigenvalue")
-    ax2.axhline(result.independence_threshold, color="tab:red", ls=":", lw=1)
-    ax2.set_ylim(0, 1.05)
-    ax2.set_ylabel("independence (Gram min eig)", color="tab:red")
-    ax.axvline(result.count + 0.5, color="gray", lw=0.8)
-    ax.set_title(title or f"estimated invariants: {result.count}")
-    fig.legend(loc="upper left", fontsize=7, bbox_to_anchor=(0.12, 0.88))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 # ----------------------------------------------------------------------------- read-out
-def kepler_lrl(x) -> np.ndarray:
-    """Laplace-Runge-Lenz vector A = v × L ẑ − r̂ (m = GM = 1) of planar states x (..., 4) = (x, y, v_x, v_y).
-
-    Returns (..., 2) = (A_x, A_y) = (v_y L − x/r, −v_x L − y/r); |A| is the eccentricity and A points to
-    the periapsis, so its direction (cos ω, sin ω) is a third invariant of a planar Kepler orbit.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if x.shape[-1] != 4:
-        raise ValueError(f"Kepler states need 4 features (x, y, vx, vy), got {x.shape[-1]}")
-    px, py, vx, vy = (x[..., i] for i in range(4))
-    ang, r = px * vy - py * vx, np.hypot(px, py)
-    return np.stack([vy * ang - px / r, -vx * ang - py / r], axis=-1)
-
-
 def known_invariants(data) -> dict:
     """Per-sample known invariants of grouped data, flattened in ``data.flat()`` order: name -> (N,) or (N, d).
 
@@ -329,7 +102,7 @@ def known_invariants(data) -> dict:
     for i, name in enumerate(names):
         out[name] = np.repeat(np.asarray(data.constants(i), dtype=np.float64), data.n_members)
     if str(data.name).startswith("kepler") and list(data.feature_names) == ["x", "y", "vx", "vy"]:
-        a = kepler_lrl(data.flat())
+        a = laplace_runge_lenz(data.flat())
         out["LRL direction"] = a / np.linalg.norm(a, axis=-1, keepdims=True)
     return out
 

@@ -33,6 +33,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from conserve_tf.groups import GroupedData
+from conserve_tf.kepler import kepler_invariants, kepler_rhs
 
 __all__ = [
     "LV_PARAMS",
@@ -142,21 +143,6 @@ def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrat
 
 
 # ----------------------------------------------------------------------------- Kepler
-def kepler_invariants(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Angular momentum L = x v_y − y v_x and energy E = v²/2 − 1/r (m = GM = 1).
-
-    x: (..., 4) Cartesian states (x, y, v_x, v_y), unscaled. Returns (L, E), each (...).
-    """
-    x = np.asarray(x, dtype=np.float64)
-    px, py, vx, vy = (x[..., i] for i in range(4))
-    return px * vy - py * vx, 0.5 * (vx**2 + vy**2) - 1.0 / np.hypot(px, py)
-
-
-def _kepler_rhs(s: np.ndarray) -> np.ndarray:
-    r3 = np.hypot(s[:, 0], s[:, 1]) ** 3
-    return np.stack([s[:, 2], s[:, 3], -s[:, 0] / r3, -s[:, 1] / r3], axis=1)
-
-
 def _accept(states, max_eccentricity, max_apoapsis):
     L, E = kepler_invariants(states)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -195,7 +181,7 @@ def _kepler_orbits(groups, members, seed, integrator, max_eccentricity, max_apoa
     L, E = kepler_invariants(y0)
     period = 2.0 * np.pi * (-1.0 / (2.0 * E)) ** 1.5
     times = period[:, None] * np.arange(members)[None, :] / members
-    return _integrate(_kepler_rhs, y0, times, integrator), L, E, period
+    return _integrate(lambda states: kepler_rhs(None, states.T).T, y0, times, integrator), L, E, period
 
 
 def _kepler_params(name, g, m, seed, integrator, noise, max_eccentricity, max_apoapsis, period, **extra):

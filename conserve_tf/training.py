@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import losses
 from .callbacks import standard_callbacks
 from .metrics import InvariantMetrics, invariant_report
 from .model import ConservNet
@@ -98,7 +99,7 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
                                groups_per_step=groups_per_step, scaling=scaling, eval_every=eval_every,
                                steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
                                jit_compile=jit_compile, model=model, seed=seed, strategy=strategy,
-                               backup_dir=backup_dir, **model_kwargs)
+                               backup_dir=backup_dir, decorrelate=decorrelate, **model_kwargs)
     if recipe not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
     if int(steps) < 1:
@@ -110,10 +111,11 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     final = lr * r["final_learning_rate"] / r["learning_rate"]
     per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step
     per = train.n_groups if per is None else int(per)
-    objective = model.objective if model is not None else model_kwargs.get("objective", "nv")
-    if objective == "ratio" and per < 2:
-        raise ValueError(f"objective='ratio' compares the variance within groups with the variance between them, "
-                         f"so every step needs at least 2 groups; got groups_per_step={per} (recipe {recipe!r})")
+    objective = model.objective if model is not None else losses.get(model_kwargs.get("objective", "nv"))
+    if per < objective.min_groups:
+        raise ValueError(f"objective={objective.name!r} compares the variance within groups with the variance "
+                         f"between them, so every step needs at least {objective.min_groups} groups; got "
+                         f"groups_per_step={per} (recipe {recipe!r})")
     steps_per_epoch = -(-train.n_groups // per) if steps_per_epoch is None else int(steps_per_epoch)
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
@@ -131,7 +133,7 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
         cbs.insert(0, InvariantMetrics(test, every=eval_every))
     history = model.fit(as_dataset(train, per, seed=seed).repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch,
                         verbose=verbose, callbacks=cbs, shuffle=False)
-    if decorrelate if decorrelate is not None else (model.objective == "ratio" and model.stage is None):
+    if decorrelate if decorrelate is not None else (model.objective.mixing_invariant and model.stage is None):
         model.decorrelate_outputs(train)
     return model, history
 

@@ -16,8 +16,7 @@ Distributions (the paper does not state them; these are our choices):
   the Laplace-Runge-Lenz vector (Ax, Ay) = v × L - r/r;
   m = GMm = 1): initial x, y, vx, vy ~ U(-1, 1), kept when r >= 0.2, E <= -0.1 (period <= 2π 5^1.5)
   and eccentricity <= 0.9. The M members are the states at M independent times t ~ U(0, P) along the
-  orbit (P the period), from the exact solution of Hamilton's equations (:func:`kepler_propagate`,
-  checked against ``scipy.integrate.solve_ivp`` in the tests).
+  orbit (P the period), from the exact solution of Hamilton's equations (:func:`conserve_tf.kepler.kepler_propagate`).
   ``fixed_L=L0`` draws the position as before, radial speed v_r ~ U(-1, 1) and tangential speed L0 / r,
   so every orbit has angular momentum L0 (default 0.5).
 * Electromagnetism (features Ex, Ey, Ez, Bx, By, Bz; c = EdotB, E2mB2 = |E|² - |B|²): E, B uniform in
@@ -31,10 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 from conserve_tf.groups import GroupedData
+from conserve_tf.kepler import kepler_invariants, kepler_propagate, laplace_runge_lenz
 
 __all__ = ["ETA", "random_rotations", "boost_x", "random_lorentz", "field_tensor", "fields_from_tensor",
-           "special_relativity", "central_potential", "electromagnetism", "kepler_invariants",
-           "inverse_radius", "kepler_rhs", "kepler_propagate", "em_invariants", "make_system", "SYSTEMS", "EXTRA_FEATURES"]
+           "special_relativity", "central_potential", "electromagnetism", "central_invariants",
+           "inverse_radius", "em_invariants", "make_system", "SYSTEMS", "EXTRA_FEATURES"]
 
 ETA = np.diag([-1.0, 1.0, 1.0, 1.0])  # Minkowski metric, signature (-, +, +, +), c = 1
 
@@ -132,15 +132,10 @@ def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_int
                                    time_reversal=time_reversal))
 
 
-def kepler_invariants(x) -> np.ndarray:
-    """(…, 4) states (x, y, vx, vy) -> (…, 4) = (L, E, Ax, Ay) with m = GMm = 1:
-    L = x v_y - y v_x, E = v²/2 - 1/r, and the Laplace-Runge-Lenz vector A = v × L - r/r,
-    i.e. Ax = L v_y - x/r, Ay = -L v_x - y/r."""
-    x = np.asarray(x, np.float64)
-    r = np.hypot(x[..., 0], x[..., 1])
-    lz = x[..., 0] * x[..., 3] - x[..., 1] * x[..., 2]
-    energy = 0.5 * (x[..., 2] ** 2 + x[..., 3] ** 2) - 1.0 / r
-    return np.stack([lz, energy, lz * x[..., 3] - x[..., 0] / r, -lz * x[..., 2] - x[..., 1] / r], axis=-1)
+def central_invariants(x) -> np.ndarray:
+    """(…, 4) states (x, y, vx, vy) -> (…, 4) = (L, E, A_x, A_y), m = GMm = 1: angular momentum, energy and
+    the Laplace-Runge-Lenz vector (:mod:`conserve_tf.kepler`)."""
+    return np.concatenate([np.stack(kepler_invariants(x), axis=-1), laplace_runge_lenz(x)], axis=-1)
 
 
 def inverse_radius(x) -> np.ndarray:
@@ -161,58 +156,11 @@ def _draw_orbits(n, rng, fixed_l):
             rhat, that = pos / r[:, None], np.stack([-pos[:, 1], pos[:, 0]], 1) / r[:, None]
             vel = rng.uniform(-1.0, 1.0, k)[:, None] * rhat + (fixed_l / r)[:, None] * that
         s = np.concatenate([pos, vel], axis=1)
-        lz, energy = kepler_invariants(s)[:, :2].T
+        lz, energy = kepler_invariants(s)
         ecc = np.sqrt(np.maximum(1.0 + 2.0 * energy * lz**2, 0.0))
         keep = (r >= 0.2) & (energy <= -0.1) & (ecc <= 0.9)
         out = np.concatenate([out, s[keep]])
     return out[:n]
-
-
-def kepler_rhs(_, y):
-    """Hamilton's equations (7) for H = v²/2 - 1/r, state (x, y, vx, vy); for ``solve_ivp``."""
-    r3 = np.hypot(y[0], y[1]) ** 3
-    return np.array([y[2], y[3], -y[0] / r3, -y[1] / r3])
-
-
-def kepler_propagate(states, times, iterations: int = 60) -> np.ndarray:
-    """Exact solution of Eq. (7) for bound orbits: states (n, 4) -> (n, M, 4) at times (n, M).
-
-    Kepler's equation in the eccentric-anomaly difference ΔE,
-    n Δt = ΔE - (1 - r0/a) sin ΔE + σ0 / sqrt(a) (1 - cos ΔE),  σ0 = r0·v0,  n = a^(-3/2),
-    is solved by Newton's method to machine precision, then x(t) = f x0 + g v0, v(t) = ḟ x0 + ġ v0 with
-    Lagrange's f and g. Closed form instead of step-by-step integration: invariants hold to rounding
-    and 50 000 orbits take milliseconds; ``tests/test_siamese_systems.py`` checks it against
-    ``scipy.integrate.solve_ivp``.
-    """
-    s = np.asarray(states, np.float64)
-    t = np.asarray(times, np.float64)
-    r0 = np.hypot(s[:, 0], s[:, 1])[:, None]
-    sigma = (s[:, 0] * s[:, 2] + s[:, 1] * s[:, 3])[:, None]
-    energy = kepler_invariants(s)[:, 1:2]
-    if np.any(energy >= 0):
-        raise ValueError("kepler_propagate needs bound orbits (E < 0)")
-    a = -0.5 / energy
-    mean = np.mod(t * a**-1.5, 2 * np.pi)
-    # F(ΔE) is increasing (F' = r/a > 0) with F(0) <= 0 <= F(2π): Newton kept inside a bisection bracket
-    lo, hi = np.zeros_like(mean), np.full_like(mean, 2 * np.pi)
-    de = mean.copy()
-    for _ in range(iterations):
-        f_val = de - (1 - r0 / a) * np.sin(de) + sigma / np.sqrt(a) * (1 - np.cos(de)) - mean
-        lo, hi = np.where(f_val < 0, de, lo), np.where(f_val > 0, de, hi)
-        new = de - f_val / (1 - (1 - r0 / a) * np.cos(de) + sigma / np.sqrt(a) * np.sin(de))
-        new = np.where((new <= lo) | (new >= hi), 0.5 * (lo + hi), new)
-        done = np.max(np.abs(new - de)) < 1e-14
-        de = new
-        if done:
-            break
-    r = a + (r0 - a) * np.cos(de) + sigma * np.sqrt(a) * np.sin(de)
-    f = 1 - a / r0 * (1 - np.cos(de))
-    g = mean * a**1.5 - a**1.5 * (de - np.sin(de))
-    fdot = -np.sqrt(a) * np.sin(de) / (r * r0)
-    gdot = 1 - a / r * (1 - np.cos(de))
-    pos = f[..., None] * s[:, None, :2] + g[..., None] * s[:, None, 2:]
-    vel = fdot[..., None] * s[:, None, :2] + gdot[..., None] * s[:, None, 2:]
-    return np.concatenate([pos, vel], axis=-1)
 
 
 def central_potential(groups: int = 50_000, members: int = 2, seed=0, fixed_L: float | None = None
@@ -221,12 +169,12 @@ def central_potential(groups: int = 50_000, members: int = 2, seed=0, fixed_L: f
     _check_counts(groups, members)
     rng = _rng(seed)
     init = _draw_orbits(groups, rng, fixed_L)
-    energy = kepler_invariants(init)[:, 1]
+    energy = kepler_invariants(init)[1]
     period = 2 * np.pi * (-1.0 / (2.0 * energy)) ** 1.5
     times = rng.uniform(0.0, 1.0, (groups, members)) * period[:, None]
     x = kepler_propagate(init, times)
     name = "central_potential" if fixed_L is None else "central_fixed_L"
-    return GroupedData(x, c=kepler_invariants(init), feature_names=["x", "y", "vx", "vy"],
+    return GroupedData(x, c=central_invariants(init), feature_names=["x", "y", "vx", "vy"],
                        constant_names=["L", "E", "Ax", "Ay"], name=name,
                        params=dict(seed=seed if isinstance(seed, int) else None, groups=groups, members=members,
                                    fixed_L=fixed_L))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conserve_tf import (ConservNet, ball_noise, build_conservnet, evaluate_invariant, fit_conservnet,
+from conserve_tf import (ConservNet, NVLoss, ball_noise, build_conservnet, evaluate_invariant, fit_conservnet,
                          input_scaling, make_system, nv_loss_terms)
 
 
@@ -27,10 +27,13 @@ def test_nv_loss_equals_numpy_reference(spread):
 
 def test_model_loss_equals_numpy_with_its_own_noise():
     data = make_system("s1", 4, 6, seed=0)
-    model = ConservNet(width=8, depth=2, q=0.7, r=0.5, scale=[0.5, 1, 1, 2], offset=[1, 0, 0, 0], dtype="float64")
+    model = ConservNet(width=8, depth=2, objective=NVLoss(q=0.7, r=0.5), scale=[0.5, 1, 1, 2], offset=[1, 0, 0, 0],
+                       dtype="float64")
     x = tf.constant(data.x)
     gid = tf.constant([10, 11, 12, 13], tf.int64)
-    spread, noise = model.nv_terms(x, gid, tf.constant(5, tf.int64), training=True)
+    terms = model.loss_terms(x, gid, tf.constant(5, tf.int64))
+    spread, noise = terms["spread"], terms["noise"]
+    assert float(terms["loss"]) == pytest.approx(float(spread + noise), rel=1e-12)
     xs = (data.x - [1, 0, 0, 0]) * [0.5, 1, 1, 2]
     eps = ball_noise((4, 6, 4), 0.5, "l2", 0, 5, gid, dtype=tf.float64).numpy()
     fc = model.network(tf.constant(xs)).numpy()
@@ -80,15 +83,14 @@ def test_constant_network_is_not_a_minimum(spread):
     """
     keras.utils.set_random_seed(0)
     data = make_system("s1", 5, 10, seed=0)
-    model = ConservNet(width=16, depth=2, spread=spread, dtype="float64")
+    model = ConservNet(width=16, depth=2, objective=NVLoss(spread=spread), dtype="float64")
     model(data.x[:1])
     x = tf.constant(data.x)
 
     def loss_at(kernel):
         model.head.kernel.assign(kernel)
         with tf.GradientTape() as tape:
-            spread, noise = model.nv_terms(x, tf.range(5), 0, training=True)
-            loss = spread + noise
+            loss = model.loss_terms(x, tf.range(5), 0)["loss"]
         return float(loss), tape.gradient(loss, model.head.kernel)
 
     direction = tf.constant(np.random.default_rng(0).normal(size=(16, 1)))
@@ -141,7 +143,8 @@ def test_save_and_load_reproduce_outputs(tmp_path):
     model, _ = fit_conservnet(data, steps=3, width=16, depth=2, scaling="standardize", spreader="l1", q=2.0)
     path = save_model(model, str(tmp_path / "m.keras"))
     loaded = keras.models.load_model(path)
-    assert isinstance(loaded, ConservNet) and loaded.spreader == "l1" and loaded.q == 2.0
+    assert isinstance(loaded, ConservNet) and type(loaded.objective).__name__ == "NVLoss"
+    assert loaded.objective.spreader == "l1" and loaded.objective.q == 2.0
     x = data.flat().astype("float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [p for p in os.listdir(tmp_path) if p.startswith(".partial")] == []
@@ -169,7 +172,7 @@ def test_build_conservnet_uses_data_scale():
 
 
 def test_gradient_cosine_penalty_zero_for_orthogonal_one_for_dependent():
-    from conserve_tf.model import gradient_cosine_penalty
+    from conserve_tf.penalties import gradient_cosine_penalty
 
     x = tf.constant(np.random.default_rng(0).normal(size=(50, 3)))
     with tf.GradientTape() as tape:
@@ -193,4 +196,4 @@ def test_multi_output_model_logs_independence_and_saves(tmp_path):
     assert model.predict(data.flat(), verbose=0).shape == (40, 3)
     model.save(tmp_path / "k3.keras")
     loaded = keras.models.load_model(tmp_path / "k3.keras")
-    assert loaded.outputs == 3 and loaded.independence == 0.5
+    assert loaded.outputs == 3 and loaded.penalty.weight == 0.5 and type(loaded.penalty).__name__ == "GradientCosinePenalty"

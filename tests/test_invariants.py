@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from conserve_tf import make_system
-from conserve_tf.invariants import (count_invariants, decide_count, gradient_independence, invariant_readout,
-                                    kepler_lrl, known_invariants, output_spreads, plot_count)
-from conserve_tf.physical import kepler_invariants
+from conserve_tf.counting import count_invariants, decide_count, plot_count
+from conserve_tf.invariants import gradient_independence, invariant_readout, known_invariants, output_spreads
+from conserve_tf.kepler import kepler_invariants
+from conserve_tf.kepler import laplace_runge_lenz as kepler_lrl
 
 
 def _grouped(rng, g=12, m=30):
@@ -174,7 +175,7 @@ def test_benchmark_quick(tmp_path):
 def test_logdet_penalty_is_a_barrier_against_dependence():
     import tensorflow as tf
 
-    from conserve_tf.model import gradient_cosine_penalty, gradient_logdet_penalty
+    from conserve_tf.penalties import gradient_cosine_penalty, gradient_logdet_penalty
 
     n, ang = 40, 0.7
     ortho = tf.constant(np.tile(np.eye(3, 4)[None], (n, 1, 1)))
@@ -232,15 +233,14 @@ def test_stage_penalty_pushes_the_trained_output_away_from_a_frozen_copy():
     gid = tf.range(data.n_groups)
 
     def penalty():
-        return float(model.nv_terms(tf.constant(data.x, tf.float32), gid, tf.constant(-1, tf.int64), False,
-                                    with_penalty=True)[2])
+        return float(model.loss_terms(tf.constant(data.x, tf.float32), gid, tf.constant(-1, tf.int64))["independence"])
 
     start = penalty()
     assert start == pytest.approx(-np.log(2e-3), rel=0.05)
     fit_conservnet(data, model=model, steps=30, learning_rate=1e-2)
     assert penalty() < 0.5 * start
     model.set_stage(0)  # stage 0 has nothing to be independent of
-    assert not model._penalized
+    assert not model.penalized
 
 
 def test_sequential_scheme_trains_every_output_and_saves(tmp_path):
@@ -257,7 +257,8 @@ def test_sequential_scheme_trains_every_output_and_saves(tmp_path):
     loaded = keras.models.load_model(tmp_path / "seq.keras")
     x = data.flat().astype(np.float32)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
-    assert loaded.penalty == "logdet" and loaded.towers
+    assert type(loaded.penalty).__name__ == "GradientLogdetPenalty" and loaded.penalty.weight == 0.1
+    assert loaded.towers
     with pytest.raises(ValueError, match="scheme"):
         fit_conservnet(data, steps=1, scheme="greedy")
 
@@ -265,6 +266,7 @@ def test_sequential_scheme_trains_every_output_and_saves(tmp_path):
 def test_level_set_noise_leaves_frozen_outputs_unchanged_to_first_order():
     import tensorflow as tf
 
+    from conserve_tf.losses import level_set_noise
     from conserve_tf.spreaders import ball_noise
 
     data = make_system("kepler", 5, 8, seed=1)
@@ -272,7 +274,12 @@ def test_level_set_noise_leaves_frozen_outputs_unchanged_to_first_order():
     model.set_stage(1)
     xs = model.scale_inputs(data.x.astype(np.float32))
     eps = ball_noise(tuple(xs.shape), 1e-2, seed=3)
-    proj = model._level_set_noise(xs, eps, 4)
+    proj = level_set_noise(lambda flat: model.network(flat, 1), xs, eps)
+    # the objective applies the same projection in stage 1: its noised inputs minus xs are projected noise
+    gid, step = tf.range(5), tf.constant(7, tf.int64)
+    noised = model.objective.perturbed_inputs(model, xs, gid, step) - xs
+    raw = ball_noise(tuple(xs.shape), model.objective.r, seed=model.objective.seed, step=step, group_ids=gid)
+    np.testing.assert_allclose(noised, level_set_noise(lambda flat: model.network(flat, 1), xs, raw), atol=1e-6)
 
     def moved(e):
         return np.abs(model.network(xs + e, 1) - model.network(xs, 1)).mean()
@@ -289,7 +296,7 @@ def test_level_set_noise_leaves_frozen_outputs_unchanged_to_first_order():
 
 def test_increment_noise_term_ignores_variation_along_the_data():
     """'total' (Eq. 1) lets variation along the data stand in for the noise; 'increment' does not."""
-    from conserve_tf.model import nv_loss_terms
+    from conserve_tf.losses import nv_loss_terms
 
     rng = np.random.default_rng(0)
     along = rng.normal(size=(6, 50, 1)).astype(np.float32)          # F varies within groups: std ~1
