@@ -8,7 +8,8 @@
 * :func:`write_results` writes ``results.json``: flags, data description, held-out metrics, read-out,
   training seconds and the versions of Python and the libraries (:func:`versions`).
 * :func:`history_of` turns a Keras ``History`` (or its dict) into plain lists for JSON and plots.
-* :func:`tensorboard_callback` is ``keras.callbacks.TensorBoard`` with the settings the scripts use.
+* :func:`tensorboard_callback` is ``keras.callbacks.TensorBoard`` with the settings the scripts use;
+  :func:`read_scalars` reads the logged scalars back.
 * :func:`write_run` writes a whole run folder: ``model.keras``, ``results.json``, ``training.png`` and
   ``invariant.png``.
 
@@ -28,7 +29,7 @@ import tempfile
 import numpy as np
 
 __all__ = ["set_seed", "save_model", "default_out_dir", "versions", "describe_data", "history_of", "to_jsonable",
-           "write_results", "read_results", "tensorboard_callback", "write_run"]
+           "write_results", "read_results", "tensorboard_callback", "write_run", "read_scalars"]
 
 LIBRARIES = ("conserve-tf", "tensorflow", "keras", "numpy", "scipy", "scikit-learn", "matplotlib", "absl-py")
 
@@ -174,3 +175,22 @@ def write_run(out_dir: str, model, results: dict, history=None, steps_per_epoch:
                                           constant_names=constant_names,
                                           title=f"{title} (held-out data)" if title else "held-out data"))
     return paths
+
+
+def read_scalars(log_dir: str) -> dict:
+    """The scalars in the TensorBoard event files under ``log_dir``: ``{run: {tag: [(step, value), ...]}}``.
+
+    ``run`` is the sub-folder (``train``, ``validation``); Keras names epoch scalars ``epoch_<log key>``
+    and files the ``val_`` entries under ``validation`` without the prefix (``val_rho`` -> ``epoch_rho``).
+    """
+    import tensorflow as tf  # delayed: see set_seed
+
+    out: dict = {}
+    for folder, _, files in sorted(os.walk(log_dir)):
+        for name in sorted(f for f in files if ".tfevents." in f):
+            run = os.path.relpath(folder, log_dir)
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+                for value in event.summary.value:
+                    number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") else value.simple_value
+                    out.setdefault(run, {}).setdefault(value.tag, []).append((int(event.step), number))
+    return out

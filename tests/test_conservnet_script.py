@@ -10,11 +10,15 @@ import numpy as np
 import pytest
 
 from conserve_tf import ConservNet, make_system
+from conserve_tf.runs import read_scalars
+from run_checks import check_run_folder, console_help, printed_number
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _run(*args, timeout=240):
+    if not any(a.startswith("--out_dir") for a in args):
+        args += ("--out_dir=",)  # no results folder under runs/ from a test
     return subprocess.run([sys.executable, "-m", "conserve_tf.train", *args], capture_output=True, text=True,
                           env=ENV, timeout=timeout)
 
@@ -37,6 +41,36 @@ def test_script_on_user_csv_without_constants(tmp_path):
                "--split=group")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "no true constants: relative spread" in out.stdout
+
+
+@pytest.mark.slow
+def test_script_out_dir_and_tensorboard(tmp_path):
+    pytest.importorskip("tensorboard")
+    out = _run("--groups=4", "--members=12", "--epochs=20", "--width=8", "--depth=1", "--log_every=10",
+               "--degree=2", "--verbose=0", f"--out_dir={tmp_path / 'run'}", "--tensorboard")
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = check_run_folder(tmp_path / "run", ["model.keras", "results.json", "invariant.png", "training.png"])
+    printed = [line for line in out.stdout.splitlines() if line.startswith("test : ")][0]
+    for key in ("rho", "spearman", "std", "r2", "relative spread"):  # the JSON holds the printed held-out numbers
+        value = res["metrics"]["F"]["test"][key.replace(" ", "_")]
+        assert value == pytest.approx(printed_number(printed, f"{key} = "), abs=6e-5)
+    assert res["readout"]["F"]["formula"] in out.stdout and len(res["readout"]["F"]["r2_table"]) == 2
+    assert res["flags"]["width"] == 8 and res["data"]["train"]["groups"] == 4 and res["optimizer_steps"] == 20
+    assert res["versions"]["tensorflow"] and res["training_seconds"] > 0 and len(res["history"]["loss"]) == 2
+    scalars = read_scalars(str(tmp_path / "run" / "tensorboard"))
+    assert [s for s, _ in scalars["validation"]["epoch_rho"]] == [0, 1]
+    assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["history"]["val_rho"][-1], rel=1e-5)
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    assert isinstance(model, ConservNet) and model.width == 8
+
+
+@pytest.mark.slow
+def test_console_script_help_lists_its_flags():
+    text = console_help("conservnet-train")
+    if not text:
+        pytest.skip("conservnet-train is not installed (pip install -e .)")
+    for flag in ("--system:", "--data:", "--out_dir:", "--[no]tensorboard:", "--strategy:", "Built-in system"):
+        assert flag in text
 
 
 @pytest.mark.parametrize("args, message", [

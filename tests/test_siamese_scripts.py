@@ -5,30 +5,57 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+
+from conserve_tf.runs import read_scalars
+from run_checks import check_run_folder, console_help, printed_number
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def _run(*args):
+    if not any(a.startswith("--out_dir") for a in args):
+        args += ("--out_dir=",)  # no results folder under runs/ from a test
     return subprocess.run([sys.executable, "-m", "siamese.train", *args], cwd=ROOT, env=ENV, capture_output=True,
                           text=True, timeout=300)
 
 
-def test_train_script_on_own_data_saves_model_and_readout(tmp_path):
+@pytest.mark.slow
+def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
+    pytest.importorskip("tensorboard")
     from siamese import special_relativity
 
     special_relativity(300, 2, seed=0).save(str(tmp_path / "sr.npz"))
     out = _run(f"--data={tmp_path / 'sr.npz'}", "--constant_columns=s2", "--epochs=2", "--hidden=8",
-               f"--save={tmp_path / 'm.keras'}", f"--out_dir={tmp_path / 'o'}", "--verbose=0")
+               f"--save={tmp_path / 'm.keras'}", f"--out_dir={tmp_path / 'o'}", "--verbose=0", "--tensorboard")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "test accuracy" in out.stdout and "| degree |" in out.stdout
-    assert (tmp_path / "m.keras").exists() and (tmp_path / "o" / "readout.md").exists()
-    assert (tmp_path / "o" / "scatter.png").exists()
+    res = check_run_folder(tmp_path / "o", ["model.keras", "results.json", "invariant.png", "training.png",
+                                            "scatter.png"])
+    assert res["metrics"]["test_accuracy"] == pytest.approx(printed_number(out.stdout, "test accuracy "), abs=6e-5)
+    assert res["readout"]["f"]["formula"] in out.stdout and res["data"]["test"]["groups"] == 60
+    assert res["flags"]["hidden"] == ["8"] and len(res["history"]["val_rho"]) == 2
+    scalars = read_scalars(str(tmp_path / "o" / "tensorboard"))
+    assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["history"]["val_rho"][-1], rel=1e-5)
+    assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["metrics"]["f"]["rho"], rel=1e-4)
+    x = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "o" / "model.keras")(x),
+                               keras.models.load_model(tmp_path / "m.keras")(x), rtol=1e-5)
 
 
+@pytest.mark.slow
+def test_console_script_help_lists_its_flags():
+    text = console_help("siamese-train")
+    if not text:
+        pytest.skip("siamese-train is not installed (pip install -e .)")
+    for flag in ("--system:", "--hidden:", "--out_dir:", "--[no]tensorboard:", "--strategy:", "--[no]count:"):
+        assert flag in text
+
+
+@pytest.mark.slow
 def test_train_script_reports_bad_input_in_one_line():
     out = _run("--system=warp_drive", "--groups=10", "--test_groups=10")
     assert out.returncode == 2
