@@ -27,14 +27,13 @@ COLUMNS = ("benchmark", "quantity", "paper", "conserve_tf", "note")
 
 
 def main(name: str, benchmark: Callable[..., dict], define: Callable[[], None] | None = None,
-         arguments: Callable[[object], dict] | None = None, show: Callable[[dict], None] | None = None,
-         seed: bool = True) -> None:
+         arguments: Callable[[object], dict] | None = None, seed: bool = True) -> None:
     """Run ``benchmark(quick=..., out_dir=..., [seed=...,] **own)`` as an absl script and exit.
 
     ``define()`` defines the benchmark's own flags (``absl.flags.DEFINE_*``). Each of them is passed to
     ``benchmark`` under its own name, unless ``arguments(FLAGS)`` is given: then it returns the keyword
-    arguments made from them (parsed lists, budgets). ``show(result)`` prints what :func:`write_results`
-    did not. ``seed=False``: the benchmark takes no seed (it draws none, or fixes its own).
+    arguments made from them (parsed lists, budgets). ``seed=False``: the benchmark takes no seed (it
+    draws none, or fixes its own). The benchmark prints its own table (:func:`write_results`).
     """
     from absl import flags
 
@@ -53,9 +52,7 @@ def main(name: str, benchmark: Callable[..., dict], define: Callable[[], None] |
         kwargs = arguments(F) if arguments is not None else {k: getattr(F, k) for k in own}
         if seed:
             kwargs["seed"] = F.seed
-        result = benchmark(quick=F.quick, out_dir=F.out_dir, **kwargs)
-        if show is not None:
-            show(result)
+        benchmark(quick=F.quick, out_dir=F.out_dir, **kwargs)
         print(f"results in {F.out_dir}")
 
     cli.quiet_tensorflow()
