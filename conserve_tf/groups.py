@@ -20,11 +20,28 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["GroupedData", "GroupedDataError"]
+__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts"]
 
 
 class GroupedDataError(ValueError):
     """Grouped data that cannot be used; the message names the problem."""
+
+
+class UnknownSystemError(KeyError, ValueError):
+    """A system name that no ``make_system``/``get_system`` of the three packages knows; the message lists
+    the known names. A ``KeyError`` (a lookup failed) and a ``ValueError`` (a bad argument) at once."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
+def check_counts(groups, members, min_members: int = 2) -> tuple[int, int]:
+    """Validate the size of a grouped data set to draw: (groups >= 1, members >= ``min_members``) as ints."""
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
+    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < min_members:
+        raise ValueError(f"members must be an integer >= {min_members} (points per group), got {members!r}")
+    return int(groups), int(members)
 
 
 def _as_float_array(value, what: str) -> np.ndarray:

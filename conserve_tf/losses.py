@@ -243,16 +243,24 @@ class WithinGroupRatio(GroupLoss):
 OBJECTIVES = {"nv": NVLoss, "variance": VarianceLoss, "ratio": WithinGroupRatio}
 
 
-def get(identifier) -> GroupLoss:
-    """An objective from a :class:`GroupLoss`, a name in :data:`OBJECTIVES` or a serialized config dict."""
-    if isinstance(identifier, GroupLoss):
+def resolve(identifier, registry: dict, base: type, what: str):
+    """An instance of ``base`` from an instance, a name in ``registry`` or a serialized config dict.
+
+    The getter of objectives here and of penalties in :mod:`conserve_tf.penalties` (as ``keras.losses.get``).
+    """
+    if isinstance(identifier, base):
         return identifier
     if isinstance(identifier, str):
-        if identifier not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {sorted(OBJECTIVES)} or a GroupLoss, got {identifier!r}")
-        return OBJECTIVES[identifier]()
+        if identifier not in registry:
+            raise ValueError(f"{what} must be one of {sorted(registry)} or a {base.__name__}, got {identifier!r}")
+        return registry[identifier]()
     if isinstance(identifier, dict):
         obj = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(obj, GroupLoss):
+        if isinstance(obj, base):
             return obj
-    raise ValueError(f"cannot make a ConservNet objective from {identifier!r}")
+    raise ValueError(f"cannot make a ConservNet {what} from {identifier!r}")
+
+
+def get(identifier) -> GroupLoss:
+    """An objective from a :class:`GroupLoss`, a name in :data:`OBJECTIVES` or a serialized config dict."""
+    return resolve(identifier, OBJECTIVES, GroupLoss, "objective")

@@ -19,6 +19,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from .losses import resolve
+
 __all__ = ["GradientPenalty", "GradientCosinePenalty", "GradientLogdetPenalty", "PENALTIES", "get",
            "gradient_cosine_penalty", "gradient_logdet_penalty"]
 
@@ -115,14 +117,4 @@ PENALTIES = {"cos2": GradientCosinePenalty, "logdet": GradientLogdetPenalty}
 
 def get(identifier) -> GradientPenalty | None:
     """A penalty from a :class:`GradientPenalty`, a name in :data:`PENALTIES`, a config dict, or None."""
-    if identifier is None or isinstance(identifier, GradientPenalty):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in PENALTIES:
-            raise ValueError(f"penalty must be one of {sorted(PENALTIES)} or a GradientPenalty, got {identifier!r}")
-        return PENALTIES[identifier]()
-    if isinstance(identifier, dict):
-        obj = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(obj, GradientPenalty):
-            return obj
-    raise ValueError(f"cannot make an independence penalty from {identifier!r}")
+    return None if identifier is None else resolve(identifier, PENALTIES, GradientPenalty, "penalty")

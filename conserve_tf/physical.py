@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from conserve_tf.groups import GroupedData
+from conserve_tf.groups import GroupedData, check_counts
 from conserve_tf.kepler import kepler_invariants, kepler_rhs
 
 __all__ = [
@@ -54,15 +54,12 @@ _DT = 0.01
 
 # ----------------------------------------------------------------------------- checks
 def _check_common(groups, members, integrator, noise) -> tuple[int, int]:
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
-    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < 2:
-        raise ValueError(f"members must be an integer >= 2 (points per trajectory), got {members!r}")
+    groups, members = check_counts(groups, members)
     if integrator not in ("solve_ivp", "euler"):
         raise ValueError(f"integrator must be 'solve_ivp' or 'euler', got {integrator!r}")
     if not np.isscalar(noise) or not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a finite number >= 0 (std of the measurement noise), got {noise!r}")
-    return int(groups), int(members)
+    return groups, members
 
 
 def _add_noise(x: np.ndarray, noise: float, seed: int) -> np.ndarray:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .groups import GroupedData
+from .groups import GroupedData, UnknownSystemError, check_counts
 
 __all__ = ["s1", "s2", "s2_plus", "s3", "random_data", "make_system", "SYSTEMS", "invariant",
            "INVARIANTS"]
@@ -61,10 +61,7 @@ def invariant(system: str, x) -> np.ndarray:
     return INVARIANTS[system](np.asarray(x, dtype=np.float64))
 
 
-def _check(groups, members):
-    if int(groups) < 1 or int(members) < 2:
-        raise ValueError(f"need groups >= 1 and members >= 2, got groups={groups}, members={members}")
-    return int(groups), int(members)
+
 
 
 def _fill(members, draw, rng, max_rounds=10_000):
@@ -82,7 +79,7 @@ def _fill(members, draw, rng, max_rounds=10_000):
 
 def s1(groups: int = 20, members: int = 100, seed: int = 0) -> GroupedData:
     """S1: C = x1 - 3 x2 x3 + 0.5 x4² (see the module table)."""
-    groups, members = _check(groups, members)
+    groups, members = check_counts(groups, members)
     rng = np.random.default_rng(seed)
     consts = -5.0 + 10.0 * (np.arange(groups) + 1) / groups
     xs = []
@@ -98,7 +95,7 @@ def s1(groups: int = 20, members: int = 100, seed: int = 0) -> GroupedData:
 
 def s2(groups: int = 20, members: int = 100, seed: int = 0, nuisance: bool = False) -> GroupedData:
     """S2: C = 3 x1 + 2 sin x2 + sqrt|x1| x3³; with ``nuisance`` an extra x4 ~ N(0, 1) (S2+)."""
-    groups, members = _check(groups, members)
+    groups, members = check_counts(groups, members)
     rng = np.random.default_rng(seed)
     consts = -5.0 + 5.0 * (np.arange(groups) + 1) / groups
     xs = []
@@ -125,7 +122,7 @@ def s2_plus(groups: int = 20, members: int = 100, seed: int = 0) -> GroupedData:
 
 def s3(groups: int = 20, members: int = 100, seed: int = 0) -> GroupedData:
     """S3: C = 2 x1 x2 - (ln|x1 + x3| - x4)/x3, x4 solved (see the module table)."""
-    groups, members = _check(groups, members)
+    groups, members = check_counts(groups, members)
     rng = np.random.default_rng(seed)
     consts = 1.0 + 3.0 * np.arange(groups) / groups
     xs = []
@@ -146,7 +143,7 @@ def random_data(groups: int = 20, members: int = 100, seed: int = 0, dim: int = 
 
     The returned ``c`` is the group index, which no function of x can predict.
     """
-    groups, members = _check(groups, members)
+    groups, members = check_counts(groups, members)
     rng = np.random.default_rng(seed)
     mu = rng.normal(0.0, 1.0, size=dim)
     x = mu + rng.normal(size=(groups, members, dim))
@@ -184,5 +181,5 @@ def make_system(name: str, groups: int = 20, members: int = 100, seed: int = 0, 
     key = str(name).lower().replace("-", "_")
     key = {"s2plus": "s2+", "s2_plus": "s2+", "kepler_plus": "kepler+", "lv": "lotka_volterra"}.get(key, key)
     if key not in SYSTEMS:
-        raise KeyError(f"unknown system {name!r}; choose one of {sorted(SYSTEMS)}")
+        raise UnknownSystemError(f"unknown system {name!r}; choose one of {sorted(SYSTEMS)}")
     return SYSTEMS[key](groups=groups, members=members, seed=seed, **options)

@@ -117,8 +117,25 @@ class NoSymmetry(_Symmetry):
         return x
 
 
+class _RotationInvariants:
+    """Shared by R and R∘T: the rotation invariants of a stack of vectors, with or without the
+    Levi-Civita contractions of Eq. (41) (``contractions``, saved in the config)."""
+
+    def _set_contractions(self, contractions: bool) -> None:
+        self.contractions = bool(contractions)
+        self._eps = levi_civita(self.dim) if self.contractions else None
+
+    def _rotation_invariants(self, vectors):
+        """vectors (batch, n, D) -> (batch, n(n+1)/2 [+ C(n, D)])."""
+        eps = None if self._eps is None else tf.constant(self._eps, dtype=vectors.dtype)
+        return _invariants(vectors, self.dim, self.contractions, eps)
+
+    def get_config(self):
+        return {**super().get_config(), "contractions": self.contractions}
+
+
 @keras.saving.register_keras_serializable(package=_PKG)
-class RotationInvariant(_Symmetry):
+class RotationInvariant(_RotationInvariants, _Symmetry):
     """R: rotation (SO(D)) invariants of the 2 n vectors x^(k), ẋ^(k) (Eqs. 28, 40, 41; Table 1).
 
     Output ``(batch, n(2n+1) + C(2n, D))`` (without the C(2n, D) contractions when
@@ -127,8 +144,7 @@ class RotationInvariant(_Symmetry):
 
     def __init__(self, dim: int = 3, n_particles: int = 1, contractions: bool = True, **kwargs):
         super().__init__(dim=dim, n_particles=n_particles, **kwargs)
-        self.contractions = bool(contractions)
-        self._eps = levi_civita(self.dim) if self.contractions else None
+        self._set_contractions(contractions)
 
     @property
     def output_width(self) -> int:
@@ -136,14 +152,7 @@ class RotationInvariant(_Symmetry):
 
     def call(self, x):
         pos, vel = self._vectors(x)
-        vectors = tf.concat([pos, vel], axis=1)
-        eps = None if self._eps is None else tf.constant(self._eps, dtype=x.dtype)
-        return _invariants(vectors, self.dim, self.contractions, eps)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(contractions=self.contractions)
-        return config
+        return self._rotation_invariants(tf.concat([pos, vel], axis=1))
 
 
 def _relative(pos, vel):
@@ -174,13 +183,12 @@ class TranslationInvariant(_Symmetry):
 
 
 @keras.saving.register_keras_serializable(package=_PKG)
-class RotationTranslationInvariant(TranslationInvariant):
+class RotationTranslationInvariant(_RotationInvariants, TranslationInvariant):
     """R∘T: rotation invariants (Eqs. 40, 41) of the relative positions and the velocities."""
 
     def __init__(self, dim: int = 3, n_particles: int = 2, contractions: bool = True, **kwargs):
         super().__init__(dim=dim, n_particles=n_particles, **kwargs)
-        self.contractions = bool(contractions)
-        self._eps = levi_civita(self.dim) if self.contractions else None
+        self._set_contractions(contractions)
 
     @property
     def output_width(self) -> int:
@@ -188,13 +196,7 @@ class RotationTranslationInvariant(TranslationInvariant):
 
     def call(self, x):
         pos, vel = self._vectors(x)
-        eps = None if self._eps is None else tf.constant(self._eps, dtype=x.dtype)
-        return _invariants(_relative(pos, vel), self.dim, self.contractions, eps)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(contractions=self.contractions)
-        return config
+        return self._rotation_invariants(_relative(pos, vel))
 
 
 @keras.saving.register_keras_serializable(package=_PKG)

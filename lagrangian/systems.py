@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from conserve_tf.groups import UnknownSystemError
 from lagrangian.invariants import angular_momentum, linear_momentum
 
 __all__ = ["Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES"]
@@ -295,5 +296,5 @@ SYSTEMS = {"kepler": Kepler, "schwarzschild": Schwarzschild, "two_particle": Two
 def get_system(name: str, **kwargs):
     """A system by name: kepler | schwarzschild | two_particle."""
     if name not in SYSTEMS:
-        raise ValueError(f"unknown system {name!r}; choose one of {sorted(SYSTEMS)}")
+        raise UnknownSystemError(f"unknown system {name!r}; choose one of {sorted(SYSTEMS)}")
     return SYSTEMS[name](**kwargs)

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from conserve_tf.groups import GroupedData
+from conserve_tf import systems as cn_systems
+from conserve_tf.groups import GroupedData, UnknownSystemError, check_counts
 from conserve_tf.kepler import kepler_invariants, kepler_propagate, laplace_runge_lenz
 
 __all__ = ["ETA", "random_rotations", "boost_x", "random_lorentz", "field_tensor", "fields_from_tensor",
@@ -41,11 +42,6 @@ ETA = np.diag([-1.0, 1.0, 1.0, 1.0])  # Minkowski metric, signature (-, +, +, +)
 
 def _rng(seed):
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
-def _check_counts(groups, members):
-    if int(groups) < 1 or int(members) < 2:
-        raise ValueError(f"need groups >= 1 and members >= 2, got groups={groups}, members={members}")
 
 
 def random_rotations(n: int, rng) -> np.ndarray:
@@ -111,7 +107,7 @@ def _unit_vectors(n, rng):
 def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_interval: float | None = None,
                        beta_max: float = 0.9, time_reversal: bool = False) -> GroupedData:
     """Events x^μ and their Lorentz-transformed copies Λ x (Sec. III A); c = s² (G,)."""
-    _check_counts(groups, members)
+    check_counts(groups, members)
     rng = _rng(seed)
     if fixed_interval is None:
         ev = rng.uniform(-1.0, 1.0, (groups, 4))
@@ -166,7 +162,7 @@ def _draw_orbits(n, rng, fixed_l):
 def central_potential(groups: int = 50_000, members: int = 2, seed=0, fixed_L: float | None = None
                       ) -> GroupedData:
     """Planar Kepler orbits (Eqs. (6)-(7), m = GMm = 1); members = states at random times; c = (L, E)."""
-    _check_counts(groups, members)
+    check_counts(groups, members)
     rng = _rng(seed)
     init = _draw_orbits(groups, rng, fixed_L)
     energy = kepler_invariants(init)[1]
@@ -190,7 +186,7 @@ def em_invariants(x) -> np.ndarray:
 def electromagnetism(groups: int = 200_000, members: int = 2, seed=0, fixed_EdotB: float | None = None,
                      beta_max: float = 0.9) -> GroupedData:
     """Fields (E, B) and their transforms F' = Λᵀ F Λ (Eqs. (9)-(10)); c = (EdotB, E2mB2)."""
-    _check_counts(groups, members)
+    check_counts(groups, members)
     rng = _rng(seed)
     if fixed_EdotB is None:
         e, b = rng.uniform(-1.0, 1.0, (2, groups, 3))
@@ -236,13 +232,6 @@ def make_system(name: str, groups: int, members: int = 2, seed=0, **options) -> 
     if key in SYSTEMS:
         return SYSTEMS[key](groups=int(groups), members=int(members), seed=seed, **options)
     try:
-        from conserve_tf import systems as cn_systems
-    except ImportError:  # pragma: no cover - the foundation always ships it
-        cn_systems = None
-    if cn_systems is not None:
-        try:
-            return cn_systems.make_system(name, groups=int(groups), members=int(members), seed=seed, **options)
-        except KeyError as err:
-            raise KeyError(f"unknown system {name!r}; the Siamese systems are {sorted(SYSTEMS)}; "
-                           f"{err.args[0] if err.args else ''}") from None
-    raise KeyError(f"unknown system {name!r}; choose one of {sorted(SYSTEMS)}")
+        return cn_systems.make_system(name, groups=int(groups), members=int(members), seed=seed, **options)
+    except UnknownSystemError as err:
+        raise UnknownSystemError(f"unknown system {name!r}; the Siamese systems are {sorted(SYSTEMS)}; {err}") from None
