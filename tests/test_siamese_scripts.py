@@ -41,7 +41,9 @@ def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
     scalars = read_scalars(str(tmp_path / "o" / "tensorboard"))
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["history"]["val_rho"][-1], rel=1e-5)
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["metrics"]["f"]["rho"], rel=1e-4)
-    x = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    import siamese.model  # noqa: F401  (registers SiameseNetwork for load_model)
+
+    x = np.random.default_rng(0).normal(size=(5, 2, 4)).astype("float32")  # five pairs of events
     np.testing.assert_allclose(keras.models.load_model(tmp_path / "o" / "model.keras")(x),
                                keras.models.load_model(tmp_path / "m.keras")(x), rtol=1e-5)
 
