@@ -198,7 +198,7 @@ def define_flags():
     flags.DEFINE_string("out_dir", "results/symbolic_readout", "where results.csv/.json/.md go")
     flags.DEFINE_list("systems", list(CONTROLS), f"control systems, from {list(CONTROLS)}")
     flags.DEFINE_enum("fit", "affine", ["affine", "gradient", "both"], "symbolic fit(s) to run")
-    flags.DEFINE_float("time_budget", 40.0, "seconds of Operon search per read-out")
+    flags.DEFINE_float("time_budget", 35.0, "seconds of Operon search per read-out")
     flags.DEFINE_integer("threads", 1, "Operon threads (1: deterministic, and the machine is shared)")
     flags.DEFINE_integer("seed", 0, "data and search seed")
     flags.DEFINE_bool("trained", False, "also read out a trained ConservNet")

@@ -48,18 +48,18 @@ class GradientDirectionLoss:
         g = np.asarray(grad, np.float64)
         self.n = g / np.linalg.norm(g, axis=1, keepdims=True)
         self.h = 1e-3 * np.maximum(x.std(axis=0), 1e-12)
-        self.range = op.Range(0, x.shape[0])
-        self.shifted = []
-        for j in range(x.shape[1]):
-            for sign in (1.0, -1.0):
-                xs = x.copy()
-                xs[:, j] += sign * self.h[j]
-                self.shifted.append(op.Dataset(np.asfortranarray(xs)))
+        n, k = x.shape
+        shift = np.concatenate([s * self.h[j] * np.eye(k)[j][None].repeat(n, 0) for j in range(k) for s in (1, -1)])
+        # all 2F shifted copies in one data set: one interpreter call per individual
+        self.stacked = op.Dataset(np.asfortranarray(np.tile(x, (2 * k, 1)) + shift))
+        self.range = op.Range(0, 2 * k * n)
+        self.dtable = op.DispatchTable()
+        self.shape = (k, 2, n)
         self._op = op
 
     def gradient(self, tree) -> np.ndarray:
-        vals = [self._op.Evaluate(tree, ds, self.range).astype(np.float64) for ds in self.shifted]
-        return np.stack([(vals[2 * j] - vals[2 * j + 1]) / (2 * self.h[j]) for j in range(len(self.h))], axis=1)
+        v = self._op.Evaluate(self.dtable, tree, self.stacked, self.range).astype(np.float64).reshape(self.shape)
+        return ((v[:, 0] - v[:, 1]) / (2 * self.h[:, None])).T
 
     def __call__(self, rng, individual):
         grad = self.gradient(individual.Genotype)
@@ -102,24 +102,20 @@ def make_regressor(fit, primitives, *, seed, threads, time_budget, max_length, p
 ARITHMETIC = ("div", "square")
 
 
-def search(fit, primitives, x, f, *, time_budget, max_evaluations, loss=None, **options):
-    """Two Operon runs, their fronts merged: a list of ``(regressor, tree)``.
+def search(fit, primitives, x, f, *, seed, time_budget, max_evaluations, loss=None, **options):
+    """Two independent Operon runs, their fronts merged: a list of ``(regressor, tree)``.
 
-    First the arithmetic primitives only (a quarter of the budget), then all of ``primitives`` starting
-    from the first run's population (``warm_start``). With the full set from the start the search tends
-    to settle on Taylor stand-ins (1830·cos(0.023 x) for x²/2) before it finds the polynomial; the
-    first run puts the polynomial terms on the front and in the population."""
+    The arithmetic primitives alone (a third of the budget, ``seed``), then all of ``primitives`` (the rest,
+    ``seed + 1``). With the full set only, the search tends to settle on Taylor stand-ins (1830·cos(0.023 x)
+    for x²/2) before it finds a polynomial invariant; the first run puts the polynomial on the front.
+    (Starting the second run from the first one's population was tried: it then keeps polynomial
+    stand-ins for cos θ.)"""
     first = [p for p in primitives if p in ARITHMETIC]
-    stages = [(first, 0.25), (primitives, 0.75)] if len(first) < len(primitives) else [(primitives, 1.0)]
-    reg, members = None, []
-    for symbols, share in stages:
-        settings = dict(time_budget=share * time_budget, max_evaluations=share * max_evaluations)
-        if reg is None:
-            reg = make_regressor(fit, symbols, loss=loss, **settings, **options)
-        else:
-            reg.set_params(allowed_symbols=_symbols(symbols), warm_start=True,
-                           max_time=max(1, int(settings["time_budget"])),
-                           max_evaluations=int(settings["max_evaluations"]))
+    stages = [(first, 1 / 3), (primitives, 2 / 3)] if len(first) < len(primitives) else [(primitives, 1.0)]
+    members = []
+    for i, (symbols, share) in enumerate(stages):
+        reg = make_regressor(fit, symbols, loss=loss, seed=seed + i, time_budget=share * time_budget,
+                             max_evaluations=share * max_evaluations, **options)
         reg.fit(x, f)
         members += [(reg, m["tree"]) for m in reg.pareto_front_]
     return members

@@ -13,10 +13,27 @@ def size(expr) -> int:
     return sum(1 for _ in sympy.preorder_traversal(expr))
 
 
-def normalize(expr, symbols):
+def degree_bound(expr) -> int:
+    """An upper bound of the polynomial degree of ``expr`` with every function call counted as degree 1;
+    it tells, before ``sympy.expand``, whether expanding would blow up (((x + y)²)²)² and the like."""
+    if expr.is_Atom:
+        return 0 if expr.is_number else 1
+    if expr.is_Add:
+        return max(degree_bound(a) for a in expr.args)
+    if expr.is_Mul:
+        return sum(degree_bound(a) for a in expr.args)
+    if expr.is_Pow and expr.exp.is_Integer:
+        return abs(int(expr.exp)) * degree_bound(expr.base)
+    return 1
+
+
+def normalize(expr, symbols, max_degree: int = 8):
     """g -> core with g = a·core + b: drop the additive constant, divide by the term coefficient of smallest
     magnitude (that term gets coefficient ±1), and flip the sign so that most coefficients are positive
-    (a tie: the first printed term positive). ``None`` when g does not depend on the inputs."""
+    (a tie: the first printed term positive). ``None`` when g does not depend on the inputs, or when its
+    degree bound exceeds ``max_degree`` (such a formula is too long to print and read anyway)."""
+    if degree_bound(expr) > max_degree:
+        return None
     e = sympy.expand(expr)
     _, rest = e.as_independent(*symbols, as_Add=True)
     if rest == 0:
@@ -73,11 +90,11 @@ def refine(core, symbols, x, f, g, fit):
 
     affine: residuals a·core(x) + b - f with (a, b) solved for at every step (variable projection);
     gradient: the component of the unit ∇core orthogonal to g, whose squared norm is 1 - cos².
-    The refit is kept only when it lowers the residual norm."""
+    The refit is kept only when it lowers the residual norm; more than 12 constants are left as they are."""
     from scipy.optimize import least_squares
 
     floats = sorted(core.atoms(sympy.Float), key=lambda v: float(v))
-    if not floats:
+    if not floats or len(floats) > 12:
         return core
     params = sympy.symbols(f"_p0:{len(floats)}")
     template = core.xreplace(dict(zip(floats, params)))

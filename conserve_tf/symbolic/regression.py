@@ -165,7 +165,7 @@ def _score(expr, symbols, x, f, g, xt, ft, gt, fit):
 
 def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "affine", grad_train=None,
                      grad_test=None, feature_names=None, functions=DEFAULT_FUNCTIONS, tolerance: float = 1e-4,
-                     seed: int = 0, time_budget: float = 40.0, threads: int = 1, max_length: int = 30,
+                     seed: int = 0, time_budget: float = 35.0, threads: int = 1, max_length: int = 30,
                      population: int = 500, generations: int = 1000, max_evaluations: int = 500_000,
                      max_samples: int = 1000, digits: int = 4) -> SymbolicResult:
     """Symbolic regression of F (N,) on x (N, F); see the module docstring for the two fits.
@@ -192,7 +192,8 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
 
     symbols = [sympy.Symbol(n, real=True) for n in names]
     pick = np.random.default_rng(seed).permutation(x.shape[0])[:int(max_samples)]
-    loss = _operon.GradientDirectionLoss(x[pick], g[pick]) if fit == "gradient" else None
+    # 256 samples carry the direction objective: its cost per candidate is 2F evaluations of each sample
+    loss = _operon.GradientDirectionLoss(x[pick[:256]], g[pick[:256]]) if fit == "gradient" else None
     members = _operon.search(fit, primitives, x[pick], f[pick], seed=seed, threads=threads, time_budget=time_budget,
                              max_length=max_length, population=population, generations=generations,
                              max_evaluations=max_evaluations, loss=loss)
