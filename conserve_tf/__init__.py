@@ -12,7 +12,7 @@ Public API:
 * training: :func:`fit_conservnet`, :func:`build_conservnet`, :func:`as_dataset`, :func:`predict_groups`,
   :func:`evaluate_invariant`
 * analysis: module :mod:`metrics` (rho, intra-group std, R², :class:`InvariantMetrics` callback),
-  module :mod:`symbolic` (:func:`polynomial_readout`)
+  module :mod:`symbolic` (:func:`polynomial_readout`, :func:`symbolic_readout`, :func:`keras_input_gradient`)
 * several invariants: module :mod:`invariants` (:func:`invariant_readout`, :func:`known_invariants`,
   :func:`output_spreads`) and module :mod:`counting` (:func:`count_invariants`, :func:`decide_count`)
 * Kepler's physics, shared by the data sets of all packages: module :mod:`kepler`
@@ -32,6 +32,7 @@ _EXPORTS = {
     "gradient_logdet_penalty": "penalties",
     "ball_noise": "spreaders", "input_scaling": "scaling",
     "InvariantMetrics": "metrics", "invariant_report": "metrics", "polynomial_readout": "symbolic",
+    "symbolic_readout": "symbolic", "SymbolicResult": "symbolic", "keras_input_gradient": "symbolic",
     "as_dataset": "training", "build_conservnet": "training", "fit_conservnet": "training",
     "predict_groups": "training", "evaluate_invariant": "training",
     "count_invariants": "counting", "decide_count": "counting", "invariant_readout": "invariants",
