@@ -96,6 +96,9 @@ class BuiltModelMixin:
     (``Trainer._maybe_symbolic_build``); under ``MultiWorkerMirroredStrategy`` that reduction fails
     ("Attempt to convert a value (PerReplica...) to a Tensor"). A model whose layers are already
     built needs no sample batch: only its optimizer is built here, in the strategy's scope.
+
+    These are private Keras methods: setup.cfg pins Keras to the minor version they were checked on, and
+    tests/test_keras_internals.py fails when a release renames them or ``fit`` stops calling them.
     """
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
