@@ -121,8 +121,8 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
 
     ``model(x)`` with ``x = concat(q, qdot)`` ``(batch, 2 d)`` returns L_NN ``(batch,)``. Weights start
     as chosen by ``init`` with zero biases; D3 has no bias (a constant does not change
-    the dynamics). ``fit`` minimises the MSE (Eq. 12) between Eq. (9) accelerations and targets
-    ``(batch, d)``; the logged ``nonfinite`` is the fraction of samples whose solve was not finite
+    the dynamics). ``fit`` minimises the loss given to ``compile`` (a ``keras.losses`` object or name;
+    default the MSE of Eq. 12) between Eq. (9) accelerations and targets ``(batch, d)``; the logged ``nonfinite`` is the fraction of samples whose solve was not finite
     (use :class:`HessianGuard` to stop with a clear error).
     """
 
@@ -237,7 +237,9 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
         y = tf.cast(y, self.dtype_policy.compute_dtype)
         pred = self.acceleration(x)
         finite = tf.reduce_all(tf.math.is_finite(pred), axis=1)
-        loss = tf.reduce_mean(tf.square(pred - y))
+        # the compiled loss object (compile(loss=...)), by default the MSE of Eq. (12)
+        loss_fn = keras.losses.MeanSquaredError() if self.loss is None else keras.losses.get(self.loss)
+        loss = tf.cast(tf.reduce_mean(loss_fn(y, pred)), pred.dtype)
         return loss, 1.0 - tf.reduce_mean(tf.cast(finite, loss.dtype))
 
     def train_step(self, data):

@@ -183,3 +183,18 @@ def test_bad_input_errors():
         system.symmetry_layer("RT")
     with pytest.raises(ValueError, match="symmetry"):
         LagrangianNetwork("R")
+
+
+def test_the_compiled_loss_object_is_the_training_loss():
+    system = get_system("kepler")
+    model = network(system, "R", 1, dtype="float64", hidden=16)
+    x, y = system.training_data(64, seed=2)
+    pred = model.acceleration(tf.constant(x)).numpy()
+    model.compile(optimizer="adam")  # no loss given: the MSE of Eq. (12)
+    mse = model.evaluate(x, y, verbose=0, batch_size=64, return_dict=True)["loss"]
+    assert mse == pytest.approx(np.mean((pred - y) ** 2), rel=1e-9)
+    model.compile(optimizer="adam", loss=keras.losses.Huber(delta=0.01, dtype="float64"))
+    huber = model.evaluate(x, y, verbose=0, batch_size=64, return_dict=True)["loss"]
+    err = np.abs(pred - y)
+    expected = np.mean(np.where(err <= 0.01, 0.5 * err**2, 0.01 * (err - 0.005)))
+    assert huber == pytest.approx(expected, rel=1e-6) and huber != pytest.approx(mse, rel=1e-3)
