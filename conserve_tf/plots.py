@@ -31,6 +31,15 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: str, title: str) -> str:
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
 def _shown_groups(n_groups: int, order=None) -> np.ndarray:
     order = np.arange(n_groups) if order is None else np.asarray(order)
     if n_groups <= MAX_GROUPS:
@@ -94,12 +103,7 @@ def plot_invariant(outputs, constants, path: str, constant_names=None, title: st
             best = int(np.argmax([metrics.pearson_rho(f[..., j], c[:, i]) for i in range(c.shape[1])]))
             note = _constant_panel(ax, f[..., j], c[:, best], names[best], seed)
         ax.set_title(f"{label}: {note}", fontsize=9)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)
 
 
 def _steps(n_values: int, n_epochs: int, steps_per_epoch: int) -> np.ndarray:
@@ -138,9 +142,4 @@ def plot_training(history, path: str, steps_per_epoch: int = 1, title: str = "")
         ax.set_xlabel("optimizer step")
         ax.set_title("held-out metrics")
         ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, title)

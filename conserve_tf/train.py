@@ -40,7 +40,8 @@ def define_flags():
     flags.DEFINE_enum("ragged", "error", ["error", "truncate", "sample"],
                       "Unequal group sizes in --data: refuse, keep the first members, or sample members.")
     flags.DEFINE_integer("groups", 20, "Number of groups N of a built-in system.", lower_bound=2)
-    flags.DEFINE_integer("members", 100, "Members M per group of a built-in system (train and test each).", lower_bound=2)
+    flags.DEFINE_integer("members", 100, "Members M per group of a built-in system (train and test each).",
+                         lower_bound=2)
     flags.DEFINE_enum("split", "within", ["within", "group"], "Hold out members of every group, or whole groups.")
     flags.DEFINE_float("test_fraction", 0.5, "Fraction held out for testing.", lower_bound=0.0, upper_bound=1.0)
     flags.DEFINE_float("noise", 0.0, "Measurement noise: add N(0, noise) to the inputs (Fig. 3a).", lower_bound=0.0)
@@ -62,11 +63,11 @@ def define_flags():
     flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
     flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
     flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
-    flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or kill "
-                        "(deleted when training completes).")
-    flags.DEFINE_enum("objective", "nv", ["nv", "ratio"], "Loss: nv, the paper's noise-variance loss (Eq. 1); ratio, "
-                      "the within-group variance ratio trace(C^-1 W) of the outputs (no noise, Q or R; at least 2 groups "
-                      "per step; made for several invariants at once).")
+    flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or "
+                        "kill (deleted when training completes).")
+    flags.DEFINE_enum("objective", "nv", ["nv", "ratio"], "Loss: nv, the paper's noise-variance loss (Eq. 1); "
+                      "ratio, the within-group variance ratio trace(C^-1 W) of the outputs (no noise, Q or R; at least "
+                      "2 groups per step; made for several invariants at once).")
     flags.DEFINE_integer("invariants", 1, "Outputs k trained jointly (the loss of --objective + independence penalty).",
                          lower_bound=1)
     flags.DEFINE_integer("penalty_samples", 0, "k > 1: points per step at which the independence penalty's input "

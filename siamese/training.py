@@ -81,8 +81,9 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     :mod:`conserve_tf.distribute`) builds and compiles the model in its scope; ``backup_dir`` resumes an
     interrupted run; a NaN loss stops training with a clear error. ``eval_every > 0`` with ``test`` adds
     :class:`~conserve_tf.metrics.InvariantMetrics` on f (``val_rho`` etc. against the first known invariant,
-    or ``val_relative_spread`` without) every that many epochs, ahead of ``callbacks``. Returns ``(model, info)`` with ``info`` holding
-    ``train_accuracy``, ``test_accuracy`` (None without test data), ``epochs`` run and ``history``.
+    or ``val_relative_spread`` without) every that many epochs, ahead of ``callbacks``. Returns
+    ``(model, info)`` with ``info`` holding ``train_accuracy``, ``test_accuracy`` (None without test data),
+    ``epochs`` run and ``history``.
     """
 
     r = _recipe(recipe)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import matplotlib.image
+import pytest
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
 
@@ -33,11 +34,12 @@ def printed_number(stdout: str, after: str) -> float:
     return float(stdout[start:].split()[0].rstrip(","))
 
 
-def console_help(command: str) -> str:
-    """``<command> --help`` of the console script installed beside this Python; '' when not installed."""
+def assert_help_lists(command: str, flags) -> None:
+    """``<command> --help`` (the console script installed beside this Python) names every one of ``flags``."""
     path = os.path.join(os.path.dirname(sys.executable), command)
     if not os.path.exists(path):
-        return ""
+        pytest.skip(f"{command} is not installed (pip install -e .)")
     out = subprocess.run([path, "--help"], capture_output=True, text=True, env=ENV, timeout=120)
     assert "Traceback" not in out.stderr, out.stderr[-2000:]  # absl exits with status 1 after --help
-    return out.stdout
+    missing = [flag for flag in flags if flag not in out.stdout]
+    assert not missing, f"{command} --help does not list {missing}:\n{out.stdout[:3000]}"
