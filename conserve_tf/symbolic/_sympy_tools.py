@@ -125,7 +125,7 @@ def refine(core, symbols, x, f, g, fit):
     p0 = np.array([float(v) for v in floats])
     before = np.linalg.norm(residual(p0))
     try:
-        fitted = least_squares(residual, p0, method="trf", x_scale="jac", max_nfev=100 * (len(p0) + 1))
+        fitted = least_squares(residual, p0, method="trf", x_scale="jac", max_nfev=30 * (len(p0) + 1))
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):
         return core
     if not (np.all(np.isfinite(fitted.x)) and np.linalg.norm(fitted.fun) < before):

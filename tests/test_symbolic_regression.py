@@ -1,0 +1,152 @@
+"""Symbolic-regression read-out (conserve_tf.symbolic.symbolic_readout) and its benchmark."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sympy
+
+from conserve_tf.symbolic import ReadoutResult, polynomial_readout, symbolic_readout
+from conserve_tf.symbolic._sympy_tools import alignment, degenerate, normalize, prune, rounded
+
+NAMES = ["theta", "omega"]
+SMALL = dict(population=100, generations=30, max_length=12, time_budget=5.0)
+
+
+def pendulum(n=400, seed=0):
+    """States (θ, ω) (n, 2), energy C = ω²/2 - cos θ (n,) and its gradient (n, 2)."""
+    rng = np.random.default_rng(seed)
+    x = np.column_stack([rng.uniform(-np.pi, np.pi, n), rng.uniform(-2.0, 2.0, n)])
+    c = x[:, 1] ** 2 / 2 - np.cos(x[:, 0])
+    return x, c, np.column_stack([np.sin(x[:, 0]), x[:, 1]])
+
+
+def control_target(c, seed=1):
+    f = 1.7 * c - 0.4
+    return f + 1e-3 * f.std() * np.random.default_rng(seed).normal(size=f.shape)
+
+
+def test_polynomial_readout_still_exported():
+    x, c, _ = pendulum(200)
+    res = polynomial_readout(x, c, feature_names=NAMES, degrees=(2,))
+    assert isinstance(res, ReadoutResult) and res.degree == 2
+
+
+def test_pendulum_control_recovered_exactly():
+    x, c, _ = pendulum()
+    res = symbolic_readout(x, control_target(c), feature_names=NAMES, seed=0, functions=("square", "cos"), **SMALL)
+    assert res.formula == "omega**2 - 2*cos(theta)"
+    # F = 1.7 C - 0.4 and the core is 2 C: scale 0.85, offset -0.4
+    assert res.scale == pytest.approx(0.85, rel=1e-2) and res.offset == pytest.approx(-0.4, abs=1e-2)
+    assert res.r2_test > 0.99999 and res.alignment_test is None
+    assert res.latex == sympy.latex(res.expression)
+    assert any(formula == res.formula for _, _, formula in res.front)
+    lengths = [length for length, _, _ in res.front]
+    assert lengths == sorted(lengths)
+    data = json.loads(json.dumps(res.as_dict()))
+    assert data["formula"] == res.formula and data["fit"] == "affine" and len(data["front"]) == len(res.front)
+    assert f"`{res.formula}` **(chosen)**" in res.markdown()
+
+
+def test_same_seed_same_result():
+    x, c, _ = pendulum(300)
+    f = control_target(c)
+    # generations end the run (not the clock), one thread: the front is reproducible
+    opts = dict(feature_names=NAMES, seed=3, population=60, generations=8, time_budget=60.0, threads=1)
+    a, b = symbolic_readout(x, f, **opts), symbolic_readout(x, f, **opts)
+    assert a.front == b.front and a.formula == b.formula
+
+
+@pytest.mark.slow
+def test_affine_and_gradient_fits_agree_on_monotone_target():
+    x, c, grad_c = pendulum()
+    xt, ct, grad_ct = pendulum(seed=5)
+    f, ft = np.exp(0.5 * c), np.exp(0.5 * ct)  # F = h(C) with h = exp(C/2): an invariant, not affine in C
+    g, gt = 0.5 * f[:, None] * grad_c, 0.5 * ft[:, None] * grad_ct
+    opts = dict(feature_names=NAMES, seed=0, functions=("square", "cos", "sin", "exp"), population=200,
+                generations=40, time_budget=10.0)
+    by_gradient = symbolic_readout(x, f, xt, ft, fit="gradient", grad_train=g, grad_test=gt, **opts)
+    by_affine = symbolic_readout(x, f, xt, ft, fit="affine", **opts)
+    assert by_gradient.formula == "omega**2 - 2*cos(theta)"  # h dropped out
+    assert by_gradient.alignment_test > 0.9999
+    symbols = [sympy.Symbol(n, real=True) for n in NAMES]
+    # the affine fit names h(C) in some form: its level sets are those of the gradient fit's formula
+    assert alignment(by_affine.expression, symbols, xt, grad_ct) > 0.99
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(functions=("sin", "erf")), "unknown function"),
+    (dict(fit="quadratic"), "fit must be"),
+    (dict(time_budget=-1.0), "time_budget"),
+    (dict(threads=0), "threads"),
+    (dict(tolerance=-0.1), "tolerance"),
+    (dict(fit="gradient"), "needs grad_train"),
+    (dict(fit="gradient", grad_train=np.ones((5, 2))), "grad_train has shape"),
+    (dict(feature_names=["a"]), "feature names"),
+])
+def test_bad_options_raise(change, message):
+    x, c, _ = pendulum(50)
+    with pytest.raises(ValueError, match=message):
+        symbolic_readout(x, c, **change)
+
+
+def test_bad_data_raise():
+    x, c, g = pendulum(50)
+    bad = c.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        symbolic_readout(x, bad)
+    with pytest.raises(ValueError, match="dimension"):
+        symbolic_readout(x[:, 0], c)
+    with pytest.raises(ValueError, match="values for"):
+        symbolic_readout(x, c[:-1])
+    with pytest.raises(ValueError, match="both x_test and f_test"):
+        symbolic_readout(x, c, x_test=x)
+    with pytest.raises(ValueError, match="all zero"):
+        symbolic_readout(x, c, fit="gradient", grad_train=np.zeros_like(g))
+    with pytest.raises(ValueError, match="constant"):
+        symbolic_readout(x, np.ones(50))
+
+
+def test_normal_form_and_display():
+    t, w = sympy.symbols("theta omega", real=True)
+    core = normalize(-3.4 * w ** 2 + 6.8 * sympy.cos(t) + 11.0, [t, w])
+    assert str(rounded(core, 3)) == "omega**2 - 2*cos(theta)"
+    assert normalize(sympy.Float(2.5), [t, w]) is None
+    assert str(rounded(0.333333 * t + 2.0000001 * w, 3)) == "2*omega + 0.333*theta"
+
+
+def test_crumbs_pruned_and_taylor_stand_ins_flagged():
+    x, _, _ = pendulum(200)
+    t, w = sympy.symbols("theta omega", real=True)
+    assert prune(w ** 2 - 2 * sympy.cos(t) + 1e-6 * t, [t, w], x) == w ** 2 - 2 * sympy.cos(t)
+    assert prune(w ** 2 - 2 * sympy.cos(t), [t, w], x) is None
+    assert degenerate(1830 * sympy.cos(0.0233 * w), [t, w], x)  # ≈ const - 0.5 ω², a Taylor stand-in
+    assert not degenerate(w ** 2 - 2 * sympy.cos(t), [t, w], x)
+
+
+@pytest.mark.slow
+def test_keras_input_gradient_matches_a_linear_model():
+    import keras
+
+    from conserve_tf.symbolic import keras_input_gradient
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    x = np.random.default_rng(0).normal(size=(10, 3))
+    grad = keras_input_gradient(model, x, output=1)
+    np.testing.assert_allclose(grad, np.tile(model.layers[0].kernel.numpy()[:, 1], (10, 1)), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_benchmark_quick(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-m", "benchmarks.symbolic_readout", "--quick", f"--out_dir={tmp_path}"],
+                         cwd=root, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["polynomial", "symbolic-affine"]
+    assert rows[1]["passed"] and rows[1]["formula"] == "omega**2 - 2*cos(theta)"
+    assert (tmp_path / "results.md").read_text().count("| pendulum |") == 2
