@@ -197,4 +197,5 @@ def test_the_compiled_loss_object_is_the_training_loss():
     huber = model.evaluate(x, y, verbose=0, batch_size=64, return_dict=True)["loss"]
     err = np.abs(pred - y)
     expected = np.mean(np.where(err <= 0.01, 0.5 * err**2, 0.01 * (err - 0.005)))
-    assert huber == pytest.approx(expected, rel=1e-6) and huber != pytest.approx(mse, rel=1e-3)
+    # (agreement to 1e-5 only: a few parts in 1e6 differ between Keras's Huber and this NumPy form)
+    assert huber == pytest.approx(expected, rel=1e-5) and huber != pytest.approx(mse, rel=1e-3)
