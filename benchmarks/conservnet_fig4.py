@@ -8,7 +8,7 @@ Trained on the first 80 % of trial 0 (655 rows, one group, ω scaled by 0.1), te
 inputs): the paper's F stays constant on the held-out rest and not on the noised inputs. (b) heat maps
 of F over (ω1, ω2) at θ1 = θ2 = 0 and over (θ1, θ2) at (ω1, ω2) = (5, 10) beside (i) F's least-squares
 fit to the physical form of the energy, c1 ω1² + c2 ω2² + c3 ω1ω2 cos(θ1 - θ2) + c4 cos θ1 + c5 cos θ2 + c0
-(DESIGN.md; Table I of the paper is garbled), and (ii) the paper's θ = 0 map
+(docs/design.md, erratum E5; Table I of the paper is garbled), and (ii) the paper's θ = 0 map
 ω1² + 0.32 ω2² + 0.82 ω1ω2 - 170.95 (top) and the ideal point-mass energy (m = l = 1, bottom). Numbers:
 spread of F on train / test / noised test, c2/c1 and c3/c1 at θ = 0 against the paper's 0.32 and 0.82,
 and the correlation of F's heat maps with the reference maps.

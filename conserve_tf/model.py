@@ -243,7 +243,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
         x, gid = self._unpack(data)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, gid, self.optimizer.iterations)
-            # gradients are summed across replicas (docs/design.md), so scale the hand-made loss
+            # gradients are summed across replicas (docs/design.md, Keras fact 1), so scale the hand-made loss
             scaled = terms["loss"] / tf.cast(self.distribute_strategy.num_replicas_in_sync, terms["loss"].dtype)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))

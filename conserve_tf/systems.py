@@ -18,8 +18,8 @@ S3       2 x1 x2 - (ln|x1 + x3| - x4) / x3               x1, x2 ~ U(-10, 10), x3
 random   none: x ~ N(mu, I5), mu fixed for all groups    groups are arbitrary (appendix H.3)
 =======  ==============================================  ===============================================
 
-DESIGN.md records why S1 is x1 - 3 x2 x3 + 0.5 x4² (the main text's formula is a misprint) and why S3
-solves x4 rather than the starred x1.
+docs/design.md (errata E1 and E2) records why S1 is x1 - 3 x2 x3 + 0.5 x4² (the main text's formula is a
+misprint) and why S3 solves x4 rather than the starred x1.
 
 Input scaling: S1, S2, S2+ and S3 carry per-system factors of 1 (``scale``), because the published code
 feeds them to the network unscaled. The paper's rule "variables whose largest value exceeds 10 are

@@ -1,5 +1,5 @@
 """Test session set-up: split the CPU into two logical devices before TensorFlow starts, so that the
-distribution tests can compare one device with two (DESIGN.md fact 8). Everything else runs on the
+distribution tests can compare one device with two (docs/design.md, Keras fact 9). Everything else runs on the
 default strategy, which uses the first device only."""
 
 import os
