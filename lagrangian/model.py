@@ -237,9 +237,11 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
         y = tf.cast(y, self.dtype_policy.compute_dtype)
         pred = self.acceleration(x)
         finite = tf.reduce_all(tf.math.is_finite(pred), axis=1)
-        # the compiled loss object (compile(loss=...)), by default the MSE of Eq. (12)
-        loss_fn = keras.losses.MeanSquaredError() if self.loss is None else keras.losses.get(self.loss)
-        loss = tf.cast(tf.reduce_mean(loss_fn(y, pred)), pred.dtype)
+        # the compiled loss (compile(loss=...)), by default the MSE of Eq. (12), per sample and averaged here:
+        # a Loss object's own reduction would also divide by the replica count (docs/design.md, Keras fact 1)
+        loss_fn = keras.losses.get("mse" if self.loss is None else self.loss)
+        per_sample = loss_fn.call(y, pred) if isinstance(loss_fn, keras.losses.Loss) else loss_fn(y, pred)
+        loss = tf.cast(tf.reduce_mean(per_sample), pred.dtype)
         return loss, 1.0 - tf.reduce_mean(tf.cast(finite, loss.dtype))
 
     def train_step(self, data):

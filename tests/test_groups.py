@@ -187,3 +187,15 @@ def test_random_data_has_no_invariant():
     assert means.std(axis=0).max() < 0.3
     with pytest.raises(KeyError, match="unknown system 'nope'"):
         make_system("nope")
+
+
+def test_csv_round_trip_with_several_constants(tmp_path):
+    d = make_system("kepler", 3, 6, seed=0)  # c (G, 2) = (L, E)
+    path = d.save(tmp_path / "kepler.csv")
+    back = GroupedData.load(path, constant_columns=["L", "E"])
+    assert back.constant_names == ["L", "E"] and back.c.shape == (3, 2)
+    np.testing.assert_allclose(back.c, d.c, rtol=1e-12)
+    np.testing.assert_allclose(back.x, d.x, rtol=1e-12)
+    np.testing.assert_allclose(back.constants("E"), d.c[:, 1], rtol=1e-12)
+    only_l = GroupedData.load(path, constant_columns=["L"])  # E is then read as a feature
+    assert only_l.constant_names == ["L"] and "E" in only_l.feature_names

@@ -263,6 +263,19 @@ def test_sequential_scheme_trains_every_output_and_saves(tmp_path):
         fit_conservnet(data, steps=1, scheme="greedy")
 
 
+def test_sequential_scheme_honours_decorrelate():
+    from conserve_tf import fit_conservnet, predict_groups
+
+    data = make_system("kepler", 6, 8, seed=0)
+    kw = dict(steps=2, width=8, depth=1, outputs=2, scheme="sequential", scaling="standardize", seed=1)
+    plain, _ = fit_conservnet(data, **kw)
+    np.testing.assert_array_equal(plain.output_mixing.numpy(), np.eye(2))
+    mixed, _ = fit_conservnet(data, decorrelate=True, **kw)
+    assert not np.allclose(mixed.output_mixing.numpy(), np.eye(2))
+    f = predict_groups(mixed, data).reshape(-1, 2)
+    np.testing.assert_allclose(np.cov(f.T, bias=True), np.eye(2), atol=1e-3)  # uncorrelated, unit variance
+
+
 def test_level_set_noise_leaves_frozen_outputs_unchanged_to_first_order():
     import tensorflow as tf
 
