@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 
+from absl import flags
+
 __all__ = ["STRATEGIES", "get_strategy", "split_cpu", "define_flags", "strategy_from_flags", "BuiltModelMixin"]
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -25,7 +27,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 
 def split_cpu(n: int) -> None:
     """Split the first CPU into ``n`` logical devices (must run before TensorFlow touches any device)."""
-    import tensorflow as tf
+    import tensorflow as tf  # delayed here and below: scripts import this module for its flags before TF starts
 
     if int(n) < 1:
         raise ValueError(f"devices must be >= 1, got {n}")
@@ -69,8 +71,6 @@ def get_strategy(name: str = "default", devices: int | None = None):
 
 def define_flags() -> None:
     """Define ``--strategy`` and ``--devices`` (call once at the top of a script)."""
-    from absl import flags
-
     flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
                       "Distribution: default (one device), mirrored (all local GPUs or --devices logical CPUs), "
                       "multi_worker (machines from TF_CONFIG).")
@@ -80,8 +80,6 @@ def define_flags() -> None:
 
 def strategy_from_flags():
     """The strategy the ``--strategy``/``--devices`` flags ask for."""
-    from absl import flags
-
     f = flags.FLAGS
     if f.devices and f.strategy != "mirrored":
         raise ValueError("--devices only applies to --strategy=mirrored")

@@ -22,6 +22,11 @@ import dataclasses
 import itertools
 
 import numpy as np
+import tensorflow as tf
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from .kepler import laplace_runge_lenz
 from .metrics import relative_spread
@@ -71,8 +76,6 @@ def input_jacobian(fn, x, input_scale=None, batch_size: int = 1024) -> np.ndarra
     ``input_scale`` (F,) expresses the gradients in scaled coordinates x_s = x * scale (the ones the
     ConservNet penalty sees): dF/dx_s = dF/dx / scale.
     """
-    import tensorflow as tf
-
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"inputs must have shape (samples, features), got {x.shape}")
@@ -119,11 +122,6 @@ def _poly_fit(x_tr, y_tr, x_te, y_te, degree, alphas=READOUT_ALPHAS, folds: int 
     range of each input first: a polynomial fitted there is not evaluated where it was never fitted (a
     cubic of an output that overshoots on one held-out orbit otherwise ruins the whole R²).
     """
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import KFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
-
     cv = KFold(min(int(folds), len(x_tr))) if len(x_tr) >= 2 * folds else None
     pipe = make_pipeline(StandardScaler(), PolynomialFeatures(degree, include_bias=False), StandardScaler(),
                          RidgeCV(alphas=alphas, cv=cv))

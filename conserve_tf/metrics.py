@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+from scipy.stats import spearmanr
 
 __all__ = ["pearson_rho", "spearman_rho", "linear_fit", "r2", "mean_intra_group_std", "relative_spread",
            "invariant_report", "InvariantMetrics"]
@@ -47,8 +48,6 @@ def pearson_rho(f, c) -> float:
 
 def spearman_rho(f, c) -> float:
     """|Spearman rank correlation| between outputs F and constants C (ties share ranks; 0 when constant)."""
-    from scipy.stats import spearmanr
-
     f, c = _flat(f, c)
     if f.std() == 0 or c.std() == 0:
         return 0.0

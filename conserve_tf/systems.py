@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import physical
 from .groups import GroupedData, UnknownSystemError, check_counts
 
 __all__ = ["s1", "s2", "s2_plus", "s3", "random_data", "make_system", "SYSTEMS", "invariant",
@@ -154,8 +155,6 @@ def random_data(groups: int = 20, members: int = 100, seed: int = 0, dim: int = 
 
 def _physical(name):
     def make(groups=20, members=100, seed=0, **kwargs):
-        from . import physical
-
         return getattr(physical, name)(groups=groups, members=members, seed=seed, **kwargs)
 
     make.__name__ = name

@@ -26,6 +26,7 @@ import dataclasses
 import numpy as np
 
 from .metrics import relative_spread
+from .training import predict_groups
 
 __all__ = ["Verdict", "verdict_from_outputs", "invariant_verdict"]
 
@@ -111,8 +112,6 @@ def invariant_verdict(model, test, train=None, output: int = 0, **kwargs) -> Ver
 
     ``train``: the training data, to report overfitting; ``kwargs`` go to :func:`verdict_from_outputs`.
     """
-    from .training import predict_groups
-
     if test.n_groups < 2:
         raise ValueError(f"the verdict needs held-out data with at least 2 groups, got {test.n_groups}")
     f_test = predict_groups(model, test)[..., output]

@@ -24,7 +24,7 @@ SYMMETRIES = ("none", "R", "T", "RT")
 
 
 def _tf():
-    import tensorflow as tf
+    import tensorflow as tf  # delayed: the scripts check their flags against this module before TF starts
 
     return tf
 
@@ -52,7 +52,7 @@ class _System:
 
     def symmetry_layer(self, symmetry: str):
         """The symmetry-enforcing layer S for ``symmetry`` in none|R|T|RT."""
-        from lagrangian import symmetry as sym
+        from lagrangian import symmetry as sym  # delayed, like TensorFlow: symmetry layers are Keras layers
 
         if symmetry not in self.symmetries:
             raise ValueError(f"symmetry {symmetry!r} is not available for {self.name}; choose one of {self.symmetries}")
@@ -155,7 +155,7 @@ class Schwarzschild(_System):
         self._data_traj = None
 
     def symmetry_layer(self, symmetry: str):
-        from lagrangian.symmetry import SchwarzschildInvariant
+        from lagrangian.symmetry import SchwarzschildInvariant  # delayed, as in Kepler.symmetry_layer
 
         if symmetry not in self.symmetries:
             raise ValueError(f"symmetry {symmetry!r} is not available for {self.name}; choose one of {self.symmetries}")

@@ -13,16 +13,19 @@ angular momentum drifted by 2.1e-3 (the paper: below 1e-3).
 
 from __future__ import annotations
 
-from conserve_tf import cli
+import keras
+import tensorflow as tf
+
+from conserve_tf.callbacks import StopOnNonFiniteLoss
+from conserve_tf.runs import set_seed
+from lagrangian.model import HessianGuard, LagrangianNetwork
+from lagrangian.systems import get_system
 
 __all__ = ["build_model", "make_dataset", "train_model"]
 
 
 def build_model(system, symmetry: str, hidden_units: int = 128, dtype: str = "float32", init: str = "glorot"):
     """A :class:`~lagrangian.model.LagrangianNetwork` with ``system``'s layer for ``symmetry``."""
-    from lagrangian.model import LagrangianNetwork
-    from lagrangian.systems import get_system
-
     system = get_system(system) if isinstance(system, str) else system
     return LagrangianNetwork(system.symmetry_layer(symmetry), hidden_units=hidden_units,
                              system=system.name, dtype=dtype, init=init)
@@ -35,8 +38,6 @@ def make_dataset(x, y, batch_size: int = 128, seed: int = 0, sigma: float = 0.0)
     inputs and targets (Sec. 3.1), from stateless seeds drawn from ``seed``: reproducible, and never
     the same noise twice.
     """
-    import tensorflow as tf
-
     if not sigma >= 0:
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     ds = tf.data.Dataset.from_tensor_slices((x, y))
@@ -67,24 +68,16 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
     ``n_samples`` defaults to min(epochs * steps_per_epoch * batch_size, 2**17) clean states; noise of
     std ``sigma`` is drawn afresh for every batch (:func:`make_dataset`).
     """
-    import keras
-
-    from conserve_tf.callbacks import StopOnNonFiniteLoss
-    from lagrangian.model import HessianGuard
-    from lagrangian.systems import get_system
-
     for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch), ("batch_size", batch_size)):
         if int(value) < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
     if not (learning_rate > 0 and final_learning_rate > 0 and sigma >= 0):
         raise ValueError("learning rates must be > 0 and sigma >= 0")
     system = get_system(system) if isinstance(system, str) else system
-    cli.set_seed(seed)
+    set_seed(seed)
     total = int(epochs) * int(steps_per_epoch)
     n = int(n_samples or min(total * batch_size, 2**17))
     x, y = system.training_data(n, sigma=0.0, seed=seed)  # clean; the pipeline adds fresh noise per batch
-    import tensorflow as tf
-
     with (strategy or tf.distribute.get_strategy()).scope():
         model = build_model(system, symmetry, hidden_units=hidden_units, init=init)
         schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total,

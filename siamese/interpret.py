@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sklearn.preprocessing import PolynomialFeatures
+
 from conserve_tf import metrics
-from conserve_tf.symbolic import polynomial_readout
+from conserve_tf.symbolic import design_matrix, polynomial_readout
 
 __all__ = ["readout", "pattern_match", "invariant_scores", "scatter_invariants", "PATTERNS"]
 
@@ -101,10 +103,6 @@ def pattern_match(model, data, pattern, degree: int = 2, extra_features=None, ma
 
 
 def _monomial_weights(res, x, extra_features, degree, feature_names):
-    from sklearn.preprocessing import PolynomialFeatures
-
-    from conserve_tf.symbolic import design_matrix
-
     xd, names = design_matrix(x, feature_names, extra_features)
     poly = PolynomialFeatures(degree, include_bias=False).fit(xd)
     std = poly.transform(xd).std(axis=0)
@@ -129,10 +127,7 @@ def invariant_scores(model, data, max_samples: int | None = 20_000, seed: int = 
 def scatter_invariants(model, data, path: str, title: str | None = None, max_points: int = 3000,
                        square: bool = False, seed: int = 0) -> str:
     """Scatter f (or f² with ``square``) against each known invariant of ``data`` (Figs. 3-7); saves a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # delayed: only callers that draw pay for matplotlib
 
     if data.c is None:
         raise ValueError(f"data {data.name!r} has no known invariants to plot against")

@@ -28,6 +28,7 @@ Distributions (the paper does not state them; these are our choices):
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from conserve_tf import systems as cn_systems
 from conserve_tf.groups import GroupedData, UnknownSystemError, check_counts
@@ -46,8 +47,6 @@ def _rng(seed):
 
 def random_rotations(n: int, rng) -> np.ndarray:
     """n Haar-random rotations from SO(3) (det = +1, never reflections), shape (n, 3, 3)."""
-    from scipy.spatial.transform import Rotation
-
     return Rotation.random(int(n), random_state=_rng(rng)).as_matrix()
 
 
