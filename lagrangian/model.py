@@ -115,9 +115,7 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
         dtype: "float32" (training speed) or "float64" (exactness checks).
         init: "paper" -- kernels normal with std 2/√n_h, 1/√n_h, √n_h (Sec. 3.1 as printed);
             "glorot" (default) -- Keras' Glorot-uniform, the initialisation of the published
-            training script whose loss histories the paper shows. Measured here (Kepler, R, 1000
-            steps): "paper" stalls at MSE ≈ 1 (near-singular velocity Hessians), "glorot" reaches
-            ≈ 2e-3 and its first-epoch loss (0.4) matches the published history (0.56).
+            training script whose loss histories the paper shows (docs/lagrangian.md compares the two).
 
     ``model(x)`` with ``x = concat(q, qdot)`` ``(batch, 2 d)`` returns L_NN ``(batch,)``. Weights start
     as chosen by ``init`` with zero biases; D3 has no bias (a constant does not change

@@ -8,12 +8,10 @@ trains Eq. (1) of paper 004 (binary cross-entropy on y_p = sigmoid(w Σ_k (f_k(x
 
 the squared Pearson correlation of bottleneck neurons i and j over the batch (both members of every
 pair), averaged over neuron pairs: 0 for uncorrelated neurons, 1 when one is an affine function of the
-other. Correlation alone is lowered by collapsing the neurons to constants (measured: with λ = 1 on the
-electromagnetic data the loss stuck at ln 2), so for k > 1 the penalty also holds every neuron's batch
+other. Correlation alone is lowered by collapsing the neurons to constants (docs/siamese.md), so for k > 1 the penalty also holds every neuron's batch
 std at >= 1, λ · mean_k max(0, 1 - std(f_k))² (:func:`scale_floor_penalty`, as in VICReg); the scale of f
-is arbitrary anyway (the head's w absorbs it). Even so, a penalty present from the first step kept the
-network on the ln 2 plateau (the two neurons first pick up the same invariant, correlated, and only then
-separate), so :func:`train_decorrelated` trains ``warmup`` epochs without the penalty first.
+is arbitrary anyway (the head's w absorbs it). A penalty present from the first step can hold the network
+on the ln 2 plateau (the neurons first pick up the same invariant, correlated, and only then separate), so :func:`train_decorrelated` trains ``warmup`` epochs without the penalty first.
 
 :func:`train_decorrelated` builds pairs and fits it with the recipes of :mod:`siamese.training`;
 :func:`multi_readout` names the invariants each neuron is made of
