@@ -167,10 +167,10 @@ def loss_curves(test, every: int = 1, constant=0, steps_per_epoch: int = 1):
                 return
             x = tf.constant(test.x, tf.float32)
             gid = tf.range(test.n_groups, dtype=tf.int64)
-            spread, noise = self.model.nv_terms(x, gid, tf.constant(-1, tf.int64), training=False)
+            test_loss = self.model.loss_terms(x, gid, tf.constant(-1, tf.int64))["loss"]
             f = self.model(x).numpy()[..., 0]
             rec = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch, "train_loss": float((logs or {}).get("loss", np.nan)),
-                   "test_loss": float(spread + noise), "test_spread_f": float(np.mean(f.std(axis=1))),
+                   "test_loss": float(test_loss), "test_spread_f": float(np.mean(f.std(axis=1))),
                    "test_relative_spread": metrics.relative_spread(f)}
             if test.c is not None and constant is not None:
                 rep = metrics.invariant_report(f, test.constants(constant))

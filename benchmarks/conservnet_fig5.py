@@ -12,41 +12,19 @@ losses) and the results table.
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
-
 from benchmarks import _common, harness
-from conserve_tf import ConservNet, input_scaling
+from conserve_tf import ConservNet, NVLoss, VarianceLoss, input_scaling
 
 PAPER_R2_SIMPLE = 0.5317
 PAPER_R2_NV = 0.9919
-
-
-@keras.saving.register_keras_serializable(package="benchmarks")
-class SimpleLossConservNet(ConservNet):
-    """ConservNet trained with the variance term only, Eq. (C1) of appendix C: L = mean_i Var_j F(x_ij).
-
-    The spreading term |Q - S(F(x + ε))| is dropped (reported as 0), so nothing keeps F from collapsing
-    to a constant. x: (G, M, F) batches of whole groups, as for :class:`ConservNet`.
-    """
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("spread", "var")
-        super().__init__(**kwargs)
-
-    def nv_terms(self, x, group_ids, step, training: bool, with_penalty: bool = False, **kwargs):
-        f = self.network(self.scale_inputs(x))
-        spread = tf.reduce_mean(tf.math.reduce_variance(f, axis=1))
-        zero = tf.zeros_like(spread)
-        return (spread, zero, zero) if with_penalty else (spread, zero)
 
 
 def _fit(train, test, budget, seed, simple: bool, points: int):
     from conserve_tf import fit_conservnet
 
     scale, offset = input_scaling(train, "auto")
-    kw = dict(width=budget["width"], depth=budget["depth"], scale=scale, offset=offset, seed=seed)
-    model = SimpleLossConservNet(**kw) if simple else ConservNet(**kw)
+    objective = VarianceLoss() if simple else NVLoss(seed=seed)  # Eq. (C1) alone, or the full Eq. (1)
+    model = ConservNet(width=budget["width"], depth=budget["depth"], scale=scale, offset=offset, objective=objective)
     kw = _common.fit_kwargs(budget, train, points)
     curves = _common.loss_curves(test, steps_per_epoch=kw["steps_per_epoch"])
     model, _ = fit_conservnet(train, model=model, seed=seed, callbacks=[curves], **kw)

@@ -221,12 +221,6 @@ class ConservNet(BuiltModelMixin, keras.Model):
         weight = self.penalty.weight if self.penalized else 0.0
         return {"loss": tf.add_n(list(terms.values())) + weight * penalty, **terms, "independence": penalty}
 
-    def nv_terms(self, x, group_ids, step, training: bool = False, with_penalty: bool = False):
-        """Deprecated tuple form of :meth:`loss_terms`: the objective's terms (and the penalty)."""
-        terms = self.loss_terms(x, group_ids, step)
-        values = tuple(terms[name] for name in self.objective.term_names)
-        return values + (terms["independence"],) if with_penalty else values
-
     @staticmethod
     def _unpack(data):
         x, gid = (data[0], data[1] if len(data) > 1 else None) if isinstance(data, (tuple, list)) else (data, None)
