@@ -13,26 +13,24 @@ def size(expr) -> int:
     return sum(1 for _ in sympy.preorder_traversal(expr))
 
 
-def degree_bound(expr) -> int:
-    """An upper bound of the polynomial degree of ``expr`` with every function call counted as degree 1;
-    it tells, before ``sympy.expand``, whether expanding would blow up (((x + y)²)²)² and the like."""
-    if expr.is_Atom:
-        return 0 if expr.is_number else 1
+def terms_bound(expr) -> int:
+    """An upper bound of the number of terms of ``sympy.expand(expr)`` (function calls count as one);
+    it tells, before expanding, whether that would blow up, as (((x + y + z)²)²)² does."""
     if expr.is_Add:
-        return max(degree_bound(a) for a in expr.args)
+        return sum(terms_bound(a) for a in expr.args)
     if expr.is_Mul:
-        return sum(degree_bound(a) for a in expr.args)
-    if expr.is_Pow and expr.exp.is_Integer:
-        return abs(int(expr.exp)) * degree_bound(expr.base)
+        return int(np.prod([terms_bound(a) for a in expr.args], dtype=float).clip(max=1e9))
+    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
+        return int(min(float(terms_bound(expr.base)) ** int(expr.exp), 1e9))
     return 1
 
 
-def normalize(expr, symbols, max_degree: int = 8):
+def normalize(expr, symbols, max_terms: int = 100):
     """g -> core with g = a·core + b: drop the additive constant, divide by the term coefficient of smallest
     magnitude (that term gets coefficient ±1), and flip the sign so that most coefficients are positive
     (a tie: the first printed term positive). ``None`` when g does not depend on the inputs, or when its
-    degree bound exceeds ``max_degree`` (such a formula is too long to print and read anyway)."""
-    if degree_bound(expr) > max_degree:
+    expansion could have more than ``max_terms`` terms (too long to print and read anyway)."""
+    if terms_bound(expr) > max_terms:
         return None
     e = sympy.expand(expr)
     _, rest = e.as_independent(*symbols, as_Add=True)

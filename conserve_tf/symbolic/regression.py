@@ -198,7 +198,10 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
                              max_length=max_length, population=population, generations=generations,
                              max_evaluations=max_evaluations, loss=loss)
     candidates = {}
+    members.sort(key=lambda m: m[1].Length)
     for reg, tree in members:
+        if time.perf_counter() - start > 1.5 * time_budget + 10:
+            break  # a guard against pathological simplification; the longest members are dropped
         few = pick[:300]  # enough to refine a handful of constants, and ten times cheaper than all
         for expr in _variants(_operon.tree_to_sympy(reg, tree, symbols), symbols, x[few], f[few],
                               None if g is None else g[few], fit):
