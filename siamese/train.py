@@ -6,8 +6,9 @@
     siamese-train --helpfull                                               # every flag
 
 ``--out_dir`` (default ``runs/siamese-<UTC time>``) receives ``model.keras``, ``results.json``,
-``training.png``, ``invariant.png`` (f per held-out group against the first known invariant) and
-``scatter.png`` (f against every known invariant). The library is :mod:`siamese.training`; its names
+``training.png``, ``invariant.png`` (f per held-out group against the known invariant it follows best),
+``scatter.png`` (f against every known invariant) and the read-out as Markdown (``readout.md``, or
+``readout_multi.md`` with ``--invariants``). The library is :mod:`siamese.training`; its names
 are also reachable from here for code written against earlier versions.
 """
 
@@ -123,6 +124,8 @@ def main(argv):
     if out_dir:
         paths = write_run(out_dir, model, results, history=info["history"], outputs=f_test, constants=test.c,
                           constant_names=test.constant_names, title=test.name)
+        if "readout" in results:
+            paths.append(_write_text(out_dir, "readout.md", f"{res.markdown()}\n\nf ≈ {res.formula}\n"))
         if test.c is not None:
             paths.append(scatter_invariants(model, test, os.path.join(out_dir, "scatter.png")))
         print(f"wrote {', '.join(os.path.basename(p) for p in paths)} to {out_dir}")
@@ -167,7 +170,17 @@ def _multi(f, train, test, hidden, out_dir, results, tensorboard):
     if out_dir:
         paths = write_run(out_dir, model, results, history=info["history"], outputs=grouped_invariant(model, test.x),
                           constants=test.c, constant_names=test.constant_names, title=test.name)
+        if "readout" in results:
+            paths.append(_write_text(out_dir, "readout_multi.md", results["readout"]["known_invariants"] + "\n"))
         print(f"wrote {', '.join(os.path.basename(p) for p in paths)} to {out_dir}")
+
+
+def _write_text(out_dir, name, text):
+    """``<out_dir>/<name>`` holding ``text`` (the read-out tables as Markdown); returns the path."""
+    path = os.path.join(out_dir, name)
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
 
 
 def run():

@@ -34,7 +34,7 @@ def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "test accuracy" in out.stdout and "| degree |" in out.stdout
     res = check_run_folder(tmp_path / "o", ["model.keras", "results.json", "invariant.png", "training.png",
-                                            "scatter.png"])
+                                            "scatter.png", "readout.md"])
     assert res["metrics"]["test_accuracy"] == pytest.approx(printed_number(out.stdout, "test accuracy "), abs=6e-5)
     assert res["readout"]["f"]["formula"] in out.stdout and res["data"]["test"]["groups"] == 60
     assert res["flags"]["hidden"] == ["8"] and len(res["history"]["val_rho"]) == 2
