@@ -194,7 +194,7 @@ def write(rows, out_dir):
 
 
 def define_flags():
-    flags.DEFINE_bool("quick", False, "pendulum control only, small search (for the tests)")
+    flags.DEFINE_bool("quick", False, "pendulum control only, small search over square, cos, sin (for the tests)")
     flags.DEFINE_string("out_dir", "results/symbolic_readout", "where results.csv/.json/.md go")
     flags.DEFINE_list("systems", list(CONTROLS), f"control systems, from {list(CONTROLS)}")
     flags.DEFINE_enum("fit", "affine", ["affine", "gradient", "both"], "symbolic fit(s) to run")
@@ -215,7 +215,8 @@ def main(argv):
     options = {"time_budget": FLAGS.time_budget, "threads": FLAGS.threads}
     systems = FLAGS.systems
     if FLAGS.quick:
-        systems, options = ["pendulum"], dict(options, time_budget=10.0, population=200, generations=40)
+        systems = ["pendulum"]
+        options = dict(options, time_budget=10.0, population=200, generations=40, functions=("square", "cos", "sin"))
     rows = run_controls(systems, fits, options, FLAGS.seed)
     if FLAGS.trained:
         rows += run_trained(FLAGS.trained_system, FLAGS.trained_steps, fits, options, FLAGS.seed)
