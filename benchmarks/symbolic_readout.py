@@ -209,11 +209,11 @@ def define_flags():
 def main(argv):
     del argv
     fits = ["affine", "gradient"] if FLAGS.fit == "both" else [FLAGS.fit]
-    unknown = sorted(set(FLAGS.systems) - set(CONTROLS))
+    systems = [s for s in FLAGS.systems if s]  # --systems= (empty) runs no control, e.g. with --trained
+    unknown = sorted(set(systems) - set(CONTROLS))
     if unknown:
         raise app.UsageError(f"unknown systems {unknown}; choose from {list(CONTROLS)}")
     options = {"time_budget": FLAGS.time_budget, "threads": FLAGS.threads}
-    systems = FLAGS.systems
     if FLAGS.quick:
         systems = ["pendulum"]
         options = dict(options, time_budget=10.0, population=200, generations=40, functions=("square", "cos", "sin"))

@@ -176,7 +176,9 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     ``max_evaluations`` or ``time_budget`` seconds, whichever comes first; it is deterministic for a
     fixed ``seed`` when it ends by generations or evaluations with ``threads=1`` (a run cut by the
     clock, or several threads, may differ from run to run). ``tolerance``: the printed formula is the
-    shortest whose held-out score (R² or alignment) is at least the best minus this.
+    shortest whose held-out score (R² or alignment) is at least the best minus this; formulas that use
+    a function only in its Taylor range (``_sympy_tools.degenerate``) are never chosen. Front members
+    are simplified shortest first, and none is started after 1.5 x ``time_budget`` + 10 s.
     """
     start = time.perf_counter()
     _check_options(fit, time_budget, threads, tolerance, max_length, digits)
@@ -198,11 +200,11 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
                              max_length=max_length, population=population, generations=generations,
                              max_evaluations=max_evaluations, loss=loss)
     candidates = {}
+    few = pick[:300]  # enough to refine a handful of constants, and ten times cheaper than all
     members.sort(key=lambda m: m[1].Length)
     for reg, tree in members:
         if time.perf_counter() - start > 1.5 * time_budget + 10:
             break  # a guard against pathological simplification; the longest members are dropped
-        few = pick[:300]  # enough to refine a handful of constants, and ten times cheaper than all
         for expr in _variants(_operon.tree_to_sympy(reg, tree, symbols), symbols, x[few], f[few],
                               None if g is None else g[few], fit):
             shown = rounded(expr, digits)
