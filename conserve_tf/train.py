@@ -7,7 +7,11 @@
     python -m conserve_tf.train --system=s1 --count --max_invariants=3   # how many invariants?
     python -m conserve_tf.train --system=kepler --objective=ratio --invariants=3 --penalty=logdet \
         --independence=0.02 --scaling=standardize --groups=400 --members=20 --split=group --groups_per_step=100
-    python -m conserve_tf.train --helpfull           # every flag
+    python -m conserve_tf.train --out_dir=runs/s1 --tensorboard   # results folder, TensorBoard logs
+    conservnet-train --helpfull                      # every flag (the installed command is this script)
+
+Every run writes ``model.keras``, ``results.json``, ``invariant.png`` and ``training.png`` to ``--out_dir``
+(default ``runs/conservnet-<UTC time>``; see :func:`conserve_tf.runs.write_run`).
 
 Built-in systems are drawn with ``2 x members`` points per group and split within each group
 (``--split=within``, the paper's protocol: train and test the same size, same constants); ``--split=group``
