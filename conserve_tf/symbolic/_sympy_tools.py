@@ -151,21 +151,24 @@ def prune(core, symbols, x, share: float = 1e-3):
     return sympy.Add(*keep) if 0 < len(keep) < len(terms) else None
 
 
-_PERIODIC = (sympy.sin, sympy.cos, sympy.tan, sympy.tanh, sympy.exp)
+_FUNCTIONS = (sympy.sin, sympy.cos, sympy.tan, sympy.tanh, sympy.exp, sympy.log)
 
 
-def degenerate(expr, symbols, x, spread: float = 0.05) -> bool:
-    """True when a function of ``expr`` is used only in its Taylor range over x: the argument of sin, cos,
-    tan, tanh or exp varies by less than ``spread`` (std), or the argument of log or sqrt by less than
-    ``spread`` relatively (std of log|arg|). 1830·cos(0.0233 x) fitting x²/2 is the typical case."""
+def degenerate(expr, symbols, x, floor: float = 1e-5) -> bool:
+    """True when a function of ``expr`` is used only in its Taylor range over x: its values are a
+    quadratic polynomial of its argument up to a residual share below ``floor`` (1 - R² of that fit).
+    1830·cos(0.0233 x) standing in for x²/2 in S1, 3270·cos(0.036 log|x| + 1.6) for log|x|, are the
+    typical cases; cos θ over θ in (-π, π) is not."""
     for node in sympy.preorder_traversal(expr):
-        if isinstance(node, _PERIODIC):
-            arg = compile_expression(node.args[0], symbols)(x)
-        elif isinstance(node, sympy.log) or (isinstance(node, sympy.Pow) and node.exp == sympy.Rational(1, 2)):
-            with np.errstate(all="ignore"):
-                arg = np.log(np.abs(compile_expression(node.args[0], symbols)(x)))
-        else:
+        is_root = isinstance(node, sympy.Pow) and node.exp in (sympy.Rational(1, 2), sympy.Rational(-1, 2))
+        if not (isinstance(node, _FUNCTIONS) or is_root):
             continue
-        if np.all(np.isfinite(arg)) and np.std(arg) < spread:
+        arg = compile_expression(node.base if is_root else node.args[0], symbols)(x)
+        val = compile_expression(node, symbols)(x)
+        if not (np.all(np.isfinite(arg)) and np.all(np.isfinite(val))) or np.ptp(val) == 0 or np.ptp(arg) == 0:
+            continue
+        design = np.column_stack([np.ones_like(arg), arg, arg ** 2])
+        coef, *_ = np.linalg.lstsq(design, val, rcond=None)
+        if np.sum((design @ coef - val) ** 2) < floor * np.sum((val - val.mean()) ** 2):
             return True
     return False
