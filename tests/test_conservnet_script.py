@@ -23,6 +23,7 @@ def _run(*args, timeout=240):
                           env=ENV, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_script_trains_reports_and_saves(tmp_path):
     path = tmp_path / "s1.keras"
     out = _run("--groups=4", "--members=12", "--epochs=30", "--width=8", "--depth=1", "--log_every=10",
@@ -34,6 +35,7 @@ def test_script_trains_reports_and_saves(tmp_path):
     assert isinstance(model, ConservNet) and model.width == 8
 
 
+@pytest.mark.slow
 def test_script_on_user_csv_without_constants(tmp_path):
     data = make_system("s2", 4, 12, seed=0).replace(c=None, constant_names=None)
     csv = data.save(tmp_path / "mine.csv")
@@ -70,6 +72,7 @@ def test_console_script_help_lists_its_flags():
                                            "--[no]tensorboard:", "--strategy:", "Built-in system"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--epochs=0"], "flag --epochs=0: 0 is not a positive integer"),
     (["--spreader=l3"], "flag --spreader=l3: value should be one of"),
