@@ -140,7 +140,7 @@ def _readouts(model, train, test, k):
     out = {}
     f_train, f_test = predict_groups(model, train), predict_groups(model, test)
     if k > 1 and train.c is not None and test.c is not None:
-        from .invariants import invariant_readout, known_invariants
+        from .invariants import invariant_readout, known_invariants  # delayed, as in _report
 
         table = invariant_readout(f_train.reshape(-1, k), known_invariants(train), f_test.reshape(-1, k),
                                   known_invariants(test))
