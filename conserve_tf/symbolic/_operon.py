@@ -59,7 +59,8 @@ class GradientDirectionLoss:
 
     def gradient(self, tree) -> np.ndarray:
         v = self._op.Evaluate(self.dtable, tree, self.stacked, self.range).astype(np.float64).reshape(self.shape)
-        return ((v[:, 0] - v[:, 1]) / (2 * self.h[:, None])).T
+        with np.errstate(all="ignore"):  # inf - inf of a candidate that overflows: __call__ rejects it
+            return ((v[:, 0] - v[:, 1]) / (2 * self.h[:, None])).T
 
     def __call__(self, rng, individual):
         grad = self.gradient(individual.Genotype)
