@@ -40,11 +40,11 @@ def _matmul_gflops():
 def _fit_step_ms(jit: bool, steps: int):
     import keras
 
-    from conserve_tf import cli
+    from conserve_tf import runs
     from lagrangian.systems import get_system
     from lagrangian.training import build_model, make_dataset
 
-    cli.set_seed(0)
+    runs.set_seed(0)
     system = get_system("kepler")
     x, y = system.training_data(2**15, sigma=0.0, seed=0)
     model = build_model(system, "R")
@@ -61,12 +61,12 @@ def _fit_step_ms(jit: bool, steps: int):
 def _rk4_seconds(jit: bool, n_traj: int, n_steps: int):
     import numpy as np
 
-    from conserve_tf import cli
+    from conserve_tf import runs
     from lagrangian.integrators import RK4Integrator
     from lagrangian.systems import get_system
     from lagrangian.training import build_model
 
-    cli.set_seed(0)
+    runs.set_seed(0)
     system = get_system("kepler")
     model = build_model(system, "R")
     integ = RK4Integrator(model, jit_compile=jit)

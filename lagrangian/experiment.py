@@ -139,7 +139,7 @@ def reproduce(system_name: str, symmetries, epochs: int, steps_per_epoch: int, t
     ``<out_dir>/<system>_<symmetry>.keras`` (the trained network), ``.csv``/``.npz`` (monitors) and
     ``<out_dir>/<system>_*.png``; prints a progress line every tenth of the training.
     """
-    from conserve_tf import cli
+    from conserve_tf.runs import save_model
     from conserve_tf.callbacks import ProgressLog
     from lagrangian.systems import get_system
     from lagrangian.training import train_model
@@ -151,7 +151,7 @@ def reproduce(system_name: str, symmetries, epochs: int, steps_per_epoch: int, t
         log = ProgressLog(every=max(1, epochs // 10), prefix=f"{system_name} {sym}: ")
         model, hist = train_model(system, sym, epochs=epochs, steps_per_epoch=steps_per_epoch, seed=seed,
                                   hidden_units=hidden_units, callbacks=[log])
-        cli.save_model(model, os.path.join(out_dir, f"{system_name}_{sym}.keras"))  # kept for later rollouts
+        save_model(model, os.path.join(out_dir, f"{system_name}_{sym}.keras"))  # kept for later rollouts
         out = evaluate(model, system, t_final, every=every, seed=seed, jit_compile=jit_compile)
         write_monitors(out, os.path.join(out_dir, f"{system_name}_{sym}"))
         results[sym] = out

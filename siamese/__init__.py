@@ -15,8 +15,8 @@ __all__ = ["SiameseNetwork", "build_subnetwork", "make_pairs", "PairSet", "speci
            "invariant_scores", "scatter_invariants", "baseline_rho", "baseline_grid", "DecorrelatedSiamese",
            "train_decorrelated", "multi_readout", "count_siamese_invariants", "correlation_penalty"]
 
-_LAZY = {"SiameseNetwork": "model", "build_subnetwork": "model", "train_siamese": "train",
-         "compile_siamese": "train", "recipe_callbacks": "train", "RECIPES": "train", "readout": "interpret",
+_LAZY = {"SiameseNetwork": "model", "build_subnetwork": "model", "train_siamese": "training",
+         "compile_siamese": "training", "recipe_callbacks": "training", "RECIPES": "training", "readout": "interpret",
          "pattern_match": "interpret", "invariant_scores": "interpret", "scatter_invariants": "interpret",
          "baseline_rho": "baseline", "baseline_grid": "baseline", "DecorrelatedSiamese": "multi",
          "train_decorrelated": "multi", "multi_readout": "multi", "count_siamese_invariants": "multi",

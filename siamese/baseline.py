@@ -15,14 +15,14 @@ import numpy as np
 
 from conserve_tf import metrics
 
+from .training import train_siamese
+
 __all__ = ["baseline_rho", "baseline_grid"]
 
 
 def baseline_grid(train, test, widths=(160, 320), learning_rates=(5e-3, 5e-4, 5e-5), trials: int = 1,
                   depth: int = 2, epochs: int = 100, batch_size: int = 64, seed: int = 0, constant=0) -> list:
     """Every run of the grid: list of dicts (width, learning_rate, trial, train/test accuracy, rho)."""
-    from .train import train_siamese
-
     if test.c is None:
         raise ValueError("baseline_rho needs test data with known constants (c) to score rho against")
     if int(trials) < 1 or int(depth) < 1:

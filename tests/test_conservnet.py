@@ -137,7 +137,7 @@ def test_synthetic_systems_are_fed_unscaled_like_the_published_code(name):
 
 
 def test_save_and_load_reproduce_outputs(tmp_path):
-    from conserve_tf.cli import save_model
+    from conserve_tf.runs import save_model
 
     data = make_system("s2", 4, 10, seed=0)
     model, _ = fit_conservnet(data, steps=3, width=16, depth=2, scaling="standardize", spreader="l1", q=2.0)

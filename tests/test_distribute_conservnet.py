@@ -62,7 +62,7 @@ def test_two_local_workers_finish_with_equal_weights(tmp_path):
     for i in range(2):
         env = {**ENV, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
         cmd = [sys.executable, "-m", "conserve_tf.train", "--strategy=multi_worker", "--groups=4", "--members=10",
-               "--epochs=6", "--log_every=3", "--width=8", "--depth=1", "--degree=0", "--verbose=0",
+               "--epochs=6", "--log_every=3", "--width=8", "--depth=1", "--degree=0", "--verbose=0", "--out_dir=",
                f"--save={tmp_path / f'worker{i}.keras'}"]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = []
@@ -86,7 +86,7 @@ def test_two_local_workers_finish_with_equal_weights(tmp_path):
 def test_killed_training_resumes_to_the_same_step_count(tmp_path):
     backup, model_path = tmp_path / "backup", tmp_path / "model.keras"
     cmd = [sys.executable, "-m", "conserve_tf.train", "--groups=4", "--members=10", "--epochs=400",
-           "--log_every=20", "--width=32", "--depth=2", "--degree=0", "--verbose=0",
+           "--log_every=20", "--width=32", "--depth=2", "--degree=0", "--verbose=0", "--out_dir=",
            f"--backup_dir={backup}", f"--save={model_path}"]
     victim = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180

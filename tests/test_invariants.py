@@ -124,19 +124,22 @@ def test_readout_names_what_each_output_is_made_of():
 
 
 def _script(capsys, *args):
-    """Run conserve_tf.train's main in this process (saves a TensorFlow start-up per call)."""
+    """Run conserve_tf.train's main in this process (saves a TensorFlow start-up per call): its flags are
+    defined for the call and removed afterwards, so other scripts can define theirs in the same process."""
     from absl import flags
 
     from conserve_tf import train as script
 
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["conserve_tf.train", *args])
+    before = set(flags.FLAGS)
+    script.define_flags()
     try:
+        flags.FLAGS(["conserve_tf.train", "--out_dir=", *args])
         capsys.readouterr()
         script.main(["conserve_tf.train"])
         return capsys.readouterr().out
     finally:
-        flags.FLAGS.unparse_flags()
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)
 
 
 def test_script_invariants_and_count(tmp_path, capsys):

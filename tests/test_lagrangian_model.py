@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conserve_tf import cli
+from conserve_tf import runs
 from lagrangian import (HessianGuard, LagrangianNetwork, RK4Integrator, SingularHessianError, euler_lagrange,
                         get_system, relative_deviation)
 from lagrangian.training import build_model, make_dataset
@@ -29,7 +29,7 @@ def test_exact_lagrangian_gives_exact_accelerations(name, kw):
 
 
 def network(system, symmetry, seed, dtype="float64", hidden=32):
-    cli.set_seed(seed)
+    runs.set_seed(seed)
     return build_model(system, symmetry, hidden_units=hidden, dtype=dtype)
 
 
@@ -95,7 +95,7 @@ def test_xla_and_graph_rk4_agree():
 
 def test_paper_initialisation_option():
     system = get_system("kepler")
-    cli.set_seed(0)
+    runs.set_seed(0)
     model = build_model(system, "R", hidden_units=128, init="paper")
     stds = [float(np.std(layer.kernel.numpy())) for layer in (model.d1, model.d2, model.d3)]
     assert stds[1] == pytest.approx(1 / np.sqrt(128), rel=0.05)
@@ -110,7 +110,7 @@ def test_save_load_round_trip(tmp_path):
     system = get_system("two_particle")
     model = network(system, "RT", 5, dtype="float32", hidden=16)
     x = clean_states(system, 8).astype(np.float32)
-    path = cli.save_model(model, str(tmp_path / "m.keras"))
+    path = runs.save_model(model, str(tmp_path / "m.keras"))
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, LagrangianNetwork) and loaded.system == "two_particle"
     assert loaded.symmetry.output_width == 6

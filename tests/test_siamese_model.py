@@ -65,7 +65,7 @@ def test_wider_bottleneck_sums_the_squared_differences():
 
 
 def test_save_and_reload_reproduce_outputs_and_subnetwork(model, tmp_path):
-    from conserve_tf.cli import save_model
+    from conserve_tf.runs import save_model
 
     x = np.random.default_rng(3).normal(size=(9, 2, 4)).astype(np.float32)
     path = save_model(model, str(tmp_path / "snn.keras"))

@@ -60,7 +60,7 @@ def test_penalty_decorrelates_two_neurons():
     """Two neurons that start almost equal (corr ~ 1): a short run with the penalty decorrelates them, the
     same run without it leaves them correlated."""
     from siamese.pairs import make_pairs
-    from siamese.train import compile_siamese
+    from siamese.training import compile_siamese
 
     train = electromagnetism(1500, seed=2)
     pairs = make_pairs(train, seed=0)
