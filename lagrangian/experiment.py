@@ -13,8 +13,7 @@ import os
 
 import numpy as np
 
-__all__ = ["evaluate", "write_monitors", "load_monitors", "plot_rollout", "write_rollout", "final_numbers", "reproduce",
-           "report"]
+__all__ = ["evaluate", "write_monitors", "load_monitors", "plot_rollout", "write_rollout", "final_numbers", "reproduce"]
 
 
 def evaluate(model, system, t_final: float, dt: float = 0.01, every: int = 10, perturbation: float = 1e-3,
@@ -159,30 +158,6 @@ def reproduce(system_name: str, symmetries, epochs: int, steps_per_epoch: int, t
                         **final_numbers(out)}
     plot_rollout(results, system, os.path.join(out_dir, system_name), system_name)
     return numbers
-
-
-def report(title: str, numbers: dict, paper: dict, out_dir: str) -> str:
-    """Markdown table (also written to ``<out_dir>/results.md``) of measured vs paper numbers.
-
-    ``paper``: ``{(symmetry, key): statement}``; rows for every measured key that has a statement.
-    """
-    lines = [f"## {title}", "", "| setup | quantity | this package | paper |", "| --- | --- | --- | --- |"]
-    for sym, nums in numbers.items():
-        for key, val in nums.items():
-            statement = paper.get((sym, key), "")
-            if statement or key in ("final_mse", "epochs", "t_final", "breakdown"):
-                shown = f"{val:.3e}" if isinstance(val, float) else str(val)
-                lines.append(f"| {sym} | {key} | {shown} | {statement} |")
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(out_dir, "results.md"), "w") as fh:
-        fh.write(text)
-    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["setup", "quantity", "value", "paper"])
-        for sym, nums in numbers.items():
-            for key, val in nums.items():
-                writer.writerow([sym, key, val, paper.get((sym, key), "")])
-    return text
 
 
 def write_rollout(model, system, out_dir: str, t_final: float, dt: float = 0.01, every: int = 10,
