@@ -78,6 +78,17 @@ def define_output_flags() -> None:
                          "event files in <out_dir>/tensorboard (view: tensorboard --logdir <out_dir>).")
 
 
+def define_readout_flags() -> None:
+    """``--readout`` (polynomial | symbolic | both | none), ``--readout_seconds`` and ``--readout_functions``."""
+    flags.DEFINE_enum("readout", "polynomial", ["polynomial", "symbolic", "both", "none"],
+                      "Formula read off every output: ridge on polynomial features (the papers'), symbolic "
+                      "regression with Operon (sin, log, 1/r ...; docs/symbolic.md), both, or none.")
+    flags.DEFINE_float("readout_seconds", 35.0, "Search budget of the symbolic read-out, seconds per output.",
+                       lower_bound=1.0)
+    flags.DEFINE_list("readout_functions", ["div", "square", "sin", "cos", "exp", "log", "sqrt"],
+                      "Functions the symbolic read-out may use besides +, -, *.")
+
+
 def out_dir_from_flags(script: str) -> str | None:
     """The ``--out_dir`` to write to: the flag, a fresh ``runs/<script>-...`` when unset, None when empty."""
     value = flags.FLAGS.out_dir

@@ -26,7 +26,8 @@ import time
 from absl import flags
 
 from . import distribute
-from .cli import UsageError, define_output_flags, out_dir_from_flags, quiet_tensorflow, run as run_cli, script_flags
+from .cli import (UsageError, define_output_flags, define_readout_flags, out_dir_from_flags, quiet_tensorflow,
+                  run as run_cli, script_flags)
 from .runs import describe_data, save_model, set_seed, tensorboard_callback, write_results, write_run
 
 FLAGS = flags.FLAGS
@@ -65,6 +66,7 @@ def define_flags():
     flags.DEFINE_integer("log_every", 100, "Optimizer steps per logged epoch (held-out metrics are computed then).",
                          lower_bound=1)
     flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
+    define_readout_flags()
     flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
     flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
     flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or "
@@ -132,8 +134,24 @@ def _report(model, train, test, k):
     return metrics
 
 
+def _verdicts(model, train, test, k, history):
+    """Print and return, per output, whether it is an invariant of the held-out groups (conserve_tf.verdict)."""
+    from .training import predict_groups  # delayed, as in _report
+    from .verdict import verdict_from_outputs
+
+    f_train, f_test = predict_groups(model, train), predict_groups(model, test)
+    out = {}
+    for j in range(k):
+        label = "F" if k == 1 else f"F{j + 1}"
+        spreads = history.history.get("val_relative_spread") if k == 1 else None
+        verdict = verdict_from_outputs(f_test[..., j], f_train[..., j], test_spread_history=spreads)
+        print(f"{label}: {verdict.message}" if verdict.found else f"WARNING, {label}: {verdict.message}")
+        out[label] = verdict.as_dict()
+    return out
+
+
 def _readouts(model, train, test, k):
-    """Print the polynomial read-out of every output (and the known-invariant table for k > 1); return them."""
+    """Print the --readout of every output (and the known-invariant table for k > 1); return them."""
     from . import symbolic  # delayed, as in _report
     from .training import predict_groups
 
@@ -147,16 +165,15 @@ def _readouts(model, train, test, k):
         print("\nknown invariants from the outputs, and what each output is made of (degree-3 polynomials):")
         print(table.markdown())
         out["known_invariants"] = table.markdown()
-    for j in range(k if FLAGS.degree else 0):
-        res = symbolic.polynomial_readout(train.flat(), f_train[..., j].reshape(-1), test.flat(),
-                                          f_test[..., j].reshape(-1), degrees=range(1, FLAGS.degree + 1),
-                                          feature_names=train.feature_names)
+    for j in range(k if FLAGS.readout != "none" else 0):
         name = "F" if k == 1 else f"F{j + 1}"
-        print(f"\npolynomial read-out of {name} (ridge on monomials of the raw inputs):")
-        print(res.markdown())
-        sign = "-" if res.intercept < 0 else "+"
-        print(f"{name} ≈ {res.formula} {sign} {abs(res.intercept):.3g}   (degree {res.degree})")
-        out[name] = {"formula": res.formula, "intercept": res.intercept, "degree": res.degree, "r2_table": res.table}
+        found = symbolic.read_out(FLAGS.readout, name, train.flat(), f_train[..., j].reshape(-1), test.flat(),
+                                  f_test[..., j].reshape(-1), train.feature_names, degree=FLAGS.degree,
+                                  seconds=FLAGS.readout_seconds, functions=FLAGS.readout_functions, seed=FLAGS.seed)
+        if "polynomial" in found:  # the polynomial entries stay where results.json has always had them
+            out[name] = {**found.pop("polynomial"), **found}
+        elif found:
+            out[name] = found
     return out
 
 
@@ -199,7 +216,8 @@ def main(argv):
     k = FLAGS.invariants
     per = " per output, one output after another" if FLAGS.scheme == "sequential" and k > 1 else ""
     print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s")
-    results.update(metrics=_report(model, train, test, k), readout=_readouts(model, train, test, k),
+    results.update(metrics=_report(model, train, test, k), verdict=_verdicts(model, train, test, k, history),
+                   readout=_readouts(model, train, test, k),
                    training_seconds=seconds, optimizer_steps=int(model.optimizer.iterations.numpy()))
     if FLAGS.save:
         print(f"saved model to {save_model(model, FLAGS.save)}")

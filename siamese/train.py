@@ -20,7 +20,7 @@ import time
 from absl import flags, logging
 
 from conserve_tf import distribute
-from conserve_tf.cli import (UsageError, define_output_flags, out_dir_from_flags, quiet_tensorflow, run as run_cli,
+from conserve_tf.cli import (UsageError, define_output_flags, define_readout_flags, out_dir_from_flags, quiet_tensorflow, run as run_cli,
                              script_flags)
 from conserve_tf.runs import describe_data, save_model, tensorboard_callback, write_results, write_run
 
@@ -63,6 +63,7 @@ def define_flags():
     flags.DEFINE_integer("seed", 0, "seed for data, pairs and weights")
     flags.DEFINE_string("save", None, "write the trained model to this .keras path")
     define_output_flags()
+    define_readout_flags()
     flags.DEFINE_integer("verbose", 2, "Keras fit verbosity")
     flags.DEFINE_integer("invariants", 0, "k > 1: a k-neuron bottleneck kept decorrelated (siamese.multi), read out "
                          "against the known invariants; overrides --bottleneck")
@@ -115,16 +116,24 @@ def main(argv):
                    epochs=info["epochs"], training_seconds=seconds)
     if f.save:
         print("saved", save_model(model, f.save))
-    if f.bottleneck == 1:
+    if f.bottleneck == 1 and f.readout in ("polynomial", "both"):
         res = readout(model, train, test, extra_features=EXTRA_FEATURES.get(train.name))
         print(res.markdown())
         print("f ≈", res.formula)
         results["readout"] = {"f": {"formula": res.formula, "intercept": res.intercept, "degree": res.degree,
                                     "r2_table": res.table}}
+    if f.bottleneck == 1 and f.readout in ("symbolic", "both"):
+        from conserve_tf.symbolic import read_out  # delayed: pyoperon and sympy load only when asked for
+
+        x_tr, x_te = train.flat()[:20_000], test.flat()[:5_000]
+        found = read_out("symbolic", "f", x_tr, model.invariant(x_tr).reshape(-1), x_te,
+                         model.invariant(x_te).reshape(-1), train.feature_names, seconds=f.readout_seconds,
+                         functions=f.readout_functions, seed=f.seed)
+        results.setdefault("readout", {}).setdefault("f", {}).update(found)
     if out_dir:
         paths = write_run(out_dir, model, results, history=info["history"], outputs=f_test, constants=test.c,
                           constant_names=test.constant_names, title=test.name)
-        if "readout" in results:
+        if "formula" in results.get("readout", {}).get("f", {}):
             paths.append(_write_text(out_dir, "readout.md", f"{res.markdown()}\n\nf ≈ {res.formula}\n"))
         if test.c is not None:
             paths.append(scatter_invariants(model, test, os.path.join(out_dir, "scatter.png")))

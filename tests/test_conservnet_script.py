@@ -67,6 +67,22 @@ def test_script_out_dir_and_tensorboard(tmp_path):
 
 
 @pytest.mark.slow
+def test_script_symbolic_readout_and_verdict(tmp_path):
+    """--readout=both prints and saves the polynomial and the symbolic formula; the verdict is always given."""
+    out = _run("--groups=4", "--members=12", "--epochs=20", "--width=8", "--depth=1", "--log_every=10",
+               "--degree=2", "--verbose=0", "--readout=both", "--readout_seconds=2", "--readout_functions=square",
+               f"--out_dir={tmp_path / 'run'}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = check_run_folder(tmp_path / "run", ["results.json"])
+    formula = res["readout"]["F"]["symbolic"]["formula"]
+    assert f"g = {formula}" in out.stdout and "symbolic read-out of F" in out.stdout
+    assert res["readout"]["F"]["formula"] in out.stdout  # the polynomial one stays where it was
+    assert res["verdict"]["F"]["message"] in out.stdout and isinstance(res["verdict"]["F"]["found"], bool)
+    bad = _run("--readout=sparse", "--epochs=1")
+    assert bad.returncode != 0 and "flag --readout=sparse: value should be one of" in bad.stderr
+
+
+@pytest.mark.slow
 def test_console_script_help_lists_its_flags():
     assert_help_lists("conservnet-train", ("--system:", "--data:", "--out_dir:",
                                            "--[no]tensorboard:", "--strategy:", "Built-in system"))

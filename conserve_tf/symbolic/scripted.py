@@ -1,0 +1,44 @@
+"""The read-out a script prints: polynomial, symbolic or both, of one learned scalar F.
+
+:func:`read_out` runs the chosen read-outs of F (N,) on inputs x (N, F) (train and held-out), prints
+each in a few lines and returns a JSON-ready dictionary for ``results.json``. The ConservNet and
+Siamese scripts call it for every output under ``--readout=polynomial|symbolic|both``.
+"""
+
+from __future__ import annotations
+
+from .polynomial import polynomial_readout
+from .regression import DEFAULT_FUNCTIONS, symbolic_readout
+
+__all__ = ["READOUTS", "read_out"]
+
+READOUTS = ("polynomial", "symbolic", "both", "none")
+
+
+def read_out(kind: str, name: str, x_train, f_train, x_test, f_test, feature_names, degree: int = 4,
+             extra_features=None, seconds: float = 35.0, functions=DEFAULT_FUNCTIONS, seed: int = 0,
+             print_fn=print) -> dict:
+    """Run the read-outs ``kind`` (one of :data:`READOUTS`) of output ``name``; returns what was found.
+
+    Polynomial: ridge on monomials up to ``degree`` (with ``extra_features`` columns such as 1/r), the
+    R² table and the formula of the chosen degree. Symbolic: Operon with ``functions``, at most about
+    ``seconds`` of search, F ≈ a·g(x) + b with the printed g the simplest of the front.
+    """
+    if kind not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {kind!r}")
+    out = {}
+    if kind in ("polynomial", "both") and degree > 0:
+        res = polynomial_readout(x_train, f_train, x_test, f_test, degrees=range(1, int(degree) + 1),
+                                 feature_names=feature_names, extra_features=extra_features)
+        sign = "-" if res.intercept < 0 else "+"
+        print_fn(f"\npolynomial read-out of {name} (ridge on monomials of the raw inputs):\n{res.markdown()}")
+        print_fn(f"{name} ≈ {res.formula} {sign} {abs(res.intercept):.3g}   (degree {res.degree})")
+        out["polynomial"] = {"formula": res.formula, "intercept": res.intercept, "degree": res.degree,
+                             "r2_table": res.table}
+    if kind in ("symbolic", "both"):
+        res = symbolic_readout(x_train, f_train, x_test, f_test, feature_names=feature_names, functions=functions,
+                               time_budget=seconds, seed=seed)
+        print_fn(f"\nsymbolic read-out of {name} (Operon, {name} ≈ a·g + b; {res.seconds:.0f} s):")
+        print_fn(f"g = {res.formula}   (held-out R² {res.r2_test:.5f}; a = {res.scale:.4g}, b = {res.offset:.4g})")
+        out["symbolic"] = res.as_dict()
+    return out
