@@ -150,3 +150,10 @@ def test_benchmark_quick(tmp_path):
     assert [r["method"] for r in rows] == ["polynomial", "symbolic-affine"]
     assert rows[1]["passed"] and rows[1]["formula"] == "omega**2 - 2*cos(theta)"
     assert (tmp_path / "results.md").read_text().count("| pendulum |") == 2
+
+
+def test_large_offset_small_variation_is_read():
+    # a trained F is often a big constant plus a small variation; Operon's float32 would lose it unstandardized
+    x, c, _ = pendulum()
+    res = symbolic_readout(x, 1000.0 + 1e-5 * c, feature_names=NAMES, seed=0, functions=("square", "cos"), **SMALL)
+    assert res.formula == "omega**2 - 2*cos(theta)" and res.r2_test > 0.99999

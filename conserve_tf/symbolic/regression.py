@@ -196,7 +196,10 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     pick = np.random.default_rng(seed).permutation(x.shape[0])[:int(max_samples)]
     # 256 samples carry the direction objective: its cost per candidate is 2F evaluations of each sample
     loss = _operon.GradientDirectionLoss(x[pick[:256]], g[pick[:256]]) if fit == "gradient" else None
-    members = _operon.search(fit, primitives, x[pick], f[pick], seed=seed, threads=threads, time_budget=time_budget,
+    # Operon computes in float32: a learned F is often a large constant plus a small variation, which
+    # float32 would round away, so the search sees F standardized (the affine map is refit below)
+    f_search = (f[pick] - f.mean()) / f.std()
+    members = _operon.search(fit, primitives, x[pick], f_search, seed=seed, threads=threads, time_budget=time_budget,
                              max_length=max_length, population=population, generations=generations,
                              max_evaluations=max_evaluations, loss=loss)
     candidates = {}
