@@ -199,6 +199,7 @@ def define_flags():
     flags.DEFINE_list("systems", list(CONTROLS), f"control systems, from {list(CONTROLS)}")
     flags.DEFINE_enum("fit", "affine", ["affine", "gradient", "both"], "symbolic fit(s) to run")
     flags.DEFINE_float("time_budget", 35.0, "seconds of Operon search per read-out")
+    flags.DEFINE_float("tolerance", 1e-4, "parsimony: shortest formula within this of the best held-out score")
     flags.DEFINE_integer("threads", 1, "Operon threads (1: deterministic, and the machine is shared)")
     flags.DEFINE_integer("seed", 0, "data and search seed")
     flags.DEFINE_bool("trained", False, "also read out a trained ConservNet")
@@ -213,7 +214,7 @@ def main(argv):
     unknown = sorted(set(systems) - set(CONTROLS))
     if unknown:
         raise app.UsageError(f"unknown systems {unknown}; choose from {list(CONTROLS)}")
-    options = {"time_budget": FLAGS.time_budget, "threads": FLAGS.threads}
+    options = {"time_budget": FLAGS.time_budget, "threads": FLAGS.threads, "tolerance": FLAGS.tolerance}
     if FLAGS.quick:
         systems = ["pendulum"]
         options = dict(options, time_budget=10.0, population=200, generations=40, functions=("square", "cos", "sin"))
