@@ -8,7 +8,8 @@ S is the spread over the members of a group: the population standard deviation (
 practice, ``spread="std"``) or the variance (``"var"``, the loss as printed and the published
 code's choice). ε, the *spreader*, is uniform in a ball of radius R (``spreader="l2"``, or the
 ``"l1"``/``"linf"`` balls of appendix H.2), fresh at every optimizer step and keyed to
-(seed, step, group id), see :mod:`conserve_tf.spreaders`.
+(seed, step, group id), see :mod:`conserve_tf.spreaders`; ``radial="uniform"`` draws the L2 radius
+uniform in [0, R] as the published code does (default ``"volume"``: uniform in the ball).
 
 Batches are whole groups: ``x`` of shape (G, M, F), optionally with the global group ids (G,) as the
 second element of the batch (what ``fit`` calls ``y``); without them the groups of a batch are
@@ -31,7 +32,7 @@ import tensorflow as tf
 from .distribute import BuiltModelMixin
 from .losses import (NOISE_TERMS, PENALTIES, PENALTY_FNS, gradient_cosine_penalty, gradient_logdet_penalty,
                      nv_loss_terms, within_group_ratio)
-from .spreaders import BALLS, ball_noise
+from .spreaders import BALLS, RADIAL_LAWS, ball_noise
 
 __all__ = ["ConservNet", "NOISE_TERMS", "OBJECTIVES", "PENALTIES", "nv_loss_terms", "within_group_ratio",
            "gradient_cosine_penalty", "gradient_logdet_penalty"]
@@ -78,7 +79,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
                  q: float = 1.0, r: float = 1.0, spread: str = "std", spreader: str = "l2",
                  scale=None, offset=None, seed: int = 0, independence: float = 1.0, penalty: str = "cos2",
                  towers: bool = False, project_noise: bool = False, noise_term: str = "total",
-                 objective: str = "nv", penalty_samples: int | None = None, **kwargs):
+                 objective: str = "nv", penalty_samples: int | None = None, radial: str = "volume", **kwargs):
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
             raise ValueError(f"width, depth and outputs must be >= 1, got {width}, {depth}, {outputs}")
@@ -94,6 +95,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         if penalty_samples is not None and (isinstance(penalty_samples, bool) or int(penalty_samples) < 1):
             raise ValueError(f"penalty_samples must be a positive integer or None, got {penalty_samples!r}")
+        if radial not in RADIAL_LAWS or (radial == "uniform" and spreader != "l2"):
+            raise ValueError(f"radial must be one of {RADIAL_LAWS} ('uniform' with the l2 spreader only), got {radial!r}")
         if penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
         if not (q > 0 and r > 0):
@@ -108,7 +111,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
         self.q, self.r, self.spread, self.spreader, self.seed = float(q), float(r), spread, spreader, int(seed)
         self.independence, self.penalty, self.towers = float(independence), penalty, bool(towers)
         self.project_noise, self.noise_term = bool(project_noise), noise_term
-        self.objective = objective
+        self.objective, self.radial = objective, radial
         self.penalty_samples = None if penalty_samples is None else int(penalty_samples)
         self.stage = None  # None: all outputs train jointly; j: only output j (towers of outputs < j frozen)
         self.scale = None if scale is None else [float(v) for v in scale]
@@ -248,7 +251,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
             inputs = xs
         else:
             eps = ball_noise((None, members, n_features), self.r, self.spreader, self.seed, step, group_ids,
-                             dtype=xs.dtype)
+                             dtype=xs.dtype, radial=self.radial)
             if self.project_noise and self.stage:
                 eps = self._level_set_noise(xs, eps, n_features)
             inputs = tf.concat([xs, xs + eps], axis=0)  # one pass for clean and noised inputs
@@ -334,5 +337,5 @@ class ConservNet(BuiltModelMixin, keras.Model):
                       offset=self.offset, seed=self.seed, independence=self.independence, penalty=self.penalty,
                       towers=self.towers, project_noise=self.project_noise,
                       noise_term=self.noise_term, objective=self.objective,
-                      penalty_samples=self.penalty_samples)
+                      penalty_samples=self.penalty_samples, radial=self.radial)
         return config
