@@ -32,6 +32,7 @@ import tensorflow as tf
 from .distribute import BuiltModelMixin
 from .losses import (NOISE_TERMS, PENALTIES, PENALTY_FNS, gradient_cosine_penalty, gradient_logdet_penalty,
                      nv_loss_terms, within_group_ratio)
+from . import schedules  # noqa: F401  (registers the recipes' schedules, so saved optimizers load)
 from .spreaders import BALLS, RADIAL_LAWS, ball_noise
 
 __all__ = ["ConservNet", "NOISE_TERMS", "OBJECTIVES", "PENALTIES", "nv_loss_terms", "within_group_ratio",

@@ -26,6 +26,7 @@ from .callbacks import standard_callbacks
 from .metrics import InvariantMetrics, invariant_report
 from .model import ConservNet
 from .scaling import input_scaling
+from .schedules import HoldThenCosine
 
 __all__ = ["RECIPES", "SCHEDULES", "HoldThenCosine", "recipe_settings", "as_dataset", "build_conservnet", "fit_conservnet", "predict_groups", "evaluate_invariant"]
 
@@ -41,32 +42,6 @@ RECIPES = {
 
 
 SCHEDULES = ("cosine", "constant", "hold_cosine")
-
-
-@keras.saving.register_keras_serializable(package="conserve_tf")
-class HoldThenCosine(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warm-up over ``warmup_steps``, constant ``peak`` until ``total_steps - decay_steps``, then a
-    cosine decay to ``final`` at ``total_steps`` (constant ``final`` after it).
-
-    The constant part lets a run sit out the plateau before the invariant appears at full learning rate;
-    a cosine decay over the whole budget has already slowed down by then when the budget is short.
-    """
-
-    def __init__(self, peak: float, total_steps: int, decay_steps: int, final: float, warmup_steps: int = 0):
-        self.peak, self.final = float(peak), float(final)
-        self.total_steps, self.decay_steps, self.warmup_steps = int(total_steps), int(decay_steps), int(warmup_steps)
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        warm = tf.minimum(1.0, (step + 1.0) / max(self.warmup_steps, 1))
-        start = float(self.total_steps - self.decay_steps)
-        t = tf.clip_by_value((step - start) / max(self.decay_steps, 1), 0.0, 1.0)
-        cos = self.final + 0.5 * (self.peak - self.final) * (1.0 + tf.cos(np.pi * t))
-        return warm * cos
-
-    def get_config(self):
-        return {"peak": self.peak, "total_steps": self.total_steps, "decay_steps": self.decay_steps,
-                "final": self.final, "warmup_steps": self.warmup_steps}
 
 
 def as_dataset(data, groups_per_step: int | None = None, shuffle: bool = True, seed: int = 0,
@@ -110,7 +85,7 @@ def recipe_settings(recipe: str = "fast", scaling: str | None = None, **model_kw
     return (RECIPES[recipe]["scaling"] if scaling is None else scaling), {**RECIPES[recipe]["model"], **model_kwargs}
 
 
-def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", learning_rate: float | None = None,
+def fit_conservnet(train, test=None, steps: int = 1500, recipe: str = "fast", learning_rate: float | None = None,
                    groups_per_step: int | None = -1, scaling: str | None = None, eval_every: int = 0,
                    steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
                    model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,
