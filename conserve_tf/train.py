@@ -1,6 +1,6 @@
 """Train ConservNet on a built-in system or on your own grouped data, then report and read out the formula.
 
-    python -m conserve_tf.train                      # S1 (20, 100), the default recipe, 1500 steps
+    python -m conserve_tf.train                      # S1 (20, 100), the default recipe, 4000 steps
     python -m conserve_tf.train --system=kepler --epochs=2000 --save=kepler.keras
     python -m conserve_tf.train --data=my.csv --group_column=run --constant_columns=
     python -m conserve_tf.train --system=kepler --invariants=2   # two outputs trained jointly
@@ -37,7 +37,7 @@ flags.DEFINE_integer("members", 100, "Members M per group of a built-in system (
 flags.DEFINE_enum("split", "within", ["within", "group"], "Hold out members of every group, or whole groups.")
 flags.DEFINE_float("test_fraction", 0.5, "Fraction held out for testing.", lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_float("noise", 0.0, "Measurement noise: add N(0, noise) to the inputs (Fig. 3a).", lower_bound=0.0)
-flags.DEFINE_integer("epochs", 1500, "Passes over the training groups (fast recipe: optimizer steps).", lower_bound=1)
+flags.DEFINE_integer("epochs", 4000, "Passes over the training groups (fast recipe: optimizer steps).", lower_bound=1)
 flags.DEFINE_enum("recipe", "fast", ["fast", "paper"],
                   "fast: all groups per step, ratio objective, standardized inputs, 3 x 128 Mish, Adam 1e-3 held then "
                   "cosine-decayed over the last 30% of steps; paper: the published code (one group per step, Adam 5e-5, "

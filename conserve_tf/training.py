@@ -7,7 +7,7 @@ Two recipes (``recipe=``, :data:`RECIPES`); arguments given explicitly override 
   objective (``objective="ratio"``, no spreading noise, Q or R); inputs scaled by the paper's factors
   (``scaling="auto"``: the system's own factors, else 0.1 for a variable beyond 10); 3 hidden layers of
   128 Mish units; Adam at 1e-3 held constant, then a cosine decay to 1e-5 over the last 30 % of the
-  steps (:class:`HoldThenCosine`), so a short budget is not spent at a decayed rate.
+  steps (:class:`HoldThenCosine`), so a short budget is not spent at a decayed rate; 4000 steps by default.
 * ``"paper"``: the published code's recipe: one group per optimizer step, Adam at 5e-5, constant; the
   NV loss with the variance as the spread, the L2 spreader's radius uniform in [0, R], R = Q = 1;
   4 hidden layers of 320 Mish units.
@@ -85,7 +85,7 @@ def recipe_settings(recipe: str = "fast", scaling: str | None = None, **model_kw
     return (RECIPES[recipe]["scaling"] if scaling is None else scaling), {**RECIPES[recipe]["model"], **model_kwargs}
 
 
-def fit_conservnet(train, test=None, steps: int = 1500, recipe: str = "fast", learning_rate: float | None = None,
+def fit_conservnet(train, test=None, steps: int = 4000, recipe: str = "fast", learning_rate: float | None = None,
                    groups_per_step: int | None = -1, scaling: str | None = None, eval_every: int = 0,
                    steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
                    model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,
