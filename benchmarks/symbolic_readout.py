@@ -5,25 +5,30 @@ noise of 1e-3 x its std, on inputs drawn by the package's own generators. A read
 formula has exactly the true terms and every coefficient ratio is within 1 % of the true one.
 
     python -m benchmarks.symbolic_readout [--quick] [--out_dir=results/symbolic_readout]
-        [--systems=s1,s2,...] [--fit=affine|gradient|both] [--time_budget=40] [--threads=1]
+        [--systems=s1,s2,...] [--fit=affine|gradient|both] [--time_budget=35] [--threads=1]
+        [--tolerance=1e-4] [--seed=0]
         [--trained --trained_system=double_pendulum --trained_steps=2000]
 
 ``--trained`` also trains a ConservNet (``conserve_tf.fit_conservnet``) and reads its output F with both
-fits (∇F from ``keras_input_gradient``). Writes results.csv/.json/.md into out_dir.
+fits (∇F from ``keras_input_gradient``). Writes into out_dir, through ``benchmarks.harness``:
+results.csv/.md/.json (one row per read-out: its held-out R², with formula, term check and seconds in
+the note; the paper gives no such numbers), readouts.csv (every column of every read-out) and
+fronts.json (the Pareto front of each symbolic search).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 
 import numpy as np
 import sympy
-from absl import app, flags
 
-FLAGS = flags.FLAGS
+from benchmarks import harness
+
 SIZE = {"groups": 20, "members": 100}
+READOUT_COLUMNS = ("system", "kind", "method", "r2_test", "alignment_test", "seconds", "exact_terms",
+                   "max_ratio_error", "passed", "formula", "true")
 
 
 def _cn(name):
@@ -171,60 +176,65 @@ def _print(row):
           f"pass={row['passed']}  {row['formula']}", flush=True)
 
 
+def _result_row(row):
+    """One row of the results table: the held-out R² of one read-out, its formula and check in the note."""
+    err = row["max_ratio_error"]
+    err = "-" if err is None or np.isnan(err) else f"{err:.2e}"
+    check = "" if row["passed"] is None else (f"passed {row['passed']} (terms exact {row['exact_terms']}, "
+                                              f"max ratio error {err}), ")
+    return {"quantity": f"{row['system']} {row['method']}: held-out R²", "paper": None, "ours": row["r2_test"],
+            "note": f"R² {row['r2_test']:.6f}; {check}{row['seconds']:.1f} s, `{row['formula']}`"}
+
+
 def write(rows, out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    keys = ["system", "kind", "method", "r2_test", "alignment_test", "seconds", "exact_terms", "max_ratio_error",
-            "passed", "formula", "true"]
-    table = [{k: r.get(k) for k in keys} for r in rows]
-    with open(os.path.join(out_dir, "results.csv"), "w", newline="") as fh:
-        writer = csv.DictWriter(fh, keys)
-        writer.writeheader()
-        writer.writerows(table)
-    with open(os.path.join(out_dir, "results.json"), "w") as fh:
-        json.dump({"rows": table, "fronts": {f"{r['system']}/{r['method']}": r["result"].as_dict()
-                                             for r in rows if r["result"] is not None}}, fh, indent=1)
-    md = ["| system | method | held-out R² | seconds | terms exact | max ratio error | formula |",
-          "| --- | --- | --- | --- | --- | --- | --- |"]
-    for r in table:
-        err = "-" if r["max_ratio_error"] is None or np.isnan(r["max_ratio_error"]) else f"{r['max_ratio_error']:.2e}"
-        md.append(f"| {r['system']} | {r['method']} | {r['r2_test']:.6f} | {r['seconds']:.1f} | "
-                  f"{'-' if r['exact_terms'] is None else r['exact_terms']} | {err} | `{r['formula']}` |")
-    with open(os.path.join(out_dir, "results.md"), "w") as fh:
-        fh.write("\n".join(md) + "\n")
+    """results.csv/.md/.json (one row per read-out), readouts.csv (every column) and fronts.json."""
+    harness.write_csv(os.path.join(out_dir, "readouts.csv"), READOUT_COLUMNS,
+                      [[r.get(k) for k in READOUT_COLUMNS] for r in rows])
+    with open(os.path.join(out_dir, "fronts.json"), "w") as fh:
+        json.dump({f"{r['system']}/{r['method']}": r["result"].as_dict() for r in rows if r["result"] is not None},
+                  fh, indent=1)
+    harness.write_results(out_dir, "symbolic_readout", [_result_row(r) for r in rows],
+                          title="Polynomial versus symbolic read-out of invariants (no paper numbers)",
+                          notes="Controls pass when the formula has exactly the true terms and every coefficient "
+                                "ratio is within 1 %. readouts.csv holds every column, fronts.json the Pareto "
+                                "fronts of the symbolic searches.")
+
+
+def benchmark(quick: bool, out_dir: str, systems=tuple(CONTROLS), fit: str = "affine", time_budget: float = 35.0,
+              threads: int = 1, tolerance: float = 1e-4, trained: bool = False,
+              trained_system: str = "double_pendulum", trained_steps: int = 2000, seed: int = 0) -> list:
+    """Read out each control (and with ``trained`` a trained ConservNet); returns one dict per read-out."""
+    from conserve_tf import cli
+
+    fits = ["affine", "gradient"] if fit == "both" else [fit]
+    systems = [s for s in systems if s]  # --systems= (empty) runs no control, e.g. with --trained
+    unknown = sorted(set(systems) - set(CONTROLS))
+    if unknown:
+        raise cli.UsageError(f"unknown systems {unknown}; choose from {list(CONTROLS)}")
+    options = {"time_budget": time_budget, "threads": threads, "tolerance": tolerance}
+    if quick:
+        systems = ["pendulum"]
+        options = dict(options, time_budget=10.0, population=200, generations=40, functions=("square", "cos", "sin"))
+    rows = run_controls(systems, fits, options, seed)
+    if trained:
+        rows += run_trained(trained_system, trained_steps, fits, options, seed)
+    write(rows, out_dir)
+    return rows
 
 
 def define_flags():
-    flags.DEFINE_bool("quick", False, "pendulum control only, small search over square, cos, sin (for the tests)")
-    flags.DEFINE_string("out_dir", "results/symbolic_readout", "where results.csv/.json/.md go")
+    """The read-out's own absl flags (``--quick``, ``--out_dir`` and ``--seed`` come from the harness)."""
+    from absl import flags
+
     flags.DEFINE_list("systems", list(CONTROLS), f"control systems, from {list(CONTROLS)}")
     flags.DEFINE_enum("fit", "affine", ["affine", "gradient", "both"], "symbolic fit(s) to run")
     flags.DEFINE_float("time_budget", 35.0, "seconds of Operon search per read-out")
     flags.DEFINE_float("tolerance", 1e-4, "parsimony: shortest formula within this of the best held-out score")
     flags.DEFINE_integer("threads", 1, "Operon threads (1: deterministic, and the machine is shared)")
-    flags.DEFINE_integer("seed", 0, "data and search seed")
     flags.DEFINE_bool("trained", False, "also read out a trained ConservNet")
     flags.DEFINE_string("trained_system", "double_pendulum", "system of the trained read-out")
     flags.DEFINE_integer("trained_steps", 2000, "ConservNet training steps for --trained")
 
 
-def main(argv):
-    del argv
-    fits = ["affine", "gradient"] if FLAGS.fit == "both" else [FLAGS.fit]
-    systems = [s for s in FLAGS.systems if s]  # --systems= (empty) runs no control, e.g. with --trained
-    unknown = sorted(set(systems) - set(CONTROLS))
-    if unknown:
-        raise app.UsageError(f"unknown systems {unknown}; choose from {list(CONTROLS)}")
-    options = {"time_budget": FLAGS.time_budget, "threads": FLAGS.threads, "tolerance": FLAGS.tolerance}
-    if FLAGS.quick:
-        systems = ["pendulum"]
-        options = dict(options, time_budget=10.0, population=200, generations=40, functions=("square", "cos", "sin"))
-    rows = run_controls(systems, fits, options, FLAGS.seed)
-    if FLAGS.trained:
-        rows += run_trained(FLAGS.trained_system, FLAGS.trained_steps, fits, options, FLAGS.seed)
-    write(rows, FLAGS.out_dir)
-    print(f"wrote {FLAGS.out_dir}/results.csv, results.json, results.md")
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    harness.main("symbolic_readout", benchmark, define_flags)

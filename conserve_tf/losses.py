@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .spreaders import BALLS, ball_noise
+from .spreaders import BALLS, RADIAL_LAWS, ball_noise
 
 __all__ = ["GroupLoss", "NVLoss", "VarianceLoss", "WithinGroupRatio", "get", "OBJECTIVES", "NOISE_TERMS",
            "nv_loss_terms", "within_group_ratio", "decorrelating_map", "level_set_noise"]
@@ -166,7 +166,8 @@ class NVLoss(GroupLoss):
     """Eq. (1): mean over groups of S_j F(x_ij) + |Q - S_j F(x_ij + ε_ij)|; terms (spread, noise).
 
     ``spread``: "std" (the paper's practice) or "var" (the loss as printed). ``spreader``: the ball ε is
-    uniform in ("l2", or appendix H.2's "l1", "linf") of radius ``r``; ε is fresh at every optimizer step,
+    uniform in ("l2", or appendix H.2's "l1", "linf") of radius ``r``; ``radial="uniform"`` draws the L2
+    radius uniform in [0, R] as the published code does ("volume": uniform in the ball); ε is fresh at every optimizer step,
     keyed to (``seed``, step, group id). ``noise_term``: see :func:`nv_loss_terms`. ``project_noise``: in
     stage j of the one-output-at-a-time scheme, ε is projected off the input gradients of the frozen
     outputs 0..j-1 (:func:`level_set_noise`), so a function of them pays the full |Q - S| term.
@@ -175,7 +176,7 @@ class NVLoss(GroupLoss):
     name, term_names = "nv", ("spread", "noise")
 
     def __init__(self, q: float = 1.0, r: float = 1.0, spread: str = "std", spreader: str = "l2",
-                 noise_term: str = "total", seed: int = 0, project_noise: bool = False):
+                 noise_term: str = "total", seed: int = 0, project_noise: bool = False, radial: str = "volume"):
         if not (q > 0 and r > 0):
             raise ValueError(f"Q and R must be positive, got Q={q}, R={r}")
         if spread not in SPREADS:
@@ -184,12 +185,15 @@ class NVLoss(GroupLoss):
             raise ValueError(f"spreader (the noise ball) must be one of {BALLS}, got {spreader!r}")
         if noise_term not in NOISE_TERMS:
             raise ValueError(f"noise_term must be one of {NOISE_TERMS}, got {noise_term!r}")
+        if radial not in RADIAL_LAWS or (radial == "uniform" and spreader != "l2"):
+            raise ValueError(f"radial must be one of {RADIAL_LAWS} ('uniform' with the l2 spreader only), got {radial!r}")
+        self.radial = radial
         self.q, self.r, self.spread, self.spreader = float(q), float(r), spread, spreader
         self.noise_term, self.seed, self.project_noise = noise_term, int(seed), bool(project_noise)
 
     def perturbed_inputs(self, model, xs, group_ids, step):
         eps = ball_noise((None, xs.shape[1] if xs.shape[1] is not None else tf.shape(xs)[1], xs.shape[-1]),
-                         self.r, self.spreader, self.seed, step, group_ids, dtype=xs.dtype)
+                         self.r, self.spreader, self.seed, step, group_ids, dtype=xs.dtype, radial=self.radial)
         if self.project_noise and model.stage:
             eps = level_set_noise(lambda flat: model.network(flat, model.stage), xs, eps)
         return xs + eps
@@ -199,7 +203,7 @@ class NVLoss(GroupLoss):
 
     def get_config(self):
         return dict(q=self.q, r=self.r, spread=self.spread, spreader=self.spreader, noise_term=self.noise_term,
-                    seed=self.seed, project_noise=self.project_noise)
+                    seed=self.seed, project_noise=self.project_noise, radial=self.radial)
 
 
 @keras.saving.register_keras_serializable(package="conserve_tf")

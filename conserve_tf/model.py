@@ -20,28 +20,29 @@ import numpy as np
 import tensorflow as tf
 
 from . import losses, penalties
+from . import schedules  # noqa: F401  (registers the recipes' learning-rate schedules, so saved optimizers load)
 from .distribute import BuiltModelMixin
 
 __all__ = ["ConservNet", "OPTION_NAMES", "objectives_from_options"]
 
 #: keyword arguments that build the objective and penalty (the scripts' flags); see objectives_from_options
-OPTION_NAMES = ("q", "r", "spread", "spreader", "noise_term", "seed", "project_noise", "independence",
+OPTION_NAMES = ("q", "r", "spread", "spreader", "radial", "noise_term", "seed", "project_noise", "independence",
                 "penalty_samples")
 
 
 def objectives_from_options(objective="nv", penalty="cos2", q: float = 1.0, r: float = 1.0, spread: str = "std",
-                            spreader: str = "l2", noise_term: str = "total", seed: int = 0,
+                            spreader: str = "l2", radial: str = "volume", noise_term: str = "total", seed: int = 0,
                             project_noise: bool = False, independence: float = 1.0,
                             penalty_samples: int | None = None):
     """(objective, penalty) objects from flat options, the way the scripts' flags name them.
 
-    ``objective``: "nv" (then q, r, spread, spreader, noise_term, seed, project_noise build
+    ``objective``: "nv" (then q, r, spread, spreader, radial, noise_term, seed, project_noise build
     :class:`~conserve_tf.losses.NVLoss`), "variance", "ratio", or a :class:`~conserve_tf.losses.GroupLoss`.
     ``penalty``: "cos2" or "logdet" with weight ``independence`` and ``penalty_samples`` points, or an object.
     """
     if isinstance(objective, str) and objective == "nv":
-        objective = losses.NVLoss(q=q, r=r, spread=spread, spreader=spreader, noise_term=noise_term, seed=seed,
-                                  project_noise=project_noise)
+        objective = losses.NVLoss(q=q, r=r, spread=spread, spreader=spreader, radial=radial, noise_term=noise_term,
+                                  seed=seed, project_noise=project_noise)
     if isinstance(penalty, str):
         if penalty not in penalties.PENALTIES:
             raise ValueError(f"penalty must be one of {sorted(penalties.PENALTIES)}, got {penalty!r}")

@@ -20,9 +20,11 @@ Systems
 * :func:`kepler_fixed_l` -- the same with every orbit at L = −1.5 (appendix G); c is E alone.
 * :func:`kepler_plus` -- the orbits of :func:`kepler` in polar coordinates (r, ṙ, θ, θ̇).
 
-Kepler sampling: initial (x, y, v_x, v_y) ~ U(−5, 5)⁴; a draw is rejected when the orbit is unbound
-(E >= 0), too eccentric (e >= ``max_eccentricity`` = 0.99, e = sqrt(1 + 2 E L²)) or reaches beyond
-``max_apoapsis`` = 20 (keeps positions near the paper's actual range, Table II: y up to 15.3).
+Kepler sampling (loosely bound orbits, as in the published data: E in [-0.35, -0.014], positions within
+about [-7, 27], speeds within 1.5): initial position ~ U(−5, 5)², velocity ~ U(−1.5, 1.5)²; a draw is
+rejected when the orbit is unbound, too eccentric (e >= ``max_eccentricity`` = 0.99, e = sqrt(1 + 2 E L²)),
+reaches beyond ``max_apoapsis`` = 27, has E outside [-0.35, -0.014] or a periapsis speed above 1.5
+(``KEPLER_LIMITS``).
 Members are taken at M equally spaced times over one orbital period T = 2π a^{3/2}, a = −1/(2E),
 starting at the initial state, so every group covers its whole ellipse.
 """
@@ -37,6 +39,7 @@ from conserve_tf.kepler import kepler_invariants, kepler_rhs
 
 __all__ = [
     "LV_PARAMS",
+    "KEPLER_LIMITS",
     "lotka_volterra",
     "lotka_volterra_invariant",
     "kepler",
@@ -114,16 +117,25 @@ def lotka_volterra_invariant(x: np.ndarray, alpha=1.1, beta=0.4, delta=0.1, gamm
 
 
 def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
-                   noise: float = 0.0) -> GroupedData:
+                   noise: float = 0.0, min_c: float = -1.25) -> GroupedData:
     """Lotka-Volterra populations (Table II of Ha & Jeong 2021): x (G, M, 2) = (x, y), c (G,) = C.
 
-    dx/dt = αx − γxy, dy/dt = −βy + δxy with (α, β, δ, γ) = (1.1, 0.4, 0.1, 0.4); initial x, y ~ U(1, 10);
-    members at t = 0, 1, ..., M − 1 (the paper: Euler with dt = 0.01 for 100 M steps, every 100th kept).
+    dx/dt = αx − γxy, dy/dt = −βy + δxy with (α, β, δ, γ) = (1.1, 0.4, 0.1, 0.4); initial x, y ~ U(1, 10),
+    redrawn while C < ``min_c`` (the published data: C in [-1.25, 0.12], x in [0.04, 25.5], y in [0.3, 9.8];
+    the largest C the draw can reach is 0.167 at the fixed point); members at t = 0, 1, ..., M − 1 (the
+    paper: Euler with dt = 0.01 for 100 M steps, every 100th kept).
     """
     g, m = _check_common(groups, members, integrator, noise)
     p = LV_PARAMS
     rng = np.random.default_rng(seed)
-    y0 = rng.uniform(1.0, 10.0, size=(g, 2))
+    y0 = np.empty((0, 2))
+    for _ in range(10_000):
+        cand = rng.uniform(1.0, 10.0, size=(4 * g, 2))
+        y0 = np.concatenate([y0, cand[lotka_volterra_invariant(cand, **p) >= min_c]])[:g]
+        if len(y0) == g:
+            break
+    else:
+        raise ValueError(f"no initial state in [1, 10]² has C >= min_c = {min_c}")
 
     def rhs(s):
         x, y = s[:, 0], s[:, 1]
@@ -134,37 +146,48 @@ def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrat
     c = lotka_volterra_invariant(y0, **p)
     params = dict(system="lotka_volterra", groups=g, members=m, seed=seed, integrator=integrator,
                   noise=float(noise), dt=_DT if integrator == "euler" else None, sample_interval=1.0,
-                  rtol=_RTOL, atol=_ATOL, init_low=1.0, init_high=10.0, **p)
+                  rtol=_RTOL, atol=_ATOL, init_low=1.0, init_high=10.0, min_c=float(min_c), **p)
     return GroupedData(_add_noise(x, noise, seed), c=c, feature_names=["x", "y"], constant_names=["C"],
                        name="lotka_volterra", scale=np.array([0.1, 0.1]), params=params)
 
 
 # ----------------------------------------------------------------------------- Kepler
-def _accept(states, max_eccentricity, max_apoapsis):
+#: Orbit acceptance of the Kepler generators, matched to the published data (E in [-0.35, -0.014],
+#: positions within about [-7, 27], speeds within 1.5): loosely bound orbits only.
+KEPLER_LIMITS = {"max_eccentricity": 0.99, "max_apoapsis": 27.0, "min_energy": -0.35, "max_energy": -0.014,
+                 "max_speed": 1.5}
+
+
+def _accept(states, max_eccentricity, max_apoapsis, min_energy=-np.inf, max_energy=0.0, max_speed=np.inf):
+    """Bound orbits with e < max_eccentricity, apoapsis a (1 + e) <= max_apoapsis, E in [min_energy, max_energy]
+    and periapsis speed (the largest along the orbit) <= max_speed; states (B, 4) -> (B,) bool."""
     L, E = kepler_invariants(states)
     with np.errstate(invalid="ignore", divide="ignore"):
         e = np.sqrt(np.maximum(1.0 + 2.0 * E * L**2, 0.0))
         a = -1.0 / (2.0 * E)
-        ok = (E < 0) & (e < max_eccentricity) & (a * (1.0 + e) <= max_apoapsis)
+        v_peri = np.sqrt(np.maximum(2.0 * E + 2.0 / (a * (1.0 - e)), 0.0))
+        ok = ((E < 0) & (E >= min_energy) & (E <= max_energy) & (e < max_eccentricity)
+              & (a * (1.0 + e) <= max_apoapsis) & (v_peri <= max_speed))
     return ok
 
 
-def _draw_orbits(g, rng, max_eccentricity, max_apoapsis, fixed_l=None, low=-5.0, high=5.0):
-    """Initial states (g, 4) by rejection sampling (see the module docstring)."""
+def _draw_orbits(g, rng, limits, fixed_l=None, low=-5.0, high=5.0, max_speed=1.5):
+    """Initial states (g, 4) by rejection sampling: position ~ U(low, high)², velocity ~ U(-max_speed, max_speed)²
+    (with ``fixed_l``: radial speed ~ U(-max_speed, max_speed), tangential speed L / r)."""
     found, tries = [], 0
     while sum(len(f) for f in found) < g:
         tries += 1
         if tries > 10_000:
-            raise ValueError("could not draw enough bound orbits; loosen max_eccentricity / max_apoapsis")
-        cand = rng.uniform(low, high, size=(4096, 4))
+            raise ValueError(f"could not draw enough orbits within {limits}; loosen the limits")
+        cand = np.concatenate([rng.uniform(low, high, size=(4096, 2)),
+                               rng.uniform(-max_speed, max_speed, size=(4096, 2))], axis=1)
         if fixed_l is not None:
-            # position (x, y) and radial speed v_r ~ U(low, high); tangential speed from L = r v_t
             r = np.hypot(cand[:, 0], cand[:, 1])
             rhat = cand[:, :2] / r[:, None]
             that = np.stack([-rhat[:, 1], rhat[:, 0]], axis=1)
             v = cand[:, 2:3] * rhat + (fixed_l / r)[:, None] * that
             cand = np.concatenate([cand[:, :2], v], axis=1)
-        found.append(cand[_accept(cand, max_eccentricity, max_apoapsis)])
+        found.append(cand[_accept(cand, **limits)])
     return np.concatenate(found)[:g]
 
 
@@ -174,7 +197,8 @@ def _kepler_orbits(groups, members, seed, integrator, max_eccentricity, max_apoa
     if not max_apoapsis > 0:
         raise ValueError(f"max_apoapsis must be > 0, got {max_apoapsis!r}")
     rng = np.random.default_rng(seed)
-    y0 = _draw_orbits(groups, rng, max_eccentricity, max_apoapsis, fixed_l)
+    limits = {**KEPLER_LIMITS, "max_eccentricity": max_eccentricity, "max_apoapsis": max_apoapsis}
+    y0 = _draw_orbits(groups, rng, limits, fixed_l, max_speed=limits["max_speed"])
     L, E = kepler_invariants(y0)
     period = 2.0 * np.pi * (-1.0 / (2.0 * E)) ** 1.5
     times = period[:, None] * np.arange(members)[None, :] / members
@@ -184,12 +208,13 @@ def _kepler_orbits(groups, members, seed, integrator, max_eccentricity, max_apoa
 def _kepler_params(name, g, m, seed, integrator, noise, max_eccentricity, max_apoapsis, period, **extra):
     return dict(system=name, groups=g, members=m, seed=seed, integrator=integrator, noise=float(noise),
                 dt=_DT if integrator == "euler" else None, rtol=_RTOL, atol=_ATOL, GM=1.0, mass=1.0,
-                init_low=-5.0, init_high=5.0, max_eccentricity=max_eccentricity, max_apoapsis=max_apoapsis,
+                init_low=-5.0, init_high=5.0,
+                **{**KEPLER_LIMITS, "max_eccentricity": max_eccentricity, "max_apoapsis": max_apoapsis},
                 sampling="M equally spaced times over one period", periods=period.tolist(), **extra)
 
 
 def kepler(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
-           noise: float = 0.0, max_eccentricity: float = 0.99, max_apoapsis: float = 20.0) -> GroupedData:
+           noise: float = 0.0, max_eccentricity: float = 0.99, max_apoapsis: float = 27.0) -> GroupedData:
     """Kepler orbits (m = GM = 1): x (G, M, 4) = (x, y, v_x, v_y); c (G, 2) = (L, E), L first.
 
     L = x v_y − y v_x (the invariant ConservNet finds first), E = v²/2 − 1/r. Scale (0.1, 0.1, 1, 1).
@@ -204,10 +229,10 @@ def kepler(groups: int = 20, members: int = 100, seed: int = 0, integrator: str 
 
 def kepler_fixed_l(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
                    noise: float = 0.0, L: float = -1.5, max_eccentricity: float = 0.99,
-                   max_apoapsis: float = 20.0) -> GroupedData:
+                   max_apoapsis: float = 27.0) -> GroupedData:
     """Kepler orbits all with angular momentum L (appendix G: L = −1.5); c (G,) = E alone.
 
-    Initial position (x, y) and radial speed ~ U(−5, 5); tangential speed L / r. Features and scale
+    Initial position (x, y) ~ U(−5, 5)², radial speed ~ U(−1.5, 1.5); tangential speed L / r. Features and scale
     as :func:`kepler`; ``params["L"]`` records the fixed L.
     """
     g, m = _check_common(groups, members, integrator, noise)
@@ -238,7 +263,7 @@ def polar_to_cartesian(p: np.ndarray) -> np.ndarray:
 
 
 def kepler_plus(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
-                noise: float = 0.0, max_eccentricity: float = 0.99, max_apoapsis: float = 20.0) -> GroupedData:
+                noise: float = 0.0, max_eccentricity: float = 0.99, max_apoapsis: float = 27.0) -> GroupedData:
     """Kepler+: the orbits of :func:`kepler` (same seed, same orbits) in polar coordinates.
 
     x (G, M, 4) = (r, ṙ, θ, θ̇), θ = atan2(y, x); c (G, 2) = (L, E) with L = r² θ̇, E = (ṙ² + r² θ̇²)/2 − 1/r.

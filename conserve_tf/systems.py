@@ -10,8 +10,9 @@ system   invariant C(x)                                  sampling
 =======  ==============================================  ===============================================
 S1       x1 - 3 x2 x3 + 0.5 x4²                          x2, x3, x4 ~ N(0, 2²); x1 solved, |x1| < 5;
                                                          C_k = -5 + 10 (k+1)/N
-S2       3 x1 + 2 sin x2 + sqrt|x1| x3³                  x1, x3 ~ U(-3, 3); x2 = arcsin(.) on a random
-                                                         branch shifted by -2π, 0 or 2π; C_k = -5 + 5 (k+1)/N
+S2       3 x1 + 2 sin x2 + sqrt|x1| x3³                  x1, x3 ~ U(-3, 3); x2 one of the six solutions
+                                                         of sin x2 = s in [-3π, 3π) at random (Table II:
+                                                         x2 in [-9.42, 9.42]); C_k = -5 + 5 (k+1)/N
 S2+      S2 with a nuisance x4 ~ N(0, 1)                 as S2
 S3       2 x1 x2 - (ln|x1 + x3| - x4) / x3               x1, x2 ~ U(-10, 10), x3 ~ U(0.5, 5); x4 solved
                                                          (it enters linearly), |x4| < 10; C_k = 1 + 3k/N
@@ -22,10 +23,9 @@ docs/design.md (errata E1 and E2) records why S1 is x1 - 3 x2 x3 + 0.5 x4² (the
 misprint) and why S3 solves x4 rather than the starred x1.
 
 Input scaling: S1, S2, S2+ and S3 carry per-system factors of 1 (``scale``), because the published code
-feeds them to the network unscaled. The paper's rule "variables whose largest value exceeds 10 are
-scaled by 0.1" would otherwise catch x2 of S2, which reaches 3.5π ≈ 11 on the shifted branch, and
-shrink three periods of sin x2 into a range of 2: measured with a 3 × 128 network and 2000 steps of
-all groups, held-out rho on S2 was 0.02 with x2 scaled by 0.1 and 0.97 unscaled.
+feeds them to the network unscaled. Scaling x2 of S2 by 0.1 shrinks three periods of sin x2 into a range
+of 2: measured on the older draw of x2 (over [-2.5π, 3.5π]) with a 3 × 128 network and 2000 steps of all
+groups, held-out rho on S2 was 0.02 with x2 scaled by 0.1 and 0.97 unscaled.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ def s2(groups: int = 20, members: int = 100, seed: int = 0, nuisance: bool = Fal
             s = (ck - 3.0 * x1 - np.sqrt(np.abs(x1)) * x3 ** 3) / 2.0
             ok = np.abs(s) <= 1.0
             base = np.arcsin(np.clip(s, -1, 1))
-            x2 = np.where(rng.random(n) < 0.5, base, np.pi - base)
-            x2 = x2 + 2.0 * np.pi * rng.integers(-1, 2, n)
+            # the two solutions of sin x2 = s in [-π, π), then one of the periods [-3π, -π), [-π, π), [π, 3π)
+            other = np.mod(np.pi - base + np.pi, 2.0 * np.pi) - np.pi
+            x2 = np.where(rng.random(n) < 0.5, base, other) + 2.0 * np.pi * rng.integers(-1, 2, n)
             cols = [x1, x2, x3] + ([rng.normal(0.0, 1.0, n)] if nuisance else [])
             return np.column_stack(cols), ok
         xs.append(_fill(members, draw, rng))

@@ -1,6 +1,6 @@
 """Train ConservNet on a built-in system or on your own grouped data, then report and read out the formula.
 
-    python -m conserve_tf.train                      # S1 (20, 100), the paper's network, ~1000 steps
+    python -m conserve_tf.train                      # S1 (20, 100), the default recipe, 4000 steps
     python -m conserve_tf.train --system=kepler --epochs=2000 --save=kepler.keras
     python -m conserve_tf.train --data=my.csv --group_column=run --constant_columns=
     python -m conserve_tf.train --system=kepler --invariants=2   # two outputs trained jointly
@@ -50,19 +50,28 @@ def define_flags():
     flags.DEFINE_enum("split", "within", ["within", "group"], "Hold out members of every group, or whole groups.")
     flags.DEFINE_float("test_fraction", 0.5, "Fraction held out for testing.", lower_bound=0.0, upper_bound=1.0)
     flags.DEFINE_float("noise", 0.0, "Measurement noise: add N(0, noise) to the inputs (Fig. 3a).", lower_bound=0.0)
-    flags.DEFINE_integer("epochs", 1000, "Passes over the training groups.", lower_bound=1)
+    flags.DEFINE_integer("epochs", 4000, "Passes over the training groups (fast recipe: optimizer steps).",
+                         lower_bound=1)
     flags.DEFINE_enum("recipe", "fast", ["fast", "paper"],
-                      "fast: all groups per step, Adam 3e-4 with cosine decay; paper: one group per step, Adam 5e-5.")
+                      "fast: all groups per step, ratio objective, the paper's input factors, 3 x 128 Mish, Adam 1e-3 "
+                      "held then cosine-decayed over the last 30% of steps (docs/conservnet_recipe.md); paper: the "
+                      "published code (one group per step, Adam 5e-5, 4 x 320 Mish, NV loss with the variance, radius "
+                      "uniform in [0, R]). Flags left unset take the recipe's values.")
     flags.DEFINE_integer("groups_per_step", 0, "Groups per optimizer step (0: the recipe's choice).", lower_bound=0)
     flags.DEFINE_float("learning_rate", 0.0, "Peak learning rate (0: the recipe's).", lower_bound=0.0)
-    flags.DEFINE_integer("width", 320, "Hidden layer width.", lower_bound=1)
-    flags.DEFINE_integer("depth", 4, "Number of hidden layers.", lower_bound=1)
+    flags.DEFINE_integer("width", None, "Hidden layer width (default: the recipe's).", lower_bound=1)
+    flags.DEFINE_integer("depth", None, "Number of hidden layers (default: the recipe's).", lower_bound=1)
     flags.DEFINE_string("activation", "mish", "Hidden activation (any Keras activation name).")
-    flags.DEFINE_enum("spread", "std", ["std", "var"], "Spread of a group's outputs in the NV loss.")
+    flags.DEFINE_enum("spread", None, ["std", "var"], "Spread of a group's outputs in the NV loss (default: the "
+                      "recipe's, else std).")
+    flags.DEFINE_enum("radial", None, ["volume", "uniform"], "Radius law of the l2 spreader: uniform in the ball's "
+                      "volume, or uniform in [0, R] as the published code (default: the recipe's, else volume).")
     flags.DEFINE_enum("spreader", "l2", ["l2", "l1", "linf"], "Ball the spreading noise is drawn from.")
-    flags.DEFINE_float("q", 1.0, "Spreading constant Q.", lower_bound=0.0)
-    flags.DEFINE_float("r", 1.0, "Radius R of the spreading noise ball.", lower_bound=0.0)
-    flags.DEFINE_enum("scaling", "auto", ["auto", "rule", "standardize", "none"], "Input scaling saved in the model.")
+    flags.DEFINE_float("q", None, "Spreading constant Q (default: the recipe's, else 1).", lower_bound=0.0)
+    flags.DEFINE_float("r", None, "Radius R of the spreading noise ball (default: the recipe's, else 1).",
+                       lower_bound=0.0)
+    flags.DEFINE_enum("scaling", None, ["auto", "rule", "standardize", "none"], "Input scaling saved in the model "
+                      "(default: the recipe's).")
     flags.DEFINE_integer("log_every", 100, "Optimizer steps per logged epoch (held-out metrics are computed then).",
                          lower_bound=1)
     flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
@@ -71,9 +80,9 @@ def define_flags():
     flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
     flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or "
                         "kill (deleted when training completes).")
-    flags.DEFINE_enum("objective", "nv", ["nv", "ratio"], "Loss: nv, the paper's noise-variance loss (Eq. 1); "
-                      "ratio, the within-group variance ratio trace(C^-1 W) of the outputs (no noise, Q or R; at least "
-                      "2 groups per step; made for several invariants at once).")
+    flags.DEFINE_enum("objective", None, ["nv", "ratio"], "Loss (default: the recipe's): nv, the paper's "
+                      "noise-variance loss (Eq. 1); ratio, the within-group variance ratio trace(C^-1 W) of the outputs "
+                      "(no noise, Q or R; at least 2 groups per step).")
     flags.DEFINE_integer("invariants", 1, "Outputs k trained jointly (the loss of --objective + independence penalty).",
                          lower_bound=1)
     flags.DEFINE_integer("penalty_samples", 0, "k > 1: points per step at which the independence penalty's input "
@@ -196,10 +205,12 @@ def main(argv):
     fit_kwargs = dict(
         recipe=FLAGS.recipe, learning_rate=FLAGS.learning_rate or None,
         groups_per_step=FLAGS.groups_per_step or -1, scaling=FLAGS.scaling, eval_every=1,
-        steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, width=FLAGS.width,
-        depth=FLAGS.depth, activation=FLAGS.activation, spread=FLAGS.spread, spreader=FLAGS.spreader,
-        q=FLAGS.q, r=FLAGS.r, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty,
-        objective=FLAGS.objective, penalty_samples=FLAGS.penalty_samples or None)
+        steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, activation=FLAGS.activation,
+        spreader=FLAGS.spreader, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty,
+        penalty_samples=FLAGS.penalty_samples or None)
+    for name in ("width", "depth", "spread", "radial", "q", "r", "objective"):  # unset: the recipe's value
+        if getattr(FLAGS, name) is not None:
+            fit_kwargs[name] = getattr(FLAGS, name)
     if FLAGS.scheme == "sequential":
         fit_kwargs["scheme"] = "sequential"
     if out_dir and FLAGS.tensorboard:  # after fit's InvariantMetrics, so val_rho etc. are in the logs it writes

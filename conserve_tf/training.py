@@ -1,12 +1,16 @@
 """Training recipes for ConservNet on :class:`~conserve_tf.groups.GroupedData`.
 
-Two recipes (``recipe=``):
+Two recipes (``recipe=``, :data:`RECIPES`); arguments given explicitly override the recipe's:
 
-* ``"fast"`` (default): every optimizer step sees all groups (or ``groups_per_step`` of them), Adam
-  with learning rate 3e-4 and a cosine decay to 1e-5 over the step budget. On S1 (20, 100) with
-  the paper's network it reached held-out rho >= 0.99 after 220 optimizer steps, where the paper's
-  recipe needs about 2080 (``benchmarks/conservnet_s1.py`` measures it).
-* ``"paper"``: the published code's recipe: one group per optimizer step, Adam at 5e-5, constant.
+* ``"fast"`` (default), chosen by the experiment of docs/conservnet_recipe.md over S1, S2, S2+, S3,
+  Lotka-Volterra and Kepler: every optimizer step sees all groups; the within-group variance ratio
+  objective (``objective="ratio"``, no spreading noise, Q or R); inputs scaled by the paper's factors
+  (``scaling="auto"``: the system's own factors, else 0.1 for a variable beyond 10); 3 hidden layers of
+  128 Mish units; Adam at 1e-3 held constant, then a cosine decay to 1e-5 over the last 30 % of the
+  steps (:class:`HoldThenCosine`), so a short budget is not spent at a decayed rate; 4000 steps by default.
+* ``"paper"``: the published code's recipe: one group per optimizer step, Adam at 5e-5, constant; the
+  NV loss with the variance as the spread, the L2 spreader's radius uniform in [0, R], R = Q = 1;
+  4 hidden layers of 320 Mish units.
 
 Both are ordinary ``keras.Model.fit`` calls on a ``tf.data`` pipeline of whole groups
 ``(x (g, M, F), group ids (g,))``: callbacks, progress bar and ``History`` are Keras's own.
@@ -23,13 +27,22 @@ from .callbacks import standard_callbacks
 from .metrics import InvariantMetrics, invariant_report
 from .model import ConservNet
 from .scaling import input_scaling
+from .schedules import HoldThenCosine
 
-__all__ = ["RECIPES", "as_dataset", "build_conservnet", "fit_conservnet", "predict_groups", "evaluate_invariant"]
+__all__ = ["RECIPES", "SCHEDULES", "HoldThenCosine", "recipe_settings", "as_dataset", "build_conservnet", "fit_conservnet", "predict_groups", "evaluate_invariant"]
 
 RECIPES = {
-    "fast": {"learning_rate": 3e-4, "final_learning_rate": 1e-5, "groups_per_step": None},
-    "paper": {"learning_rate": 5e-5, "final_learning_rate": 5e-5, "groups_per_step": 1},
+    "fast": {"learning_rate": 1e-3, "final_learning_rate": 1e-5, "groups_per_step": None, "schedule": "hold_cosine",
+             "decay_fraction": 0.3, "warmup_steps": 0, "scaling": "auto",
+             "model": {"objective": "ratio", "width": 128, "depth": 3}},
+    "paper": {"learning_rate": 5e-5, "final_learning_rate": 5e-5, "groups_per_step": 1, "schedule": "constant",
+              "decay_fraction": 0.0, "warmup_steps": 0, "scaling": "auto",
+              "model": {"objective": "nv", "width": 320, "depth": 4, "spread": "var", "radial": "uniform",
+                        "q": 1.0, "r": 1.0}},
 }
+
+
+SCHEDULES = ("cosine", "constant", "hold_cosine")
 
 
 def as_dataset(data, groups_per_step: int | None = None, shuffle: bool = True, seed: int = 0,
@@ -66,8 +79,15 @@ def evaluate_invariant(model, data, output: int = 0, constant: int | str = 0) ->
     return invariant_report(predict_groups(model, data)[..., output], data.constants(constant))
 
 
-def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", learning_rate: float | None = None,
-                   groups_per_step: int | None = -1, scaling: str = "auto", eval_every: int = 0,
+def recipe_settings(recipe: str = "fast", scaling: str | None = None, **model_kwargs):
+    """``(scaling, model kwargs)`` of ``recipe``, with the arguments given here taking precedence."""
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
+    return (RECIPES[recipe]["scaling"] if scaling is None else scaling), {**RECIPES[recipe]["model"], **model_kwargs}
+
+
+def fit_conservnet(train, test=None, steps: int = 4000, recipe: str = "fast", learning_rate: float | None = None,
+                   groups_per_step: int | None = -1, scaling: str | None = None, eval_every: int = 0,
                    steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
                    model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,
                    scheme: str = "joint", decorrelate: bool | None = None, **model_kwargs):
@@ -94,14 +114,15 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     """
     if scheme not in ("joint", "sequential"):
         raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
+    scaling, recipe_kwargs = recipe_settings(recipe, scaling, **model_kwargs)
+    if model is None:
+        model_kwargs = recipe_kwargs
     if scheme == "sequential":
         return _fit_sequential(train, test, steps=steps, recipe=recipe, learning_rate=learning_rate,
                                groups_per_step=groups_per_step, scaling=scaling, eval_every=eval_every,
                                steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
                                jit_compile=jit_compile, model=model, seed=seed, strategy=strategy,
                                backup_dir=backup_dir, decorrelate=decorrelate, **model_kwargs)
-    if recipe not in RECIPES:
-        raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {recipe!r}")
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     r = RECIPES[recipe]
@@ -125,8 +146,7 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     with strategy.scope():
         if model is None:
             model = build_conservnet(train, scaling=scaling, seed=seed, **model_kwargs)
-        schedule = lr if final == lr else keras.optimizers.schedules.CosineDecay(
-            lr, decay_steps=epochs * steps_per_epoch, alpha=final / lr)
+        schedule = _schedule(r, lr, final, epochs * steps_per_epoch)
         model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
     cbs = standard_callbacks(backup_dir) + list(callbacks)
     if eval_every and test is not None:
@@ -136,6 +156,15 @@ def fit_conservnet(train, test=None, steps: int = 400, recipe: str = "fast", lea
     if decorrelate if decorrelate is not None else (model.objective.mixing_invariant and model.stage is None):
         model.decorrelate_outputs(train)
     return model, history
+
+
+def _schedule(r, lr, final, total):
+    """The learning rate of recipe ``r`` peaking at ``lr`` over ``total`` optimizer steps."""
+    if r["schedule"] == "constant" or final == lr:
+        return lr
+    if r["schedule"] == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, decay_steps=total, alpha=final / lr)
+    return HoldThenCosine(lr, total, int(r["decay_fraction"] * total), final, r["warmup_steps"])
 
 
 def _fit_sequential(train, test, model=None, seed=0, scaling="auto", strategy=None, backup_dir=None,

@@ -1,5 +1,6 @@
 """Symbolic-regression read-out (conserve_tf.symbolic.symbolic_readout) and its benchmark."""
 
+import csv
 import json
 import os
 import subprocess
@@ -147,9 +148,16 @@ def test_benchmark_quick(tmp_path):
                          cwd=root, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
-    assert [r["method"] for r in rows] == ["polynomial", "symbolic-affine"]
-    assert rows[1]["passed"] and rows[1]["formula"] == "omega**2 - 2*cos(theta)"
-    assert (tmp_path / "results.md").read_text().count("| pendulum |") == 2
+    assert [r["quantity"] for r in rows] == [f"pendulum {m}: held-out R²" for m in ("polynomial", "symbolic-affine")]
+    assert rows[1]["paper"] is None and rows[1]["ours"] > 0.9999 and "passed True" in rows[1]["note"]
+    with open(tmp_path / "readouts.csv", newline="") as fh:
+        details = list(csv.DictReader(fh))
+    assert [(r["system"], r["method"], r["passed"]) for r in details] == [
+        ("pendulum", "polynomial", "False"), ("pendulum", "symbolic-affine", "True")]
+    assert details[1]["formula"] == "omega**2 - 2*cos(theta)"
+    fronts = json.loads((tmp_path / "fronts.json").read_text())
+    assert fronts["pendulum/symbolic-affine"]["formula"] == details[1]["formula"]
+    assert (tmp_path / "results.md").read_text().count("| pendulum ") == 2
 
 
 def test_large_offset_small_variation_is_read():

@@ -1,0 +1,54 @@
+"""The default ConservNet recipe ("fast") and the published one ("paper"): what each sets, the learning-rate
+schedule, and a short S1 run reaching the invariant with the defaults."""
+
+import numpy as np
+import pytest
+
+from conserve_tf import fit_conservnet, make_system
+from conserve_tf.groups import GroupedData
+from conserve_tf.training import RECIPES, HoldThenCosine, build_conservnet, recipe_settings
+
+
+def _toy(seed=0):
+    """Three features on scales 1000, 1 and 0.01 around offsets 50, -3, 0; C = x1/1000 + x2."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(6, 20, 3)) * np.array([1000.0, 1.0, 0.01]) + np.array([50.0, -3.0, 0.0])
+    return GroupedData(x, c=np.arange(6.0), name="toy")
+
+
+def _built(data, recipe="fast", **kwargs):
+    scaling, model_kwargs = recipe_settings(recipe, **kwargs)
+    return build_conservnet(data, scaling=scaling, **model_kwargs)
+
+
+def test_fast_recipe_scales_by_the_papers_rule_and_uses_the_ratio_objective():
+    model = _built(_toy())
+    assert model.scale == [0.1, 1.0, 1.0] and model.offset is None  # only the feature beyond 10, once
+    assert (model.objective, model.width, model.depth) == ("ratio", 128, 3)
+    assert _built(make_system("lotka_volterra", 3, 10, seed=0)).scale == [0.1, 0.1]  # the system's own factors
+    assert _built(_toy(), scaling="standardize").offset is not None
+
+
+def test_paper_recipe_keeps_the_published_settings_and_explicit_arguments_win():
+    model = _built(_toy(), "paper", width=8)
+    assert (model.objective, model.spread, model.radial, model.width, model.depth) == ("nv", "var", "uniform", 8, 4)
+    model = _built(_toy(), objective="nv", r=0.3, q=0.3, width=8, depth=1)
+    assert (model.objective, model.r, model.radial) == ("nv", 0.3, "volume")
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        recipe_settings("slow")
+
+
+def test_hold_then_cosine_holds_the_peak_then_decays_to_the_final_rate():
+    s = HoldThenCosine(1e-3, total_steps=100, decay_steps=30, final=1e-5, warmup_steps=10)
+    lr = np.array([float(s(i)) for i in (0, 9, 10, 69, 70, 85, 100, 150)])
+    np.testing.assert_allclose(lr, [1e-4, 1e-3, 1e-3, 1e-3, 1e-3, (1e-3 + 1e-5) / 2, 1e-5, 1e-5], rtol=1e-5)
+    assert RECIPES["fast"]["schedule"] == "hold_cosine"
+
+
+@pytest.mark.slow  # 11-15 s on the shared 2-core machine, most of it Keras tracing
+def test_short_s1_run_with_the_defaults_finds_the_invariant():
+    train, test = make_system("s1", 20, 200, seed=0).split_within(0.5, seed=0)
+    model, _ = fit_conservnet(train, steps=120, width=64, depth=2, seed=0)
+    f = np.asarray(model(test.x.astype(np.float32)))[..., 0]
+    rho = abs(np.corrcoef(f.ravel(), np.repeat(test.c, test.n_members))[0, 1])
+    assert rho >= 0.95, rho
