@@ -140,7 +140,8 @@ def test_save_and_load_reproduce_outputs(tmp_path):
     from conserve_tf.runs import save_model
 
     data = make_system("s2", 4, 10, seed=0)
-    model, _ = fit_conservnet(data, steps=3, width=16, depth=2, scaling="standardize", spreader="l1", q=2.0)
+    model, _ = fit_conservnet(data, steps=3, width=16, depth=2, scaling="standardize", objective="nv", spreader="l1",
+                              q=2.0)
     path = save_model(model, str(tmp_path / "m.keras"))
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, ConservNet) and type(loaded.objective).__name__ == "NVLoss"

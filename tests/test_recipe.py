@@ -24,16 +24,19 @@ def _built(data, recipe="fast", **kwargs):
 def test_fast_recipe_scales_by_the_papers_rule_and_uses_the_ratio_objective():
     model = _built(_toy())
     assert model.scale == [0.1, 1.0, 1.0] and model.offset is None  # only the feature beyond 10, once
-    assert (model.objective, model.width, model.depth) == ("ratio", 128, 3)
+    assert (model.objective.name, model.width, model.depth) == ("ratio", 128, 3)
     assert _built(make_system("lotka_volterra", 3, 10, seed=0)).scale == [0.1, 0.1]  # the system's own factors
     assert _built(_toy(), scaling="standardize").offset is not None
 
 
 def test_paper_recipe_keeps_the_published_settings_and_explicit_arguments_win():
     model = _built(_toy(), "paper", width=8)
-    assert (model.objective, model.spread, model.radial, model.width, model.depth) == ("nv", "var", "uniform", 8, 4)
+    nv = model.objective
+    assert (nv.name, nv.spread, nv.radial, model.width, model.depth) == ("nv", "var", "uniform", 8, 4)
     model = _built(_toy(), objective="nv", r=0.3, q=0.3, width=8, depth=1)
-    assert (model.objective, model.r, model.radial) == ("nv", 0.3, "volume")
+    assert (model.objective.name, model.objective.r, model.objective.radial) == ("nv", 0.3, "volume")
+    with pytest.raises(ValueError, match="apply to the nv objective only"):
+        _built(_toy(), r=0.3)  # the default recipe's objective has no noise radius
     with pytest.raises(ValueError, match="recipe must be one of"):
         recipe_settings("slow")
 
