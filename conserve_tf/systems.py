@@ -23,9 +23,8 @@ docs/design.md (errata E1 and E2) records why S1 is x1 - 3 x2 x3 + 0.5 x4² (the
 misprint) and why S3 solves x4 rather than the starred x1.
 
 Input scaling: S1, S2, S2+ and S3 carry per-system factors of 1 (``scale``), because the published code
-feeds them to the network unscaled. Scaling x2 of S2 by 0.1 shrinks three periods of sin x2 into a range
-of 2: measured on the older draw of x2 (over [-2.5π, 3.5π]) with a 3 × 128 network and 2000 steps of all
-groups, held-out rho on S2 was 0.02 with x2 scaled by 0.1 and 0.97 unscaled.
+feeds them to the network unscaled; scaling x2 of S2 shrinks the three periods of sin x2 and the network
+then misses the sine (docs/conservnet_recipe.md and docs/reproductions.md hold the measurements).
 """
 
 from __future__ import annotations

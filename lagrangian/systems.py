@@ -256,9 +256,9 @@ class TwoParticle(_System):
 
         * ``"trajectory"`` (default, the paper's protocol): states every ``every`` time units along one
           long true trajectory from :meth:`initial_state` (the published code samples every 0.1 of one
-          RK4 run). Measured here (R∘T, 100 epochs): MSE 3e-6 and δL_true, δM_true below 1 % at T = 8.
+          RK4 run).
         * ``"region"``: independent states around the test region, |r| ~ U(0.1, 0.95), centre of mass
-          and velocities normal: a harder, global fit (same budget: MSE 5e-3, δL_true 48 %).
+          and velocities normal: a harder, global fit (docs/lagrangian.md compares the two).
         """
         if sampling == "trajectory":
             rng = np.random.default_rng(seed)
