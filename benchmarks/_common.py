@@ -54,6 +54,7 @@ def train_and_score(train, test, budget: dict, seed: int = 0, constant=0, eval_e
     """
     from conserve_tf import evaluate_invariant, fit_conservnet
 
+    model_kwargs.setdefault("objective", "nv")  # the reproductions train the paper's loss, Eq. (1)
     t0 = time.time()
     model, history = fit_conservnet(train, test if eval_every else None, width=budget["width"],
                                     depth=budget["depth"], seed=seed, eval_every=eval_every,

@@ -37,7 +37,7 @@ KEPLER_MODEL = dict(objective="ratio", scheme="joint", towers=True, penalty="log
                     penalty_samples=512)
 #: the earlier NV-loss configuration (kept for the comparison part kepler_nv): one MLP per output trained one
 #: after another (deflation), spreading noise of output j on the level sets of outputs < j; R = Q = 0.3
-KEPLER_NV = dict(scheme="sequential", penalty="logdet", independence=0.1, project_noise=True, r=0.3, q=0.3)
+KEPLER_NV = dict(objective="nv", scheme="sequential", penalty="logdet", independence=0.1, project_noise=True, r=0.3, q=0.3)
 #: the Kepler count: one sequential training on the ratio objective; row k reads its first k outputs
 KEPLER_COUNT = dict(objective="ratio", scheme="sequential", penalty="logdet", independence=0.02, penalty_samples=512)
 FULL = dict(kepler_outputs=4, steps=10000, nv_steps=1500, count_steps=5000, width=128, depth=3, learning_rate=1e-3,

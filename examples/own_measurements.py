@@ -17,7 +17,7 @@ The example
     python examples/own_measurements.py --steps=30 --groups=4 --members=12 --out_dir=/tmp/pendulum
 
 The same CSV trains with the script too:
-``conservnet-train --data=<out_dir>/measurements.csv --constant_columns=E --scaling=standardize --q=0.3 --r=0.3``.
+``conservnet-train --data=<out_dir>/measurements.csv --constant_columns=E --scaling=standardize --objective=nv --q=0.3 --r=0.3``.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main(groups: int = 16, members: int = 80, steps: int = 600, out_dir: str = "
     csv_path = write_csv(simulate(groups, 2 * members, seed), os.path.join(out_dir, "measurements.csv"))
     data = GroupedData.load(csv_path, group_column="group", constant_columns=["E"])
     train, test = data.split_within(0.5, seed=seed)  # half of every trajectory for training, half held out
-    model, history = fit_conservnet(train, test, steps=steps, scaling="standardize", q=0.3, r=0.3, width=64,
+    model, history = fit_conservnet(train, test, steps=steps, scaling="standardize", objective="nv", q=0.3, r=0.3, width=64,
                                     depth=3, eval_every=1, steps_per_epoch=max(1, steps // 10), seed=seed)
     held_out = evaluate_invariant(model, test)
     readout = symbolic.polynomial_readout(train.flat(), predict_groups(model, train).reshape(-1), test.flat(),

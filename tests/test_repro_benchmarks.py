@@ -107,9 +107,9 @@ def test_quick_benchmark(name, root):
         # random data share nothing: the verdict must not report an invariant
         assert result["random"]["verdict"]["found"] is False
     if name == "appf":
-        # a polynomial read-out of the network's own output improves with the degree and fits it closely
+        # S1 is quadratic: degree 1 cannot read the output, degree 2 can, higher degrees add no more than noise
         r2 = [r["r2_test"] for r in result["table"]]
-        assert r2 == sorted(r2) and r2[-1] > 0.95, r2
+        assert r2[0] < r2[1] - 0.2 and r2[1] > 0.9 and max(r2) > 0.95 and min(r2[2:]) > r2[1] - 0.01, r2
 
 
 def test_table_collects_every_benchmark(root):

@@ -97,7 +97,7 @@ def test_every_positive_pair_preserves_the_invariants(name, invariants):
 def test_make_system_errors():
     with pytest.raises(KeyError, match="unknown system"):
         systems.make_system("warp_drive", 10)
-    with pytest.raises(ValueError, match="members >= 2"):
+    with pytest.raises(ValueError, match="members must be an integer >= 2"):
         systems.special_relativity(10, 1)
     with pytest.raises(ValueError, match="beta"):
         systems.random_lorentz(3, 0, beta_max=1.0)
