@@ -42,7 +42,7 @@ def objectives_from_options(objective="nv", penalty="cos2", q: float = 1.0, r: f
     """
     nv_options = dict(q=q, r=r, spread=spread, spreader=spreader, radial=radial, noise_term=noise_term,
                       project_noise=project_noise)
-    defaults = dict(q=1.0, r=1.0, spread="std", spreader="l2", radial="volume", noise_term="total", project_noise=False)
+    defaults = losses.NVLoss().get_config()
     changed = sorted(k for k, v in nv_options.items() if v != defaults[k])
     if changed and not (isinstance(objective, str) and objective == "nv"):
         raise ValueError(f"{', '.join(changed)} apply to the nv objective only (the noise of Eq. 1), not to "

@@ -143,12 +143,10 @@ def _report(model, train, test, k):
     return metrics
 
 
-def _verdicts(model, train, test, k, history):
-    """Print and return, per output, whether it is an invariant of the held-out groups (conserve_tf.verdict)."""
-    from .training import predict_groups  # delayed, as in _report
-    from .verdict import verdict_from_outputs
+def _verdicts(f_train, f_test, k, history):
+    """Print and return, per output of f (G, M, k), whether it is an invariant of the held-out groups."""
+    from .verdict import verdict_from_outputs  # delayed, as in _report
 
-    f_train, f_test = predict_groups(model, train), predict_groups(model, test)
     out = {}
     for j in range(k):
         label = "F" if k == 1 else f"F{j + 1}"
@@ -159,13 +157,11 @@ def _verdicts(model, train, test, k, history):
     return out
 
 
-def _readouts(model, train, test, k):
-    """Print the --readout of every output (and the known-invariant table for k > 1); return them."""
+def _readouts(f_train, f_test, train, test, k):
+    """Print the --readout of every output of f (G, M, k) (and the known-invariant table for k > 1); return them."""
     from . import symbolic  # delayed, as in _report
-    from .training import predict_groups
 
     out = {}
-    f_train, f_test = predict_groups(model, train), predict_groups(model, test)
     if k > 1 and train.c is not None and test.c is not None:
         from .invariants import invariant_readout, known_invariants  # delayed, as in _report
 
@@ -227,8 +223,9 @@ def main(argv):
     k = FLAGS.invariants
     per = " per output, one output after another" if FLAGS.scheme == "sequential" and k > 1 else ""
     print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s")
-    results.update(metrics=_report(model, train, test, k), verdict=_verdicts(model, train, test, k, history),
-                   readout=_readouts(model, train, test, k),
+    f_train, f_test = predict_groups(model, train), predict_groups(model, test)
+    results.update(metrics=_report(model, train, test, k), verdict=_verdicts(f_train, f_test, k, history),
+                   readout=_readouts(f_train, f_test, train, test, k),
                    training_seconds=seconds, optimizer_steps=int(model.optimizer.iterations.numpy()))
     if FLAGS.save:
         print(f"saved model to {save_model(model, FLAGS.save)}")
@@ -236,7 +233,7 @@ def main(argv):
         stages = getattr(history, "stage_histories", None) or [history]
         logs = {key: sum((h.history.get(key, []) for h in stages), []) for key in history.history}
         paths = write_run(out_dir, model, results, history=logs, steps_per_epoch=fit_kwargs["steps_per_epoch"],
-                          outputs=predict_groups(model, test), constants=test.c,
+                          outputs=f_test, constants=test.c,
                           constant_names=test.constant_names, title=test.name)
         print(f"wrote {', '.join(os.path.basename(p) for p in paths)} to {out_dir}")
 

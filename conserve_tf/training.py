@@ -29,7 +29,8 @@ from .model import ConservNet
 from .scaling import input_scaling
 from .schedules import HoldThenCosine
 
-__all__ = ["RECIPES", "SCHEDULES", "HoldThenCosine", "recipe_settings", "as_dataset", "build_conservnet", "fit_conservnet", "predict_groups", "evaluate_invariant"]
+__all__ = ["RECIPES", "SCHEDULES", "HoldThenCosine", "recipe_settings", "as_dataset", "build_conservnet",
+           "fit_conservnet", "predict_groups", "evaluate_invariant"]
 
 RECIPES = {
     "fast": {"learning_rate": 1e-3, "final_learning_rate": 1e-5, "groups_per_step": None, "schedule": "hold_cosine",
@@ -159,7 +160,10 @@ def fit_conservnet(train, test=None, steps: int = 4000, recipe: str = "fast", le
 
 
 def _schedule(r, lr, final, total):
-    """The learning rate of recipe ``r`` peaking at ``lr`` over ``total`` optimizer steps."""
+    """The learning rate of recipe ``r`` (its ``schedule``, one of :data:`SCHEDULES`) peaking at ``lr`` over
+    ``total`` optimizer steps."""
+    if r["schedule"] not in SCHEDULES:
+        raise ValueError(f"recipe schedule must be one of {SCHEDULES}, got {r['schedule']!r}")
     if r["schedule"] == "constant" or final == lr:
         return lr
     if r["schedule"] == "cosine":
