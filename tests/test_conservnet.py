@@ -151,6 +151,7 @@ def test_save_and_load_reproduce_outputs(tmp_path):
     assert [p for p in os.listdir(tmp_path) if p.startswith(".partial")] == []
 
 
+@pytest.mark.slow
 def test_short_training_finds_s1():
     train, test = make_system("s1", 20, 50, seed=0), make_system("s1", 20, 50, seed=1)
     # the NV loss (the fast recipe's default objective is the ratio, tested in test_recipe.py)
@@ -191,6 +192,7 @@ def test_gradient_cosine_penalty_zero_for_orthogonal_one_for_dependent():
     assert float(gradient_cosine_penalty(jac[:, :1])) == 0.0
 
 
+@pytest.mark.slow
 def test_multi_output_model_logs_independence_and_saves(tmp_path):
     data = make_system("s1", 4, 10, seed=0)
     model, hist = fit_conservnet(data, steps=4, width=8, depth=1, outputs=3, independence=0.5)

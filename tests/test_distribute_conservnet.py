@@ -55,6 +55,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_two_local_workers_finish_with_equal_weights(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
@@ -83,6 +84,7 @@ def test_two_local_workers_finish_with_equal_weights(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_step_count(tmp_path):
     backup, model_path = tmp_path / "backup", tmp_path / "model.keras"
     cmd = [sys.executable, "-m", "conserve_tf.train", "--groups=4", "--members=10", "--epochs=400",

@@ -41,6 +41,7 @@ def test_siamese_step_on_two_devices_equals_one_device():
     _same_step(build, ds)
 
 
+@pytest.mark.slow
 def test_lagrangian_step_on_two_devices_equals_one_device():
     from lagrangian.systems import get_system
     from lagrangian.training import build_model

@@ -104,6 +104,7 @@ def test_lrl_vector_is_constant_along_kepler_orbits():
         kepler_lrl(np.ones((5, 3)))
 
 
+@pytest.mark.slow
 def test_readout_names_what_each_output_is_made_of():
     rng = np.random.default_rng(3)
 
@@ -142,6 +143,7 @@ def _script(capsys, *args):
             delattr(flags.FLAGS, name)
 
 
+@pytest.mark.slow
 def test_script_invariants_and_count(tmp_path, capsys):
     out = _script(capsys, "--system=kepler", "--groups=6", "--members=8", "--epochs=3", "--width=8", "--depth=1",
                   "--invariants=2", "--degree=0", "--verbose=0", "--split=group")
@@ -202,6 +204,7 @@ def _towers_model(data, **kw):
     return build_conservnet(data, scaling="standardize", width=8, depth=1, outputs=2, towers=True, **kw)
 
 
+@pytest.mark.slow
 def test_stage_training_freezes_earlier_outputs_and_trains_the_current_one():
     from conserve_tf import ConservNet, fit_conservnet
 
@@ -221,6 +224,7 @@ def test_stage_training_freezes_earlier_outputs_and_trains_the_current_one():
         model.set_stage(2)
 
 
+@pytest.mark.slow
 def test_stage_penalty_pushes_the_trained_output_away_from_a_frozen_copy():
     """Tower 1 starts as an exact copy of tower 0 (dependent: penalty at its ceiling); training stage 1
     lowers the penalty while output 0 stays put, so the penalty acts against the frozen output."""
@@ -246,6 +250,7 @@ def test_stage_penalty_pushes_the_trained_output_away_from_a_frozen_copy():
     assert not model.penalized
 
 
+@pytest.mark.slow
 def test_sequential_scheme_trains_every_output_and_saves(tmp_path):
     import keras
 
@@ -266,6 +271,7 @@ def test_sequential_scheme_trains_every_output_and_saves(tmp_path):
         fit_conservnet(data, steps=1, scheme="greedy")
 
 
+@pytest.mark.slow
 def test_sequential_scheme_honours_decorrelate():
     from conserve_tf import fit_conservnet, predict_groups
 

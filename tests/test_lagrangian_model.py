@@ -59,6 +59,7 @@ def tame_network(system, symmetry, first_seed=0, dt=1e-3, n_steps=1000):
 # first_seed: where the search for a well-conditioned network starts (found once, saves test time)
 @pytest.mark.parametrize("name,symmetry,first_seed", [("kepler", "R", 2), ("schwarzschild", "R", 1),
                                                       ("two_particle", "RT", 0)])
+@pytest.mark.slow
 def test_noether_charges_of_invariant_network_are_conserved(name, symmetry, first_seed):
     """float64, dt = 1e-3, 1000 RK4 steps: network charges constant to 1e-10, true ones not."""
     system = get_system(name)
@@ -77,6 +78,7 @@ def test_noether_charges_of_invariant_network_are_conserved(name, symmetry, firs
     assert relative_deviation(true[key], system.charge_scales(traj[0], pt[0])[key]).max() > 1e-6
 
 
+@pytest.mark.slow
 def test_unconstrained_network_does_not_conserve_charges():
     system = get_system("kepler")
     model, integ, traj = tame_network(system, "none", first_seed=5)
@@ -84,6 +86,7 @@ def test_unconstrained_network_does_not_conserve_charges():
     assert relative_deviation(system.charges(traj, p)["L"]).max() > 1e-6
 
 
+@pytest.mark.slow
 def test_xla_and_graph_rk4_agree():
     system = get_system("kepler")
     model = network(system, "R", 0, dtype="float32", hidden=16)
@@ -118,6 +121,7 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.acceleration(tf.constant(x)).numpy(), model.acceleration(tf.constant(x)).numpy())
 
 
+@pytest.mark.slow
 def test_fit_lowers_acceleration_mse():
     system = get_system("kepler")
     model = network(system, "R", 1, dtype="float32", hidden=32)
@@ -157,6 +161,7 @@ def singular_model():
     return system, model
 
 
+@pytest.mark.slow
 def test_singular_hessian_is_reported_clearly():
     system, model = singular_model()
     x = clean_states(system, 4)
@@ -185,6 +190,7 @@ def test_bad_input_errors():
         LagrangianNetwork("R")
 
 
+@pytest.mark.slow
 def test_the_compiled_loss_object_is_the_training_loss():
     system = get_system("kepler")
     model = network(system, "R", 1, dtype="float64", hidden=16)

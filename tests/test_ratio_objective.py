@@ -76,6 +76,7 @@ def test_count_judges_every_direction_in_the_span_of_the_outputs():
     assert rotated.rows[1]["decorrelated"]
 
 
+@pytest.mark.slow
 def test_ratio_objective_finds_s1_and_saves_its_output_map(tmp_path):
     import keras
 

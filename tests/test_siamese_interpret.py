@@ -57,6 +57,7 @@ def test_scores_and_scatter_plot(tmp_path):
         pattern_match(lz, test, "momentum")
 
 
+@pytest.mark.slow
 def test_baseline_rho_runs_the_grid_and_scores_rho(monkeypatch):
     from siamese import baseline, baseline_grid, baseline_rho
 

@@ -76,6 +76,7 @@ def test_save_and_reload_reproduce_outputs_and_subnetwork(model, tmp_path):
     assert [l.__class__.__name__ for l in back.subnetwork.layers][0] == "Normalization"
 
 
+@pytest.mark.slow
 def test_short_training_on_special_relativity_separates_events():
     train = special_relativity(4000, 2, seed=0, beta_max=0.5)
     test = special_relativity(1000, 2, seed=1, beta_max=0.5)

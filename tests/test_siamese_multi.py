@@ -37,6 +37,7 @@ def test_scale_floor_stops_collapse_only():
     assert floor(np.zeros_like(f)) == pytest.approx(1.0, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_training_logs_penalty_and_saved_model_reproduces(tmp_path):
     train, test = electromagnetism(300, seed=0), electromagnetism(100, seed=1)
     model, info = train_decorrelated(train, test, bottleneck=2, decorrelation=2.0, hidden=(8,), epochs=2)
@@ -56,6 +57,7 @@ def test_training_logs_penalty_and_saved_model_reproduces(tmp_path):
         DecorrelatedSiamese(6, decorrelation=-1.0)
 
 
+@pytest.mark.slow
 def test_penalty_decorrelates_two_neurons():
     """Two neurons that start almost equal (corr ~ 1): a short run with the penalty decorrelates them, the
     same run without it leaves them correlated."""
@@ -82,6 +84,7 @@ def test_penalty_decorrelates_two_neurons():
     assert corr[0.0] > 0.9 and corr[100.0] < corr[0.0] - 0.1
 
 
+@pytest.mark.slow
 def test_count_with_siamese_bottlenecks():
     from siamese.multi import count_siamese_invariants
 
@@ -92,6 +95,7 @@ def test_count_with_siamese_bottlenecks():
     assert res.count == decide_count(res.rows, res.spread_threshold, res.independence_threshold).count
 
 
+@pytest.mark.slow
 def test_siamese_script_invariants_flag(tmp_path):
     import os
     import subprocess

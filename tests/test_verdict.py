@@ -56,6 +56,7 @@ def trained():
     return out
 
 
+@pytest.mark.slow
 def test_trained_on_random_data_no_invariant(trained):
     model, train, test = trained["random"]
     v = invariant_verdict(model, test, train)
@@ -63,6 +64,7 @@ def test_trained_on_random_data_no_invariant(trained):
     assert v.ratio > 0.8
 
 
+@pytest.mark.slow
 def test_trained_on_s1_invariant_found(trained):
     model, train, test = trained["s1"]
     v = invariant_verdict(model, test, train)
