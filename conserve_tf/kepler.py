@@ -6,7 +6,9 @@ State x (..., 4) = (x, y, v_x, v_y); H = v²/2 − 1/r, Hamilton's equations ẋ
 * :func:`laplace_runge_lenz` -- A = v × L ẑ − r̂ = (L v_y − x/r, −L v_x − y/r): |A| is the eccentricity
   e = sqrt(1 + 2 E L²) and A points to the periapsis, so its direction is a third invariant;
 * :func:`kepler_rhs` -- the right-hand side of Hamilton's equations, for ``scipy.integrate.solve_ivp``;
-* :func:`kepler_propagate` -- the exact solution of bound orbits (Kepler's equation and Lagrange's f, g).
+* :func:`kepler_propagate` -- the exact solution of bound orbits (Kepler's equation and Lagrange's f, g);
+* :func:`draw_orbits` -- random bound initial states within :data:`ORBIT_LIMITS` (the ranges of the
+  ConservNet paper's published Kepler data), shared by ConservNet's and the Siamese network's data.
 
 Used by the ConservNet data sets (:mod:`conserve_tf.physical`), the read-out of several invariants
 (:mod:`conserve_tf.invariants`) and the Siamese central-potential data (:mod:`siamese.systems`).
@@ -16,7 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["kepler_invariants", "laplace_runge_lenz", "kepler_rhs", "kepler_propagate", "eccentricity"]
+__all__ = ["kepler_invariants", "laplace_runge_lenz", "kepler_rhs", "kepler_propagate", "eccentricity",
+           "ORBIT_LIMITS", "accept_orbits", "draw_orbits"]
+
+#: Orbit acceptance matched to the published ConservNet Kepler data (E in [-0.35, -0.014], positions within
+#: about [-7, 27], speeds within 1.5): loosely bound orbits only.
+ORBIT_LIMITS = {"max_eccentricity": 0.99, "max_apoapsis": 27.0, "min_energy": -0.35, "max_energy": -0.014,
+                "max_speed": 1.5}
 
 
 def _states(x) -> np.ndarray:
@@ -90,3 +98,44 @@ def kepler_propagate(states, times, iterations: int = 60) -> np.ndarray:
     pos = f[..., None] * s[:, None, :2] + g[..., None] * s[:, None, 2:]
     vel = fdot[..., None] * s[:, None, :2] + gdot[..., None] * s[:, None, 2:]
     return np.concatenate([pos, vel], axis=-1)
+
+
+def accept_orbits(states, max_eccentricity, max_apoapsis, min_energy=-np.inf, max_energy=0.0, max_speed=np.inf):
+    """Bound orbits with e < max_eccentricity, apoapsis a (1 + e) <= max_apoapsis, E in [min_energy, max_energy]
+    and periapsis speed (the largest along the orbit) <= max_speed; states (B, 4) -> (B,) bool."""
+    L, E = kepler_invariants(states)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e = np.sqrt(np.maximum(1.0 + 2.0 * E * L**2, 0.0))
+        a = -1.0 / (2.0 * E)
+        v_peri = np.sqrt(np.maximum(2.0 * E + 2.0 / (a * (1.0 - e)), 0.0))
+        ok = ((E < 0) & (E >= min_energy) & (E <= max_energy) & (e < max_eccentricity)
+              & (a * (1.0 + e) <= max_apoapsis) & (v_peri <= max_speed))
+    return ok
+
+
+def draw_orbits(n: int, rng, limits: dict | None = None, fixed_l: float | None = None, low: float = -5.0,
+                high: float = 5.0) -> np.ndarray:
+    """n initial states (n, 4) by rejection sampling within ``limits`` (default :data:`ORBIT_LIMITS`).
+
+    Position ~ U(low, high)², velocity ~ U(-v, v)² with v = ``limits["max_speed"]``; with ``fixed_l`` the
+    radial speed is ~ U(-v, v) and the tangential speed L / r, so every orbit has angular momentum L.
+    ``rng`` is a ``numpy.random.Generator``; candidates are drawn 4096 at a time.
+    """
+    limits = {**ORBIT_LIMITS, **(limits or {})}
+    speed = limits["max_speed"]
+    found, tries = [], 0
+    while sum(len(f) for f in found) < n:
+        tries += 1
+        if tries > 10_000:
+            with_l = f" with angular momentum {fixed_l}" if fixed_l is not None else ""
+            raise ValueError(f"could not draw enough orbits{with_l} within {limits}; loosen the limits")
+        cand = np.concatenate([rng.uniform(low, high, size=(4096, 2)),
+                               rng.uniform(-speed, speed, size=(4096, 2))], axis=1)
+        if fixed_l is not None:
+            r = np.hypot(cand[:, 0], cand[:, 1])
+            rhat = cand[:, :2] / r[:, None]
+            that = np.stack([-rhat[:, 1], rhat[:, 0]], axis=1)
+            v = cand[:, 2:3] * rhat + (fixed_l / r)[:, None] * that
+            cand = np.concatenate([cand[:, :2], v], axis=1)
+        found.append(cand[accept_orbits(cand, **limits)])
+    return np.concatenate(found)[:n]

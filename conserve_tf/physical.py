@@ -24,7 +24,7 @@ Kepler sampling (loosely bound orbits, as in the published data: E in [-0.35, -0
 about [-7, 27], speeds within 1.5): initial position ~ U(−5, 5)², velocity ~ U(−1.5, 1.5)²; a draw is
 rejected when the orbit is unbound, too eccentric (e >= ``max_eccentricity`` = 0.99, e = sqrt(1 + 2 E L²)),
 reaches beyond ``max_apoapsis`` = 27, has E outside [-0.35, -0.014] or a periapsis speed above 1.5
-(``KEPLER_LIMITS``).
+(``KEPLER_LIMITS``, drawn by :func:`conserve_tf.kepler.draw_orbits`).
 Members are taken at M equally spaced times over one orbital period T = 2π a^{3/2}, a = −1/(2E),
 starting at the initial state, so every group covers its whole ellipse.
 """
@@ -35,7 +35,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from conserve_tf.groups import GroupedData, check_counts
-from conserve_tf.kepler import kepler_invariants, kepler_rhs
+from conserve_tf.kepler import ORBIT_LIMITS, draw_orbits, kepler_invariants, kepler_rhs
 
 __all__ = [
     "LV_PARAMS",
@@ -152,43 +152,7 @@ def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrat
 
 
 # ----------------------------------------------------------------------------- Kepler
-#: Orbit acceptance of the Kepler generators, matched to the published data (E in [-0.35, -0.014],
-#: positions within about [-7, 27], speeds within 1.5): loosely bound orbits only.
-KEPLER_LIMITS = {"max_eccentricity": 0.99, "max_apoapsis": 27.0, "min_energy": -0.35, "max_energy": -0.014,
-                 "max_speed": 1.5}
-
-
-def _accept(states, max_eccentricity, max_apoapsis, min_energy=-np.inf, max_energy=0.0, max_speed=np.inf):
-    """Bound orbits with e < max_eccentricity, apoapsis a (1 + e) <= max_apoapsis, E in [min_energy, max_energy]
-    and periapsis speed (the largest along the orbit) <= max_speed; states (B, 4) -> (B,) bool."""
-    L, E = kepler_invariants(states)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        e = np.sqrt(np.maximum(1.0 + 2.0 * E * L**2, 0.0))
-        a = -1.0 / (2.0 * E)
-        v_peri = np.sqrt(np.maximum(2.0 * E + 2.0 / (a * (1.0 - e)), 0.0))
-        ok = ((E < 0) & (E >= min_energy) & (E <= max_energy) & (e < max_eccentricity)
-              & (a * (1.0 + e) <= max_apoapsis) & (v_peri <= max_speed))
-    return ok
-
-
-def _draw_orbits(g, rng, limits, fixed_l=None, low=-5.0, high=5.0, max_speed=1.5):
-    """Initial states (g, 4) by rejection sampling: position ~ U(low, high)², velocity ~ U(-max_speed, max_speed)²
-    (with ``fixed_l``: radial speed ~ U(-max_speed, max_speed), tangential speed L / r)."""
-    found, tries = [], 0
-    while sum(len(f) for f in found) < g:
-        tries += 1
-        if tries > 10_000:
-            raise ValueError(f"could not draw enough orbits within {limits}; loosen the limits")
-        cand = np.concatenate([rng.uniform(low, high, size=(4096, 2)),
-                               rng.uniform(-max_speed, max_speed, size=(4096, 2))], axis=1)
-        if fixed_l is not None:
-            r = np.hypot(cand[:, 0], cand[:, 1])
-            rhat = cand[:, :2] / r[:, None]
-            that = np.stack([-rhat[:, 1], rhat[:, 0]], axis=1)
-            v = cand[:, 2:3] * rhat + (fixed_l / r)[:, None] * that
-            cand = np.concatenate([cand[:, :2], v], axis=1)
-        found.append(cand[_accept(cand, **limits)])
-    return np.concatenate(found)[:g]
+KEPLER_LIMITS = ORBIT_LIMITS  # the acceptance of the Kepler generators (conserve_tf.kepler.ORBIT_LIMITS)
 
 
 def _kepler_orbits(groups, members, seed, integrator, max_eccentricity, max_apoapsis, fixed_l=None):
@@ -198,7 +162,7 @@ def _kepler_orbits(groups, members, seed, integrator, max_eccentricity, max_apoa
         raise ValueError(f"max_apoapsis must be > 0, got {max_apoapsis!r}")
     rng = np.random.default_rng(seed)
     limits = {**KEPLER_LIMITS, "max_eccentricity": max_eccentricity, "max_apoapsis": max_apoapsis}
-    y0 = _draw_orbits(groups, rng, limits, fixed_l, max_speed=limits["max_speed"])
+    y0 = draw_orbits(groups, rng, limits, fixed_l)
     L, E = kepler_invariants(y0)
     period = 2.0 * np.pi * (-1.0 / (2.0 * E)) ** 1.5
     times = period[:, None] * np.arange(members)[None, :] / members

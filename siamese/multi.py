@@ -139,7 +139,7 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
         if n_epochs < 1:
             continue
         model.decorrelation = weight  # read when fit traces the step: compile anew for each phase
-        compile_siamese(model, recipe, learning_rate)
+        compile_siamese(model, recipe, learning_rate, total_steps=n_epochs * -(-len(tr.y) // int(batch_size)))
         hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=n_epochs,
                          verbose=verbose, callbacks=recipe_callbacks(recipe) + list(callbacks), shuffle=True)
         for key, vals in hist.history.items():

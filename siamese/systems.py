@@ -8,21 +8,25 @@ Distributions (the paper does not state them; these are our choices):
 
 * Special relativity (features t, x, y, z; c = s2 = -t² + x² + y² + z²): events uniform in the box
   [-1, 1]⁴; member 0 is the event, members m >= 1 are Λ_m x with an independent Λ = D1 Λ_v D2 each
-  (Eq. (A1)); D1, D2 are Haar-random rotations from SO(3) (``scipy.spatial.transform.Rotation.random``),
-  Λ_v a boost along x (Eq. (A2)) with speed β ~ U(-0.9, 0.9) (γ <= 2.29).
+  (Eq. (A1)); D1, D2 rotations Haar-random from O(3) (Eq. (A4)), Λ_v a boost along x (Eq. (A2)) with speed
+  β ~ U(-0.9, 0.9) (γ <= 2.29), and a time reversal in half of the Λ: the paper samples "all possible"
+  Lorentz transformations, and only under the whole group is s² the one invariant of an event (under the
+  orthochronous group, ``sr_orthochronous``, the sign of t of a timelike event is a second one).
   ``fixed_interval=s0`` instead draws t ~ U(-1, 1), a uniform direction and |x| = sqrt(s0 + t²),
   so every event has s² = s0 (default s0 = 1).
 * Central potential (features x, y, vx, vy; c = L, E, Ax, Ay with L = x v_y - y v_x, E = v²/2 - 1/r and
-  the Laplace-Runge-Lenz vector (Ax, Ay) = v × L - r/r;
-  m = GMm = 1): initial x, y, vx, vy ~ U(-1, 1), kept when r >= 0.2, E <= -0.1 (period <= 2π 5^1.5)
-  and eccentricity <= 0.9. The M members are the states at M independent times t ~ U(0, P) along the
-  orbit (P the period), from the exact solution of Hamilton's equations (:func:`conserve_tf.kepler.kepler_propagate`).
-  ``fixed_L=L0`` draws the position as before, radial speed v_r ~ U(-1, 1) and tangential speed L0 / r,
-  so every orbit has angular momentum L0 (default 0.5).
+  the Laplace-Runge-Lenz vector (Ax, Ay) = v × L - r/r; m = GMm = 1): the initial states of ConservNet's Kepler
+  data (:func:`conserve_tf.kepler.draw_orbits`: position ~ U(-5, 5)², velocity ~ U(-1.5, 1.5)², loosely bound
+  orbits within the ranges of the published Kepler data, E in [-0.35, -0.014]). The M members are the states
+  at M independent times t ~ U(0, P) along the orbit (P the period), from the exact solution of Hamilton's
+  equations (:func:`conserve_tf.kepler.kepler_propagate`). ``fixed_L=L0`` draws the radial speed
+  ~ U(-1.5, 1.5) and the tangential speed L0 / r, so every orbit has angular momentum L0 (default -1.5, as
+  ConservNet's appendix G). docs/siamese.md compares this sampling with others.
 * Electromagnetism (features Ex, Ey, Ez, Bx, By, Bz; c = EdotB, E2mB2 = |E|² - |B|²): E, B uniform in
   [-1, 1]³; member m >= 1 is the field of F' = Λᵀ F Λ (Eq. (10)) with F of Eq. (9) and an independent
   proper Λ as above. ``fixed_EdotB=c0`` draws E with |E| >= 0.3 and sets the component of B along E
   to c0 / |E|, so E·B = c0 (default 0.25). The paper calls this invariant det F; det F = (E·B)².
+  Λ stays proper here: a reflection or time reversal flips the sign of the pseudoscalar E·B.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from scipy.spatial.transform import Rotation
 
 from conserve_tf import systems as cn_systems
 from conserve_tf.groups import GroupedData, UnknownSystemError, check_counts
-from conserve_tf.kepler import kepler_invariants, kepler_propagate, laplace_runge_lenz
+from conserve_tf.kepler import draw_orbits, kepler_invariants, kepler_propagate, laplace_runge_lenz
 
 __all__ = ["ETA", "random_rotations", "boost_x", "random_lorentz", "field_tensor", "fields_from_tensor",
            "special_relativity", "central_potential", "electromagnetism", "central_invariants",
@@ -63,11 +67,14 @@ def boost_x(beta) -> np.ndarray:
     return out
 
 
-def random_lorentz(n: int, rng=0, beta_max: float = 0.9, time_reversal: bool = False) -> np.ndarray:
-    """Eq. (A1): Λ = D1 Λ_v D2 with D = diag(1, R), R ∈ SO(3), β ~ U(-beta_max, beta_max); (n, 4, 4).
+def random_lorentz(n: int, rng=0, beta_max: float = 0.9, time_reversal: bool = False,
+                   reflections: bool = False) -> np.ndarray:
+    """Eq. (A1): Λ = D1 Λ_v D2 with D = diag(1, R), β ~ U(-beta_max, beta_max); (n, 4, 4), Λᵀ η Λ = η.
 
-    ``time_reversal=True`` multiplies half of them (at random) by T = diag(-1, 1, 1, 1): the full
-    Lorentz group, under which the sign of t of a timelike event is no longer invariant.
+    R is Haar-random from SO(3); ``reflections=True`` negates it in half of the D (at random), so R is
+    Haar-random from O(3) as Eq. (A4) states. ``time_reversal=True`` multiplies half of the Λ (at random) by
+    T = diag(-1, 1, 1, 1). Both together draw from the full Lorentz group O(1, 3), under which the sign of t
+    of a timelike event is no longer invariant and s² is the only invariant of an event.
     """
     if not 0 <= beta_max < 1:
         raise ValueError(f"beta_max must be in [0, 1), got {beta_max}")
@@ -78,6 +85,8 @@ def random_lorentz(n: int, rng=0, beta_max: float = 0.9, time_reversal: bool = F
     lam = d1 @ boost_x(rng.uniform(-beta_max, beta_max, n)) @ d2
     if time_reversal:
         lam[rng.random(n) < 0.5, 0, :] *= -1.0
+    if reflections:
+        lam[rng.random(n) < 0.5, 1:, :] *= -1.0  # the spatial part of D1 from O(3) \ SO(3)
     return lam
 
 
@@ -104,8 +113,12 @@ def _unit_vectors(n, rng):
 
 
 def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_interval: float | None = None,
-                       beta_max: float = 0.9, time_reversal: bool = False) -> GroupedData:
-    """Events x^μ and their Lorentz-transformed copies Λ x (Sec. III A); c = s² (G,)."""
+                       beta_max: float = 0.9, time_reversal: bool = True, reflections: bool = True) -> GroupedData:
+    """Events x^μ and their Lorentz-transformed copies Λ x (Sec. III A); x (G, M, 4) = (t, x, y, z); c = s² (G,).
+
+    By default Λ is drawn from the whole Lorentz group (``time_reversal`` and ``reflections`` of
+    :func:`random_lorentz`); both False give the proper orthochronous group (``sr_orthochronous``).
+    """
     check_counts(groups, members)
     rng = _rng(seed)
     if fixed_interval is None:
@@ -116,15 +129,16 @@ def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_int
         if np.any(~np.isfinite(radius)):
             raise ValueError("fixed_interval must be >= 0 (spacelike) for this sampler")
         ev = np.concatenate([t[:, None], radius[:, None] * _unit_vectors(groups, rng)], axis=1)
-    lam = random_lorentz(groups * (members - 1), rng, beta_max, time_reversal).reshape(groups, members - 1, 4, 4)
+    lam = random_lorentz(groups * (members - 1), rng, beta_max, time_reversal, reflections).reshape(
+        groups, members - 1, 4, 4)
     x = np.concatenate([ev[:, None], np.einsum("gmij,gj->gmi", lam, ev)], axis=1)
     s2 = -ev[:, 0] ** 2 + np.sum(ev[:, 1:] ** 2, axis=1)
     name = ("sr_fixed_interval" if fixed_interval is not None else
-            "sr_full_lorentz" if time_reversal else "special_relativity")
+            "special_relativity" if time_reversal else "sr_orthochronous")
     return GroupedData(x, c=s2, feature_names=["t", "x", "y", "z"], constant_names=["s2"], name=name,
                        params=dict(seed=seed if isinstance(seed, int) else None, groups=groups, members=members,
                                    fixed_interval=fixed_interval, beta_max=beta_max,
-                                   time_reversal=time_reversal))
+                                   time_reversal=time_reversal, reflections=reflections))
 
 
 def central_invariants(x) -> np.ndarray:
@@ -139,31 +153,12 @@ def inverse_radius(x) -> np.ndarray:
     return 1.0 / np.hypot(x[:, 0], x[:, 1])
 
 
-def _draw_orbits(n, rng, fixed_l):
-    out = np.empty((0, 4))
-    while len(out) < n:
-        k = 2 * (n - len(out)) + 16
-        pos = rng.uniform(-1.0, 1.0, (k, 2))
-        r = np.hypot(pos[:, 0], pos[:, 1])
-        if fixed_l is None:
-            vel = rng.uniform(-1.0, 1.0, (k, 2))
-        else:
-            rhat, that = pos / r[:, None], np.stack([-pos[:, 1], pos[:, 0]], 1) / r[:, None]
-            vel = rng.uniform(-1.0, 1.0, k)[:, None] * rhat + (fixed_l / r)[:, None] * that
-        s = np.concatenate([pos, vel], axis=1)
-        lz, energy = kepler_invariants(s)
-        ecc = np.sqrt(np.maximum(1.0 + 2.0 * energy * lz**2, 0.0))
-        keep = (r >= 0.2) & (energy <= -0.1) & (ecc <= 0.9)
-        out = np.concatenate([out, s[keep]])
-    return out[:n]
-
-
 def central_potential(groups: int = 50_000, members: int = 2, seed=0, fixed_L: float | None = None
                       ) -> GroupedData:
     """Planar Kepler orbits (Eqs. (6)-(7), m = GMm = 1); members = states at random times; c = (L, E)."""
     check_counts(groups, members)
     rng = _rng(seed)
-    init = _draw_orbits(groups, rng, fixed_L)
+    init = draw_orbits(groups, rng, fixed_l=fixed_L)
     energy = kepler_invariants(init)[1]
     period = 2 * np.pi * (-1.0 / (2.0 * energy)) ** 1.5
     times = rng.uniform(0.0, 1.0, (groups, members)) * period[:, None]
@@ -211,10 +206,11 @@ def electromagnetism(groups: int = 200_000, members: int = 2, seed=0, fixed_Edot
 
 SYSTEMS = {
     "special_relativity": lambda **kw: special_relativity(**kw),
-    "sr_full_lorentz": lambda **kw: special_relativity(time_reversal=True, **kw),
+    "sr_full_lorentz": lambda **kw: special_relativity(**kw),  # the same as special_relativity (its old name)
+    "sr_orthochronous": lambda **kw: special_relativity(time_reversal=False, reflections=False, **kw),
     "sr_fixed_interval": lambda fixed_interval=1.0, **kw: special_relativity(fixed_interval=fixed_interval, **kw),
     "central_potential": lambda **kw: central_potential(**kw),
-    "central_fixed_L": lambda fixed_L=0.5, **kw: central_potential(fixed_L=fixed_L, **kw),
+    "central_fixed_L": lambda fixed_L=-1.5, **kw: central_potential(fixed_L=fixed_L, **kw),
     "electromagnetism": lambda **kw: electromagnetism(**kw),
     "em_fixed_EdotB": lambda fixed_EdotB=0.25, **kw: electromagnetism(fixed_EdotB=fixed_EdotB, **kw),
 }

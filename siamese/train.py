@@ -25,7 +25,7 @@ from conserve_tf.cli import (UsageError, define_output_flags, define_readout_fla
 from conserve_tf.runs import describe_data, save_model, tensorboard_callback, write_results, write_run
 
 FLAGS = flags.FLAGS
-RECIPE_NAMES = ["adam", "paper"]  # siamese.training.RECIPES; named here so that --help does not start TensorFlow
+RECIPE_NAMES = ["adam", "cosine", "paper"]  # siamese.training.RECIPES; named here so that --help does not start TensorFlow
 _MOVED = ("RECIPES", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy")
 
 

@@ -29,7 +29,7 @@ def test_wrong_function_does_not_match_the_pattern():
 
 
 def test_energy_needs_the_inverse_radius_feature():
-    train, test = central_potential(400, 2, seed=0, fixed_L=0.5), central_potential(300, 2, seed=1, fixed_L=0.5)
+    train, test = central_potential(400, 2, seed=0, fixed_L=-1.5), central_potential(300, 2, seed=1, fixed_L=-1.5)
 
     def energy(x):
         return 0.5 * (x[:, 2] ** 2 + x[:, 3] ** 2) - 1 / np.hypot(x[:, 0], x[:, 1])
