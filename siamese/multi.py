@@ -32,7 +32,7 @@ from conserve_tf.runs import set_seed
 
 from .model import SiameseNetwork
 from .pairs import make_pairs
-from .training import RECIPES, accuracy, compile_siamese, recipe_callbacks
+from .training import RECIPES, accuracy, budget_epochs, compile_siamese, recipe_callbacks
 
 __all__ = ["correlation_penalty", "scale_floor_penalty", "DecorrelatedSiamese", "train_decorrelated", "multi_readout",
            "count_siamese_invariants"]
@@ -122,13 +122,13 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
     """
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
-    epochs = RECIPES[recipe]["max_epochs"] if epochs is None else int(epochs)
-    if epochs < 1 or int(batch_size) < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     if test is not None and test.n_features != train.n_features:
         raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     set_seed(seed)
     tr = make_pairs(train, seed=seed)
+    epochs = (RECIPES[recipe]["max_epochs"] or budget_epochs(len(tr.y))) if epochs is None else int(epochs)
+    if epochs < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     te = make_pairs(test, seed=seed + 1) if test is not None else None
     flat = train.flat()
     model = DecorrelatedSiamese(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,

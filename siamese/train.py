@@ -1,6 +1,6 @@
 """Script: train the interpretable Siamese network (Wetzel et al. 2020), print and write its read-out.
 
-    python -m siamese.train --system=special_relativity --groups=50000 --epochs=100 --out_dir=runs/sr
+    python -m siamese.train --system=special_relativity --out_dir=runs/sr
     python -m siamese.train --data=my_groups.npz --constant_columns=C --epochs=50 --tensorboard
     python -m siamese.train --system=electromagnetism --invariants=2     # two decorrelated neurons
     siamese-train --helpfull                                               # every flag
@@ -47,15 +47,18 @@ def define_flags():
                         "whole groups are held out for testing")
     flags.DEFINE_string("group_column", "group", "--data: column with the group id")
     flags.DEFINE_list("constant_columns", ["C"], "--data: columns with known invariants (may be absent)")
-    flags.DEFINE_integer("groups", 50_000, "training groups (pairs) to generate")
+    flags.DEFINE_integer("groups", None, "training groups (pairs) to generate (default: the paper's, 50000; "
+                         "200000 for electromagnetism)")
     flags.DEFINE_integer("test_groups", 5_000, "test groups to generate")
     flags.DEFINE_integer("members", 2, "members per generated group (2 = the paper's pairs)")
     flags.DEFINE_float("test_fraction", 0.2, "--data: fraction of groups held out for testing")
     flags.DEFINE_list("hidden", ["160", "160"], "hidden layer widths of the shared subnetwork")
     flags.DEFINE_string("activation", "tanh", "hidden activation")
     flags.DEFINE_integer("bottleneck", 1, "bottleneck neurons (1 = interpretable scalar f)")
-    flags.DEFINE_enum("recipe", "adam", RECIPE_NAMES, "adam: fast default; paper: Adadelta lr 100 (Wetzel 2020)")
-    flags.DEFINE_integer("epochs", 100, "epoch budget (caps the recipe's maximum)")
+    flags.DEFINE_enum("recipe", "cosine", RECIPE_NAMES, "cosine (default): Adam 3e-3 held, then cosine decay over "
+                      "the budget; adam: Adam 3e-3 halved on plateaus; paper: Adadelta lr 100 (Wetzel 2020)")
+    flags.DEFINE_integer("epochs", None, "epoch budget (default: 10 million training pairs in all, at most 300 "
+                         "epochs: 100 for 50000 groups; caps the recipe's maximum)")
     flags.DEFINE_integer("batch_size", 256, "mini-batch size")
     flags.DEFINE_string("backup_dir", None, "checkpoint every epoch here and resume from it after a crash or kill")
     distribute.define_flags()

@@ -31,16 +31,32 @@ from .model import SiameseNetwork
 from .pairs import make_pairs
 from .systems import make_system
 
-__all__ = ["RECIPES", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy", "grouped_invariant",
+__all__ = ["RECIPES", "PAPER_GROUPS", "PAIR_BUDGET", "default_groups", "budget_epochs", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy", "grouped_invariant",
            "load_data"]
 
 RECIPES = {
     "paper": dict(optimizer="adadelta", learning_rate=100.0, lr_patience=50, stop_patience=200,
                   max_epochs=10_000),
     "adam": dict(optimizer="adam", learning_rate=3e-3, lr_patience=5, stop_patience=20, max_epochs=500),
-    "cosine": dict(optimizer="adam", learning_rate=3e-3, lr_patience=None, stop_patience=20, max_epochs=100,
+    "cosine": dict(optimizer="adam", learning_rate=3e-3, lr_patience=None, stop_patience=20, max_epochs=None,
                    hold_fraction=0.5, final_learning_rate=1e-5),
 }
+
+#: Training groups (= positive pairs) of each data set in the paper: 50 000, 200 000 for electromagnetism.
+PAPER_GROUPS = {"electromagnetism": 200_000, "em_fixed_EdotB": 200_000}
+DEFAULT_GROUPS = 50_000
+#: Pairs the default budget trains on (100 epochs of the paper's 50 000 positive + 50 000 negative pairs).
+PAIR_BUDGET = 10_000_000
+
+
+def default_groups(system: str) -> int:
+    """The paper's number of training groups for a data set (50 000 unless :data:`PAPER_GROUPS` says)."""
+    return PAPER_GROUPS.get(str(system), DEFAULT_GROUPS)
+
+
+def budget_epochs(n_pairs: int, max_epochs: int = 300) -> int:
+    """Epochs that train on :data:`PAIR_BUDGET` pairs in all (100 for 100 000 pairs), at most ``max_epochs``."""
+    return int(min(max_epochs, max(1, round(PAIR_BUDGET / max(int(n_pairs), 1)))))
 
 
 def _recipe(name):
@@ -86,13 +102,14 @@ def accuracy(model, pairs, batch_size: int = 8192) -> float:
 
 
 def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
-                  recipe: str = "adam", epochs: int | None = None, batch_size: int = 256,
+                  recipe: str = "cosine", epochs: int | None = None, batch_size: int = 256,
                   learning_rate: float | None = None, pairs_per_group: int | None = None, seed: int = 0,
                   normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True, strategy=None,
                   backup_dir: str | None = None, eval_every: int = 0):
     """Build pairs from GroupedData ``train`` (and ``test``), build and fit a SiameseNetwork.
 
-    ``epochs`` caps the recipe's maximum (the budget); ``validate=False`` skips the per-epoch test
+    ``epochs`` caps the recipe's maximum (the budget; the ``cosine`` recipe's default is
+    :func:`budget_epochs` of the number of training pairs); ``validate=False`` skips the per-epoch test
     accuracy (saves time; the recipes' callbacks watch the training loss anyway). ``strategy`` (see
     :mod:`conserve_tf.distribute`) builds and compiles the model in its scope; ``backup_dir`` resumes an
     interrupted run; a NaN loss stops training with a clear error. ``eval_every > 0`` with ``test`` adds
@@ -103,13 +120,13 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     """
 
     r = _recipe(recipe)
-    epochs = r["max_epochs"] if epochs is None else int(epochs)
-    if epochs < 1 or int(batch_size) < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     if test is not None and test.n_features != train.n_features:
         raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     set_seed(seed)
     tr = make_pairs(train, pairs_per_group, seed=seed)
+    epochs = (r["max_epochs"] or budget_epochs(len(tr.y))) if epochs is None else int(epochs)
+    if epochs < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     te = make_pairs(test, pairs_per_group, seed=seed + 1) if test is not None else None
     flat = train.flat()
     stats = dict(mean=flat.mean(0), variance=flat.var(0)) if normalize else {}
@@ -135,18 +152,20 @@ def grouped_invariant(model, x) -> np.ndarray:
     return np.asarray(model.invariant(x.reshape(-1, x.shape[-1]))).reshape(x.shape[0], x.shape[1], -1)
 
 
-def load_data(system: str = "special_relativity", groups: int = 50_000, test_groups: int = 5_000, members: int = 2,
+def load_data(system: str = "special_relativity", groups: int | None = None, test_groups: int = 5_000, members: int = 2,
               seed: int = 0, data: str | None = None, group_column: str = "group", constant_columns=("C",),
               test_fraction: float = 0.2):
     """(train, test) GroupedData: ``data`` (a .npz/.csv file, whole groups held out) or generated ``system``.
 
-    Generated test groups come from seed ``seed + 10000``, so they never repeat training groups.
+    Generated test groups come from seed ``seed + 10000``, so they never repeat training groups;
+    ``groups=None`` generates the paper's number (:func:`default_groups`).
     """
     if data:
         if not os.path.exists(data):
             raise FileNotFoundError(f"--data file not found: {data}")
         loaded = GroupedData.load(data, group_column=group_column, constant_columns=tuple(constant_columns))
         return loaded.split_by_group(test_fraction=test_fraction, seed=seed)
+    groups = default_groups(system) if groups is None else groups
     if groups < 2 or test_groups < 2:
         raise ValueError("--groups and --test_groups must be >= 2: negatives need two groups")
     return (make_system(system, groups, members, seed=seed),

@@ -67,13 +67,13 @@ def test_paper_benchmark_quick(tmp_path):
         sys.path.insert(0, ROOT)
     from benchmarks.siamese_paper import PAPER_ACC, benchmark
 
-    res = benchmark(quick=True, out_dir=str(tmp_path))
+    res = benchmark(quick=True, out_dir=str(tmp_path))[0]  # seed 0
     assert set(res) == set(PAPER_ACC)
     with open(tmp_path / "results.csv", newline="") as fh:
         saved = {row["quantity"]: row for row in csv.DictReader(fh)}
     for name, row in res.items():  # the saved table holds every accuracy beside the paper's
         for i, part in enumerate(("train", "test")):
-            cell = saved[f"{name}: {part} accuracy"]
+            cell = saved[f"{name} (seed 0): {part} accuracy"]
             assert float(cell["conserve_tf"]) == pytest.approx(row[f"{part}_accuracy"])
             assert float(cell["paper"]) == pytest.approx(PAPER_ACC[name][i] / 100)
         assert os.path.exists(row["plot"])
