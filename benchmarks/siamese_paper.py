@@ -156,4 +156,4 @@ if __name__ == "__main__":
     harness.main("siamese_paper", benchmark, define_flags, lambda F: {
         "epochs": F.epochs, "groups": F.groups, "em_groups": F.em_groups, "test_groups": F.test_groups,
         "hidden": [int(h) for h in F.hidden] if F.hidden else None, "recipe": F.recipe, "systems": F.systems,
-        "seeds": [int(s) for s in F.seeds]})
+        "seeds": [int(s) for s in F.seeds]}, seed=False)
