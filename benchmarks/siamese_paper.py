@@ -43,7 +43,7 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
               em_groups: int | None = None, test_groups: int | None = None, hidden=None, recipe: str = "cosine",
               seeds=(0,), systems=None) -> dict:
     """Train one SNN per data set of paper 004 and seed, and read it out; returns {seed: {system: numbers}}."""
-    from siamese.training import default_groups
+    from siamese.training import PAPER_GROUPS, default_groups
 
     unknown = set(systems or ()) - set(PAPER_ACC)
     if unknown:
@@ -56,7 +56,7 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
         for k, name in enumerate(PAPER_ACC):
             if systems and name not in systems:
                 continue
-            n = 600 if quick else (em_groups if default_groups(name) > 50_000 else groups) or default_groups(name)
+            n = 600 if quick else (em_groups if name in PAPER_GROUPS else groups) or default_groups(name)
             results.setdefault(int(seed), {})[name] = _one(name, k, n, int(seed), out_dir, **sizes)
     harness.write_results(out_dir, "siamese_paper", [row for seed, res in results.items() for row in _rows(res, seed)],
                           title="Siamese network, paper 004 reproduction: conserve-tf beside the paper")

@@ -32,7 +32,7 @@ from conserve_tf.runs import set_seed
 
 from .model import SiameseNetwork
 from .pairs import make_pairs
-from .training import RECIPES, accuracy, budget_epochs, compile_siamese, recipe_callbacks
+from .training import accuracy, compile_siamese, recipe_callbacks, optimizer_steps, resolve_epochs
 
 __all__ = ["correlation_penalty", "scale_floor_penalty", "DecorrelatedSiamese", "train_decorrelated", "multi_readout",
            "count_siamese_invariants"]
@@ -120,15 +120,11 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
     Returns ``(model, info)``; info holds ``train_accuracy``, ``test_accuracy``, ``epochs``,
     ``decorrelation`` (the penalty on the test pairs, or the training pairs without test) and ``history``.
     """
-    if recipe not in RECIPES:
-        raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
     if test is not None and test.n_features != train.n_features:
         raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     set_seed(seed)
     tr = make_pairs(train, seed=seed)
-    epochs = (RECIPES[recipe]["max_epochs"] or budget_epochs(len(tr.y))) if epochs is None else int(epochs)
-    if epochs < 1 or int(batch_size) < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    epochs = resolve_epochs(recipe, epochs, len(tr.y), batch_size)
     te = make_pairs(test, seed=seed + 1) if test is not None else None
     flat = train.flat()
     model = DecorrelatedSiamese(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
@@ -139,7 +135,7 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
         if n_epochs < 1:
             continue
         model.decorrelation = weight  # read when fit traces the step: compile anew for each phase
-        compile_siamese(model, recipe, learning_rate, total_steps=n_epochs * -(-len(tr.y) // int(batch_size)))
+        compile_siamese(model, recipe, learning_rate, optimizer_steps(n_epochs, len(tr.y), batch_size))
         hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=n_epochs,
                          verbose=verbose, callbacks=recipe_callbacks(recipe) + list(callbacks), shuffle=True)
         for key, vals in hist.history.items():

@@ -31,7 +31,8 @@ from .model import SiameseNetwork
 from .pairs import make_pairs
 from .systems import make_system
 
-__all__ = ["RECIPES", "PAPER_GROUPS", "PAIR_BUDGET", "default_groups", "budget_epochs", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy", "grouped_invariant",
+__all__ = ["RECIPES", "PAPER_GROUPS", "PAIR_BUDGET", "default_groups", "budget_epochs", "resolve_epochs",
+           "optimizer_steps", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy", "grouped_invariant",
            "load_data"]
 
 RECIPES = {
@@ -57,6 +58,19 @@ def default_groups(system: str) -> int:
 def budget_epochs(n_pairs: int, max_epochs: int = 300) -> int:
     """Epochs that train on :data:`PAIR_BUDGET` pairs in all (100 for 100 000 pairs), at most ``max_epochs``."""
     return int(min(max_epochs, max(1, round(PAIR_BUDGET / max(int(n_pairs), 1)))))
+
+
+def resolve_epochs(recipe: str, epochs: int | None, n_pairs: int, batch_size: int) -> int:
+    """The epoch budget: ``epochs``, else the recipe's maximum, else :func:`budget_epochs`; checked >= 1."""
+    epochs = (_recipe(recipe)["max_epochs"] or budget_epochs(n_pairs)) if epochs is None else int(epochs)
+    if epochs < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    return epochs
+
+
+def optimizer_steps(epochs: int, n_pairs: int, batch_size: int) -> int:
+    """Optimizer steps of ``epochs`` over ``n_pairs`` pairs in batches of ``batch_size`` (the last one partial)."""
+    return int(epochs) * -(-int(n_pairs) // int(batch_size))
 
 
 def _recipe(name):
@@ -119,21 +133,19 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     ``epochs`` run and ``history``.
     """
 
-    r = _recipe(recipe)
+    _recipe(recipe)  # an unknown recipe fails before any work
     if test is not None and test.n_features != train.n_features:
         raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     set_seed(seed)
     tr = make_pairs(train, pairs_per_group, seed=seed)
-    epochs = (r["max_epochs"] or budget_epochs(len(tr.y))) if epochs is None else int(epochs)
-    if epochs < 1 or int(batch_size) < 1:
-        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
+    epochs = resolve_epochs(recipe, epochs, len(tr.y), batch_size)
     te = make_pairs(test, pairs_per_group, seed=seed + 1) if test is not None else None
     flat = train.flat()
     stats = dict(mean=flat.mean(0), variance=flat.var(0)) if normalize else {}
     with (strategy or tf.distribute.get_strategy()).scope():
         model = SiameseNetwork(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
                                **stats)
-        compile_siamese(model, recipe, learning_rate, total_steps=epochs * -(-len(tr.y) // int(batch_size)))
+        compile_siamese(model, recipe, learning_rate, optimizer_steps(epochs, len(tr.y), batch_size))
     val = (te.x.astype(np.float32), te.y) if te is not None and validate else None
     held_out = [InvariantMetrics(test, every=eval_every, predict_fn=lambda x: grouped_invariant(model, x))
                 ] if eval_every and test is not None else []
