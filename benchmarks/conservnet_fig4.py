@@ -34,8 +34,8 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
 
     budget = budget or _common.make_budget(quick)
     train, test = double_pendulum_split(0.8)
-    model, _ = fit_conservnet(train, width=budget["width"], depth=budget["depth"], seed=seed, objective="nv",
-                              **_common.fit_kwargs(budget, train))
+    model, _ = fit_conservnet(train, width=budget["width"], depth=budget["depth"], activation=budget["activation"],
+                              seed=seed, objective="nv", **_common.fit_kwargs(budget, train))
     scale = np.asarray(train.scale)
     parts = {}
     for label, d in (("train", train), ("test", test)):

@@ -13,8 +13,6 @@ from __future__ import annotations
 from benchmarks import _common, harness
 
 SYSTEMS = ("s1", "s2", "s3", "lotka_volterra", "kepler")
-#: 30 trainings: a smaller network on all groups per step (the per-group budget costs steps x M per run)
-BUDGET = {"width": 64, "depth": 3, "steps": 300, "learning_rate": 3e-3, "groups_per_step": None}
 CONDITIONS = ((2, 1000), (4, 500), (10, 200), (20, 100), (40, 50), (100, 20))
 
 
@@ -32,7 +30,7 @@ def _parse_conditions(items):
 def benchmark(quick: bool, out_dir: str, budget: dict | None = None, systems=None, conditions=None,
               seed: int = 0) -> dict:
     """rho on the paper's split for every (system, condition); returns {system: {"NxM": row}}."""
-    budget = budget or _common.make_budget(quick, base=BUDGET)
+    budget = budget or _common.make_budget(quick)
     systems = tuple(systems or (("s1",) if quick else SYSTEMS))
     conditions = tuple(conditions or (((2, 100), (10, 20)) if quick else CONDITIONS))
     results, rows = {}, []
@@ -72,4 +70,4 @@ def define_flags():
 
 if __name__ == "__main__":
     _common.main("conservnet_fig7", benchmark, define_flags, lambda F: {
-        "systems": F.systems, "conditions": _parse_conditions(F.conditions) if F.conditions else None}, base=BUDGET)
+        "systems": F.systems, "conditions": _parse_conditions(F.conditions) if F.conditions else None})

@@ -50,10 +50,11 @@ def define_flags():
     flags.DEFINE_enum("split", "within", ["within", "group"], "Hold out members of every group, or whole groups.")
     flags.DEFINE_float("test_fraction", 0.5, "Fraction held out for testing.", lower_bound=0.0, upper_bound=1.0)
     flags.DEFINE_float("noise", 0.0, "Measurement noise: add N(0, noise) to the inputs (Fig. 3a).", lower_bound=0.0)
+    # 4000 = conserve_tf.training.DEFAULT_STEPS, written out so that TensorFlow starts only after the flag checks
     flags.DEFINE_integer("epochs", 4000, "Passes over the training groups (fast recipe: optimizer steps).",
                          lower_bound=1)
     flags.DEFINE_enum("recipe", "fast", ["fast", "paper"],
-                      "fast: all groups per step, ratio objective, the paper's input factors, 3 x 128 Mish, Adam 1e-3 "
+                      "fast: all groups per step, ratio objective, the paper's input factors, 3 x 128 tanh, Adam 3e-3 "
                       "held then cosine-decayed over the last 30% of steps (docs/conservnet_recipe.md); paper: the "
                       "published code (one group per step, Adam 5e-5, 4 x 320 Mish, NV loss with the variance, radius "
                       "uniform in [0, R]). Flags left unset take the recipe's values.")
@@ -61,7 +62,7 @@ def define_flags():
     flags.DEFINE_float("learning_rate", 0.0, "Peak learning rate (0: the recipe's).", lower_bound=0.0)
     flags.DEFINE_integer("width", None, "Hidden layer width (default: the recipe's).", lower_bound=1)
     flags.DEFINE_integer("depth", None, "Number of hidden layers (default: the recipe's).", lower_bound=1)
-    flags.DEFINE_string("activation", "mish", "Hidden activation (any Keras activation name).")
+    flags.DEFINE_string("activation", None, "Hidden activation, any Keras activation name (default: the recipe's).")
     flags.DEFINE_enum("spread", None, ["std", "var"], "Spread of a group's outputs in the NV loss (default: the "
                       "recipe's, else std).")
     flags.DEFINE_enum("radial", None, ["volume", "uniform"], "Radius law of the l2 spreader: uniform in the ball's "
@@ -201,10 +202,10 @@ def main(argv):
     fit_kwargs = dict(
         recipe=FLAGS.recipe, learning_rate=FLAGS.learning_rate or None,
         groups_per_step=FLAGS.groups_per_step or -1, scaling=FLAGS.scaling, eval_every=1,
-        steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose, activation=FLAGS.activation,
+        steps_per_epoch=min(FLAGS.log_every, steps), verbose=FLAGS.verbose,
         spreader=FLAGS.spreader, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty,
         penalty_samples=FLAGS.penalty_samples or None)
-    for name in ("width", "depth", "spread", "radial", "q", "r", "objective"):  # unset: the recipe's value
+    for name in ("width", "depth", "activation", "spread", "radial", "q", "r", "objective"):  # unset: the recipe's value
         if getattr(FLAGS, name) is not None:
             fit_kwargs[name] = getattr(FLAGS, name)
     if FLAGS.scheme == "sequential":

@@ -6,8 +6,9 @@ Two recipes (``recipe=``, :data:`RECIPES`); arguments given explicitly override 
   Lotka-Volterra and Kepler: every optimizer step sees all groups; the within-group variance ratio
   objective (``objective="ratio"``, no spreading noise, Q or R); inputs scaled by the paper's factors
   (``scaling="auto"``: the system's own factors, else 0.1 for a variable beyond 10); 3 hidden layers of
-  128 Mish units; Adam at 1e-3 held constant, then a cosine decay to 1e-5 over the last 30 % of the
-  steps (:class:`HoldThenCosine`), so a short budget is not spent at a decayed rate; 4000 steps by default.
+  128 tanh units; Adam at 3e-3 held constant, then a cosine decay to 1e-5 over the last 30 % of the
+  steps (:class:`HoldThenCosine`), so a short budget is not spent at a decayed rate; 4000 steps by default
+  (:data:`DEFAULT_STEPS`).
 * ``"paper"``: the published code's recipe: one group per optimizer step, Adam at 5e-5, constant; the
   NV loss with the variance as the spread, the L2 spreader's radius uniform in [0, R], R = Q = 1;
   4 hidden layers of 320 Mish units.
@@ -29,16 +30,19 @@ from .model import ConservNet
 from .scaling import input_scaling
 from .schedules import HoldThenCosine
 
-__all__ = ["RECIPES", "SCHEDULES", "HoldThenCosine", "recipe_settings", "as_dataset", "build_conservnet",
+__all__ = ["RECIPES", "DEFAULT_STEPS", "SCHEDULES", "HoldThenCosine", "recipe_settings", "as_dataset", "build_conservnet",
            "fit_conservnet", "predict_groups", "evaluate_invariant"]
 
+#: optimizer steps of a training when none are given (``fit_conservnet``, ``python -m conserve_tf.train``)
+DEFAULT_STEPS = 4000
+
 RECIPES = {
-    "fast": {"learning_rate": 1e-3, "final_learning_rate": 1e-5, "groups_per_step": None, "schedule": "hold_cosine",
+    "fast": {"learning_rate": 3e-3, "final_learning_rate": 1e-5, "groups_per_step": None, "schedule": "hold_cosine",
              "decay_fraction": 0.3, "warmup_steps": 0, "scaling": "auto",
-             "model": {"objective": "ratio", "width": 128, "depth": 3}},
+             "model": {"objective": "ratio", "width": 128, "depth": 3, "activation": "tanh"}},
     "paper": {"learning_rate": 5e-5, "final_learning_rate": 5e-5, "groups_per_step": 1, "schedule": "constant",
               "decay_fraction": 0.0, "warmup_steps": 0, "scaling": "auto",
-              "model": {"objective": "nv", "width": 320, "depth": 4, "spread": "var", "radial": "uniform",
+              "model": {"objective": "nv", "width": 320, "depth": 4, "activation": "mish", "spread": "var", "radial": "uniform",
                         "q": 1.0, "r": 1.0}},
 }
 
@@ -87,7 +91,7 @@ def recipe_settings(recipe: str = "fast", scaling: str | None = None, **model_kw
     return (RECIPES[recipe]["scaling"] if scaling is None else scaling), {**RECIPES[recipe]["model"], **model_kwargs}
 
 
-def fit_conservnet(train, test=None, steps: int = 4000, recipe: str = "fast", learning_rate: float | None = None,
+def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "fast", learning_rate: float | None = None,
                    groups_per_step: int | None = -1, scaling: str | None = None, eval_every: int = 0,
                    steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
                    model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,

@@ -24,7 +24,7 @@ def _built(data, recipe="fast", **kwargs):
 def test_fast_recipe_scales_by_the_papers_rule_and_uses_the_ratio_objective():
     model = _built(_toy())
     assert model.scale == [0.1, 1.0, 1.0] and model.offset is None  # only the feature beyond 10, once
-    assert (model.objective.name, model.width, model.depth) == ("ratio", 128, 3)
+    assert (model.objective.name, model.width, model.depth, model.activation) == ("ratio", 128, 3, "tanh")
     assert _built(make_system("lotka_volterra", 3, 10, seed=0)).scale == [0.1, 0.1]  # the system's own factors
     assert _built(_toy(), scaling="standardize").offset is not None
 
@@ -39,6 +39,24 @@ def test_paper_recipe_keeps_the_published_settings_and_explicit_arguments_win():
         _built(_toy(), r=0.3)  # the default recipe's objective has no noise radius
     with pytest.raises(ValueError, match="recipe must be one of"):
         recipe_settings("slow")
+
+
+def test_script_defaults_are_the_recipes():
+    """``python -m conserve_tf.train`` with no flag trains DEFAULT_STEPS steps; network flags left unset."""
+    from absl import flags
+
+    from conserve_tf import train as script
+    from conserve_tf.training import DEFAULT_STEPS
+
+    before = set(flags.FLAGS)
+    script.define_flags()
+    try:
+        flags.FLAGS(["conserve_tf.train"])
+        assert flags.FLAGS.epochs == DEFAULT_STEPS
+        assert [getattr(flags.FLAGS, k) for k in ("width", "depth", "activation", "objective")] == [None] * 4
+    finally:
+        for name in set(flags.FLAGS) - before:
+            delattr(flags.FLAGS, name)
 
 
 def test_hold_then_cosine_holds_the_peak_then_decays_to_the_final_rate():
