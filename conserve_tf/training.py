@@ -95,7 +95,8 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
                    groups_per_step: int | None = -1, scaling: str | None = None, eval_every: int = 0,
                    steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
                    model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,
-                   scheme: str = "joint", decorrelate: bool | None = None, **model_kwargs):
+                   scheme: str = "joint", decorrelate: bool | None = None, validation: float | None = None,
+                   **model_kwargs):
     """Train a ConservNet on ``train`` for ``steps`` optimizer steps; returns ``(model, history)``.
 
     A Keras epoch is ``steps_per_epoch`` steps (default: one pass over the groups), so ``History``
@@ -113,6 +114,13 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     and schedule per output); it returns the last output's ``History`` with ``stage_histories`` (one per
     output) attached.
 
+    ``validation`` (a fraction, e.g. 0.2) holds out that fraction of the members of every training group
+    (seeded), evaluates the objective on them every Keras epoch (``val_loss``; no constants needed) and ends
+    with the weights of the epoch where it was lowest (``keras.callbacks.EarlyStopping`` with
+    ``restore_best_weights``, never stopping early): on noisy data the network otherwise goes on fitting
+    the noise of its training members (docs/conservnet_recipe.md, noise). Epochs are then
+    ``steps_per_epoch`` steps (default 100), the resolution of the choice.
+
     ``objective="ratio"`` (a model argument, see :class:`~conserve_tf.model.ConservNet`) needs at least two
     groups per step. ``decorrelate`` (default: for the ratio objective with the joint scheme) ends the
     training with ``model.decorrelate_outputs(train)``: uncorrelated outputs, the most invariant first.
@@ -127,7 +135,8 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
                                groups_per_step=groups_per_step, scaling=scaling, eval_every=eval_every,
                                steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
                                jit_compile=jit_compile, model=model, seed=seed, strategy=strategy,
-                               backup_dir=backup_dir, decorrelate=decorrelate, **model_kwargs)
+                               backup_dir=backup_dir, decorrelate=decorrelate, validation=validation,
+                               **model_kwargs)
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     r = RECIPES[recipe]
@@ -142,6 +151,10 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
         raise ValueError(f"objective={objective.name!r} compares the variance within groups with the variance "
                          f"between them, so every step needs at least {objective.min_groups} groups; got "
                          f"groups_per_step={per} (recipe {recipe!r})")
+    val = None
+    if validation:
+        train, val = _validation_split(train, validation, seed)
+        steps_per_epoch = steps_per_epoch or 100
     steps_per_epoch = -(-train.n_groups // per) if steps_per_epoch is None else int(steps_per_epoch)
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
@@ -156,11 +169,28 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     cbs = standard_callbacks(backup_dir) + list(callbacks)
     if eval_every and test is not None:
         cbs.insert(0, InvariantMetrics(test, every=eval_every))
+    if val is not None:
+        cbs.insert(0, keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=epochs,
+                                                    restore_best_weights=True))
     history = model.fit(as_dataset(train, per, seed=seed).repeat(), epochs=epochs, steps_per_epoch=steps_per_epoch,
-                        verbose=verbose, callbacks=cbs, shuffle=False)
+                        verbose=verbose, callbacks=cbs, shuffle=False,
+                        validation_data=None if val is None else as_dataset(val, None, shuffle=False))
     if decorrelate if decorrelate is not None else (model.objective.mixing_invariant and model.stage is None):
         model.decorrelate_outputs(train)
     return model, history
+
+
+def _validation_split(train, fraction, seed):
+    """(fit part, validation part) of ``train``: ``fraction`` of every group's members held out (seeded)."""
+    fraction = float(fraction)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation must be a fraction in (0, 1) of every group's members, got {fraction}")
+    m = train.n_members
+    held = m - int(round((1.0 - fraction) * m))
+    if held < 2 or m - held < 2:
+        raise ValueError(f"validation={fraction} holds out {held} of the {m} members of every group; the fitted and "
+                         f"the held-out part both need at least two members per group")
+    return train.split_within(1.0 - fraction, seed=seed + 7919)
 
 
 def _schedule(r, lr, final, total):
@@ -179,7 +209,7 @@ def _fit_sequential(train, test, model=None, seed=0, scaling="auto", strategy=No
                     decorrelate=None, **kwargs):
     """The deflation scheme of :func:`fit_conservnet` (``scheme="sequential"``)."""
     fit_keys = ("steps", "recipe", "learning_rate", "groups_per_step", "eval_every", "steps_per_epoch", "callbacks",
-                "verbose", "jit_compile")
+                "verbose", "jit_compile", "validation")
     fit_kwargs = {key: kwargs.pop(key) for key in fit_keys if key in kwargs}
     strategy = strategy or tf.distribute.get_strategy()
     if model is None:

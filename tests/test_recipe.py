@@ -73,3 +73,41 @@ def test_short_s1_run_with_the_defaults_finds_the_invariant():
     f = np.asarray(model(test.x.astype(np.float32)))[..., 0]
     rho = abs(np.corrcoef(f.ravel(), np.repeat(test.c, test.n_members))[0, 1])
     assert rho >= 0.95, rho
+
+
+class _Weights:
+    """Records val_loss and the weights at the end of every epoch."""
+
+    def __new__(cls):
+        import keras
+
+        class Recorder(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.val, self.weights = [], []
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.val.append(logs["val_loss"])
+                self.weights.append([w.copy() for w in self.model.get_weights()])
+
+        return Recorder()
+
+
+@pytest.mark.slow  # about 2 s, most of it Keras tracing
+def test_validation_keeps_the_weights_of_the_lowest_held_out_objective():
+    train = make_system("s1", 6, 20, seed=0).with_noise(0.3, seed=1)
+    rec = _Weights()
+    model, history = fit_conservnet(train, steps=80, width=16, depth=1, validation=0.25, steps_per_epoch=10,
+                                    callbacks=[rec], seed=0, decorrelate=False)
+    assert len(history.history["val_loss"]) == 8 and rec.val == history.history["val_loss"]
+    best = int(np.argmin(rec.val))
+    assert best < 7, rec.val  # on these noisy data the held-out objective turns up before the end
+    for got, want in zip(model.get_weights(), rec.weights[best]):
+        np.testing.assert_array_equal(got, want)
+    assert model.optimizer.iterations.numpy() == 80  # never stops early
+
+
+@pytest.mark.parametrize("fraction", [-0.2, 1.0, 0.95])
+def test_validation_fraction_is_checked(fraction):
+    with pytest.raises(ValueError, match="validation"):
+        fit_conservnet(make_system("s1", 4, 10, seed=0), steps=1, validation=fraction)
