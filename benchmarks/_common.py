@@ -22,7 +22,7 @@ _FAST = RECIPES["fast"]
 #: full: the package's default recipe (``fit_conservnet`` with nothing set, docs/conservnet_recipe.md), so the
 #: reproductions show what a user gets; quick: a tiny network and few steps (the tests)
 BUDGETS = {
-    "quick": {"width": 32, "depth": 2, "activation": _FAST["model"]["activation"], "steps": 60,
+    "quick": {"width": 32, "depth": 2, "activation": _FAST["model"]["activation"], "steps": 100,
               "learning_rate": 1e-2, "groups_per_step": None},
     "full": {"width": _FAST["model"]["width"], "depth": _FAST["model"]["depth"],
              "activation": _FAST["model"]["activation"], "steps": DEFAULT_STEPS,
