@@ -58,9 +58,10 @@ def define_flags():
                       "held then cosine-decayed over the last 30% of steps (docs/conservnet_recipe.md); paper: the "
                       "published code (one group per step, Adam 5e-5, 4 x 320 Mish, NV loss with the variance, radius "
                       "uniform in [0, R]). Flags left unset take the recipe's values.")
-    flags.DEFINE_float("validation", 0.0, "Fraction of every training group's members held out; training ends with the "
-                       "weights of the epoch (--log_every steps) where the objective on them was lowest. 0: off; "
-                       "0.2 for noisy measurements (docs/conservnet_recipe.md, noise).", lower_bound=0.0, upper_bound=0.9)
+    flags.DEFINE_float("validation", 0.0, "Fraction of every training group's members held out; training ends with "
+                       "the weights of the epoch (--log_every steps) where the objective on them was lowest. 0: off; "
+                       "0.2 for noisy measurements (docs/conservnet_recipe.md, noise).", lower_bound=0.0,
+                       upper_bound=0.9)
     flags.DEFINE_integer("groups_per_step", 0, "Groups per optimizer step (0: the recipe's choice).", lower_bound=0)
     flags.DEFINE_float("learning_rate", 0.0, "Peak learning rate (0: the recipe's).", lower_bound=0.0)
     flags.DEFINE_integer("width", None, "Hidden layer width (default: the recipe's).", lower_bound=1)
@@ -209,7 +210,7 @@ def main(argv):
         spreader=FLAGS.spreader, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty,
         validation=FLAGS.validation or None,
         penalty_samples=FLAGS.penalty_samples or None)
-    for name in ("width", "depth", "activation", "spread", "radial", "q", "r", "objective"):  # unset: the recipe's value
+    for name in ("width", "depth", "activation", "spread", "radial", "q", "r", "objective"):  # unset: the recipe's
         if getattr(FLAGS, name) is not None:
             fit_kwargs[name] = getattr(FLAGS, name)
     if FLAGS.scheme == "sequential":

@@ -30,8 +30,8 @@ from .model import ConservNet
 from .scaling import input_scaling
 from .schedules import HoldThenCosine
 
-__all__ = ["RECIPES", "DEFAULT_STEPS", "SCHEDULES", "HoldThenCosine", "recipe_settings", "as_dataset", "build_conservnet",
-           "fit_conservnet", "predict_groups", "evaluate_invariant"]
+__all__ = ["RECIPES", "DEFAULT_STEPS", "SCHEDULES", "HoldThenCosine", "recipe_settings", "as_dataset",
+           "build_conservnet", "fit_conservnet", "predict_groups", "evaluate_invariant"]
 
 #: optimizer steps of a training when none are given (``fit_conservnet``, ``python -m conserve_tf.train``)
 DEFAULT_STEPS = 4000
@@ -42,8 +42,8 @@ RECIPES = {
              "model": {"objective": "ratio", "width": 128, "depth": 3, "activation": "tanh"}},
     "paper": {"learning_rate": 5e-5, "final_learning_rate": 5e-5, "groups_per_step": 1, "schedule": "constant",
               "decay_fraction": 0.0, "warmup_steps": 0, "scaling": "auto",
-              "model": {"objective": "nv", "width": 320, "depth": 4, "activation": "mish", "spread": "var", "radial": "uniform",
-                        "q": 1.0, "r": 1.0}},
+              "model": {"objective": "nv", "width": 320, "depth": 4, "activation": "mish", "spread": "var",
+                        "radial": "uniform", "q": 1.0, "r": 1.0}},
 }
 
 
@@ -91,12 +91,12 @@ def recipe_settings(recipe: str = "fast", scaling: str | None = None, **model_kw
     return (RECIPES[recipe]["scaling"] if scaling is None else scaling), {**RECIPES[recipe]["model"], **model_kwargs}
 
 
-def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "fast", learning_rate: float | None = None,
-                   groups_per_step: int | None = -1, scaling: str | None = None, eval_every: int = 0,
-                   steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0, jit_compile: bool = False,
-                   model: ConservNet | None = None, seed: int = 0, strategy=None, backup_dir: str | None = None,
-                   scheme: str = "joint", decorrelate: bool | None = None, validation: float | None = None,
-                   **model_kwargs):
+def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "fast",
+                   learning_rate: float | None = None, groups_per_step: int | None = -1, scaling: str | None = None,
+                   eval_every: int = 0, steps_per_epoch: int | None = None, callbacks=(), verbose: int = 0,
+                   jit_compile: bool = False, model: ConservNet | None = None, seed: int = 0, strategy=None,
+                   backup_dir: str | None = None, scheme: str = "joint", decorrelate: bool | None = None,
+                   validation: float | None = None, **model_kwargs):
     """Train a ConservNet on ``train`` for ``steps`` optimizer steps; returns ``(model, history)``.
 
     A Keras epoch is ``steps_per_epoch`` steps (default: one pass over the groups), so ``History``
