@@ -112,6 +112,8 @@ def test_s1_benchmark_quick(tmp_path):
     assert r["rho"] > 0.9  # even the quick 32-wide network finds S1
     assert np.isfinite([r["r2"], r["std"], r["flop_fraction"], r["matmul_gflops"]]).all()
     assert r["fast_steps_to_099"] is None or r["fast_steps_to_099"] <= r["fast_steps"]
+    assert r["default_steps_to_099"] is None or r["default_steps_to_099"] <= r["default_steps"]
+    assert 0.0 <= r["default_rho"] <= 1.0
     assert {"results.csv", "results.md", "results.json", "curves.csv", "rho_vs_steps.png"} <= set(os.listdir(tmp_path))
     with open(tmp_path / "results.csv", newline="") as fh:
         saved = {row["quantity"]: row["conserve_tf"] for row in csv.DictReader(fh)}
