@@ -119,7 +119,7 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     with the weights of the epoch where it was lowest (``keras.callbacks.EarlyStopping`` with
     ``restore_best_weights``, never stopping early): on noisy data the network otherwise goes on fitting
     the noise of its training members (docs/conservnet_recipe.md, noise). Epochs are then
-    ``steps_per_epoch`` steps (default 100), the resolution of the choice.
+    ``steps_per_epoch`` steps (default 100, or ``steps`` if fewer), the resolution of the choice.
 
     ``objective="ratio"`` (a model argument, see :class:`~conserve_tf.model.ConservNet`) needs at least two
     groups per step. ``decorrelate`` (default: for the ratio objective with the joint scheme) ends the
@@ -154,7 +154,7 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     val = None
     if validation:
         train, val = _validation_split(train, validation, seed)
-        steps_per_epoch = steps_per_epoch or 100
+        steps_per_epoch = steps_per_epoch or min(100, int(steps))
     steps_per_epoch = -(-train.n_groups // per) if steps_per_epoch is None else int(steps_per_epoch)
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")

@@ -105,6 +105,8 @@ def test_validation_keeps_the_weights_of_the_lowest_held_out_objective():
     for got, want in zip(model.get_weights(), rec.weights[best]):
         np.testing.assert_array_equal(got, want)
     assert model.optimizer.iterations.numpy() == 80  # never stops early
+    short, history = fit_conservnet(train, steps=30, width=8, depth=1, validation=0.25, seed=0)
+    assert short.optimizer.iterations.numpy() == 30 and len(history.history["val_loss"]) == 1
 
 
 @pytest.mark.parametrize("fraction", [-0.2, 1.0, 0.95])
