@@ -30,7 +30,8 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
     for ax, (split, make) in zip(axes, (("paper", _common.paper_split), ("group", _common.group_split))):
         train, test = make("kepler_fixed_l", groups, members, seed=seed)
         model, _, row = _common.train_and_score(train, test, budget, seed=seed)
-        _common.plot_fit(ax, predict_groups(model, test)[..., 0], test.constants(0),
+        f_test = predict_groups(model, test)
+        _common.plot_fit(ax, f_test[..., 0], test.constants(0),
                          f"Kepler, L = -1.5: E ({split} split)", seed)
         out[split] = row
         rows.append({"quantity": f"Fig. 6 R² Kepler E with L fixed ({split} split)",
@@ -39,7 +40,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
         # which conserved quantity F is: E, or the direction of the Laplace-Runge-Lenz vector (the orbit's
         # orientation, also constant on every orbit); held-out polynomial read-out, degree 3
         table = invariant_readout(predict_groups(model, train).reshape(-1, 1), known_invariants(train),
-                                  predict_groups(model, test).reshape(-1, 1), known_invariants(test))
+                                  f_test.reshape(-1, 1), known_invariants(test))
         fit = table.outputs[0]
         out[split]["readout"] = fit
         rows.append({"quantity": f"Fig. 6 held-out R² of F from E / from the LRL direction ({split} split)",

@@ -75,28 +75,26 @@ def test_short_s1_run_with_the_defaults_finds_the_invariant():
     assert rho >= 0.95, rho
 
 
-class _Weights:
-    """Records val_loss and the weights at the end of every epoch."""
+def _weights_recorder():
+    """A Keras callback recording val_loss and the weights at the end of every epoch."""
+    import keras
 
-    def __new__(cls):
-        import keras
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.val, self.weights = [], []
 
-        class Recorder(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.val, self.weights = [], []
+        def on_epoch_end(self, epoch, logs=None):
+            self.val.append(logs["val_loss"])
+            self.weights.append([w.copy() for w in self.model.get_weights()])
 
-            def on_epoch_end(self, epoch, logs=None):
-                self.val.append(logs["val_loss"])
-                self.weights.append([w.copy() for w in self.model.get_weights()])
-
-        return Recorder()
+    return Recorder()
 
 
 @pytest.mark.slow  # about 2 s, most of it Keras tracing
 def test_validation_keeps_the_weights_of_the_lowest_held_out_objective():
     train = make_system("s1", 6, 20, seed=0).with_noise(0.3, seed=1)
-    rec = _Weights()
+    rec = _weights_recorder()
     model, history = fit_conservnet(train, steps=80, width=16, depth=1, validation=0.25, steps_per_epoch=10,
                                     callbacks=[rec], seed=0, decorrelate=False)
     assert len(history.history["val_loss"]) == 8 and rec.val == history.history["val_loss"]
