@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _operon
 from ._operon import DEFAULT_FUNCTIONS, FUNCTIONS
+from .library import library_candidates
 from ._sympy_tools import alignment, compile_expression, degenerate, normalize, prune, refine, rounded, size
 
 __all__ = ["SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "DEFAULT_FUNCTIONS"]
@@ -167,7 +168,7 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
                      grad_test=None, feature_names=None, functions=DEFAULT_FUNCTIONS, tolerance: float = 1e-4,
                      seed: int = 0, time_budget: float = 35.0, threads: int = 1, max_length: int = 30,
                      population: int = 500, generations: int = 1000, max_evaluations: int = 500_000,
-                     max_samples: int = 1000, digits: int = 3) -> SymbolicResult:
+                     max_samples: int = 1000, digits: int = 3, library: bool = True) -> SymbolicResult:
     """Symbolic regression of F (N,) on x (N, F); see the module docstring for the two fits.
 
     Without ``x_test`` a quarter of the training samples (drawn with ``seed``) is held out. At most
@@ -179,6 +180,10 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     shortest whose held-out score (R² or alignment) is at least the best minus this; formulas that use
     a function only in its Taylor range (``_sympy_tools.degenerate``) are never chosen. Front members
     are simplified shortest first, and none is started after 1.5 x ``time_budget`` + 10 s.
+
+    With ``library`` (default) a sparse fit on a library of candidate terms
+    (:func:`~conserve_tf.symbolic.library.library_candidates`, a quarter of ``time_budget``, at most 10 s)
+    proposes formulas first; Operon searches for the rest of the budget, and both sets compete on one front.
     """
     start = time.perf_counter()
     _check_options(fit, time_budget, threads, tolerance, max_length, digits)
@@ -199,17 +204,24 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     # Operon computes in float32: a learned F is often a large constant plus a small variation, which
     # float32 would round away, so the search sees F standardized (the affine map is refit below)
     f_search = (f[pick] - f.mean()) / f.std()
-    members = _operon.search(fit, primitives, x[pick], f_search, seed=seed, threads=threads, time_budget=time_budget,
-                             max_length=max_length, population=population, generations=generations,
-                             max_evaluations=max_evaluations, loss=loss)
+    proposals = []
+    if library:
+        offered = [n.strip() for n in functions.split(",")] if isinstance(functions, str) else list(functions)
+        proposals = library_candidates(symbols, x, f, g, fit=fit, functions=offered, seed=seed,
+                                       time_budget=min(10.0, time_budget / 4))
+    members = _operon.search(fit, primitives, x[pick], f_search, seed=seed, threads=threads,
+                             time_budget=max(1.0, time_budget - (time.perf_counter() - start)), max_length=max_length,
+                             population=population, generations=generations, max_evaluations=max_evaluations,
+                             loss=loss)
+    members.sort(key=lambda m: m[1].Length)
+    proposals += [(reg, tree) for reg, tree in members]
     candidates = {}
     few = pick[:300]  # enough to refine a handful of constants, and ten times cheaper than all
-    members.sort(key=lambda m: m[1].Length)
-    for reg, tree in members:
+    for proposal in proposals:
         if time.perf_counter() - start > 1.5 * time_budget + 10:
             break  # a guard against pathological simplification; the longest members are dropped
-        for expr in _variants(_operon.tree_to_sympy(reg, tree, symbols), symbols, x[few], f[few],
-                              None if g is None else g[few], fit):
+        expr = _operon.tree_to_sympy(*proposal, symbols) if isinstance(proposal, tuple) else proposal
+        for expr in _variants(expr, symbols, x[few], f[few], None if g is None else g[few], fit):
             shown = rounded(expr, digits)
             if str(shown) not in candidates and not shown.is_number:
                 row = _score(shown, symbols, x, f, g, xt, ft, gt, fit)
