@@ -36,9 +36,12 @@ def test_polynomial_readout_still_exported():
     assert isinstance(res, ReadoutResult) and res.degree == 2
 
 
-def test_pendulum_control_recovered_exactly():
+@pytest.mark.parametrize("library", [False, True])
+def test_pendulum_control_recovered_exactly(library):
+    # library=False: Operon alone must find it; library=True: the default, both proposers on one front
     x, c, _ = pendulum()
-    res = symbolic_readout(x, control_target(c), feature_names=NAMES, seed=0, functions=("square", "cos"), **SMALL)
+    res = symbolic_readout(x, control_target(c), feature_names=NAMES, seed=0, functions=("square", "cos"),
+                           library=library, **SMALL)
     assert res.formula == "omega**2 - 2*cos(theta)"
     # F = 1.7 C - 0.4 and the core is 2 C: scale 0.85, offset -0.4
     assert res.scale == pytest.approx(0.85, rel=1e-2) and res.offset == pytest.approx(-0.4, abs=1e-2)
@@ -68,7 +71,7 @@ def test_affine_and_gradient_fits_agree_on_monotone_target():
     f, ft = np.exp(0.5 * c), np.exp(0.5 * ct)  # F = h(C) with h = exp(C/2): an invariant, not affine in C
     g, gt = 0.5 * f[:, None] * grad_c, 0.5 * ft[:, None] * grad_ct
     opts = dict(feature_names=NAMES, seed=0, functions=("square", "cos", "sin", "exp"), population=200,
-                generations=40, time_budget=10.0)
+                generations=40, time_budget=10.0, library=False)  # Operon's gradient objective itself
     by_gradient = symbolic_readout(x, f, xt, ft, fit="gradient", grad_train=g, grad_test=gt, **opts)
     by_affine = symbolic_readout(x, f, xt, ft, fit="affine", **opts)
     assert by_gradient.formula == "omega**2 - 2*cos(theta)"  # h dropped out
@@ -163,5 +166,6 @@ def test_benchmark_quick(tmp_path):
 def test_large_offset_small_variation_is_read():
     # a trained F is often a big constant plus a small variation; Operon's float32 would lose it unstandardized
     x, c, _ = pendulum()
-    res = symbolic_readout(x, 1000.0 + 1e-5 * c, feature_names=NAMES, seed=0, functions=("square", "cos"), **SMALL)
+    res = symbolic_readout(x, 1000.0 + 1e-5 * c, feature_names=NAMES, seed=0, functions=("square", "cos"),
+                           library=False, **SMALL)
     assert res.formula == "omega**2 - 2*cos(theta)" and res.r2_test > 0.99999

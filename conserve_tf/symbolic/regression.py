@@ -34,7 +34,10 @@ class SymbolicResult:
 
     ``formula``/``latex``: the chosen core, constants rounded to ``digits`` significant digits;
     ``expression``: the same as a sympy expression; ``scale``, ``offset``: F ≈ scale·core + offset on the
-    training data; ``r2_train``/``r2_test``: R² of that affine map; ``alignment_train``/``alignment_test``:
+    training data; ``r2_train``/``r2_test``: R² of that affine map; ``r2_h_test``: held-out R² of
+    F ≈ h(core) with h a cubic polynomial fitted on the training data (F is the invariant only up to
+    such a map; with ``fit="gradient"`` this is the R² that says how well F is named);
+    ``alignment_train``/``alignment_test``:
     mean cos²(∇core, ∇F) (``None`` without gradients); ``criterion``: the score the choice used ("r2" or
     "alignment"); ``front``: list of ``(length, held-out score, formula)``, shortest first; ``seconds``:
     wall time of the whole read-out; ``fit``, ``seed``, ``threads``, ``feature_names``: the settings.
@@ -47,6 +50,7 @@ class SymbolicResult:
     offset: float
     r2_train: float
     r2_test: float
+    r2_h_test: float
     alignment_train: float | None
     alignment_test: float | None
     criterion: str
@@ -155,8 +159,11 @@ def _score(expr, symbols, x, f, g, xt, ft, gt, fit):
     if not (np.all(np.isfinite(values)) and np.all(np.isfinite(values_t))) or np.ptp(values) == 0:
         return None
     a, b = np.polyfit(values, f, 1)
+    u = (values - values.mean()) / values.std()  # conditioned for the cubic
+    h = np.polyfit(u, f, 3)
     row = {"expr": expr, "length": size(expr), "scale": float(a), "offset": float(b),
            "r2_train": _r2(a * values + b, f), "r2_test": _r2(a * values_t + b, ft),
+           "r2_h_test": _r2(np.polyval(h, (values_t - values.mean()) / values.std()), ft),
            "al_train": None if g is None else alignment(expr, symbols, x, g),
            "al_test": None if gt is None else alignment(expr, symbols, xt, gt),
            "degenerate": degenerate(expr, symbols, x)}
@@ -239,6 +246,7 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     return SymbolicResult(
         formula=str(chosen["expr"]), latex=sympy.latex(chosen["expr"]), expression=chosen["expr"],
         scale=chosen["scale"], offset=chosen["offset"], r2_train=chosen["r2_train"], r2_test=chosen["r2_test"],
+        r2_h_test=chosen["r2_h_test"],
         alignment_train=chosen["al_train"], alignment_test=chosen["al_test"],
         criterion="alignment" if fit == "gradient" else "r2",
         front=[(r["length"], r["score"], str(r["expr"])) for r in front], seconds=time.perf_counter() - start,

@@ -1,0 +1,69 @@
+"""Sparse fit on a library of candidate terms (conserve_tf.symbolic.library) and its use in symbolic_readout."""
+
+import numpy as np
+import pytest
+import sympy
+
+from conserve_tf import make_system
+from conserve_tf.symbolic import symbolic_readout
+from conserve_tf.symbolic._sympy_tools import normalize, rounded
+from conserve_tf.symbolic.library import build_library, library_candidates
+
+FUNCTIONS = ("sin", "cos", "log", "sqrt", "div", "exp")
+
+
+def _control(name, seed=0):
+    """Inputs of a package system, F = 1.7 C - 0.4 with 1e-3 relative noise, the gradient of F, symbols."""
+    data = make_system(name, groups=20, members=100, seed=seed)
+    x, c = data.flat(), data.flat_constants()
+    f = 1.7 * c - 0.4
+    f = f + 1e-3 * f.std() * np.random.default_rng(seed + 2).normal(size=f.shape)
+    return x, f, [sympy.Symbol(n, real=True) for n in data.feature_names]
+
+
+def _printed(candidates, symbols):
+    return {str(rounded(normalize(e, symbols), 3)) for e in candidates}
+
+
+TRUE = {  # the printed normal form of each invariant: smallest coefficient ±1, most terms positive
+    "s2": "3*x1 + x3**3*sqrt(Abs(x1)) + 2*sin(x2)",
+    "s3": "2*x1*x2 + x4/x3 - log(Abs(x1 + x3))/x3",
+    "lotka_volterra": "x + 4*y - 4*log(Abs(x)) - 11*log(Abs(y))",  # 0.1 x + 0.4 y - 0.4 log x - 1.1 log y
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRUE))
+def test_affine_fit_names_the_invariant_exactly(name):
+    x, f, symbols = _control(name)
+    assert TRUE[name] in _printed(library_candidates(symbols, x, f, functions=FUNCTIONS, seed=0), symbols)
+
+
+def test_gradient_fit_ignores_a_monotone_map():
+    # F = exp(C): an affine fit of F cannot be the invariant; the direction of ∇F still names C
+    x, f, symbols = _control("lotka_volterra")
+    c = (f - f.mean()) / f.std()
+    grad_c = np.column_stack([0.1 - 0.4 / x[:, 0], 0.4 - 1.1 / x[:, 1]])  # ∂C/∂(x, y), up to the factor
+    h = np.exp(c)
+    found = library_candidates(symbols, x, h, h[:, None] * grad_c, fit="gradient", functions=FUNCTIONS, seed=0)
+    assert TRUE["lotka_volterra"] in _printed(found, symbols)
+    assert TRUE["lotka_volterra"] not in _printed(library_candidates(symbols, x, h, functions=FUNCTIONS), symbols)
+
+
+def test_library_grammar():
+    a, b = sympy.symbols("a b", real=True)
+    x = np.random.default_rng(0).uniform(0.5, 2.0, size=(50, 2))
+    terms, levels = build_library([a, b], x, ("log", "div"))
+    shown = {str(sympy.Mul(*[f.expr for f in t])) for t in terms}
+    assert {"a", "a**3", "1/b", "log(Abs(a + b))", "log(Abs(a - b))", "log(Abs(a + b))/b", "a*log(Abs(a))"} <= shown
+    assert "sin(a)" not in shown  # not offered
+    assert "log(Abs(a))*log(Abs(b))" not in shown  # at most one factor that is not a power
+    assert max(levels) == 3 and len(shown) == len(terms)
+
+
+def test_readout_prints_the_library_formula_and_is_reproducible():
+    x, f, _ = _control("s3")
+    opts = dict(feature_names=["x1", "x2", "x3", "x4"], seed=0, population=60, generations=5, time_budget=20.0)
+    a, b = symbolic_readout(x[:1500], f[:1500], x[1500:], f[1500:], **opts), \
+        symbolic_readout(x[:1500], f[:1500], x[1500:], f[1500:], **opts)
+    assert a.formula == TRUE["s3"] and a.r2_test > 0.9999  # 1e-3 noise on held-out groups of narrower C
+    assert a.front == b.front
