@@ -79,7 +79,8 @@ def define_output_flags() -> None:
 
 
 def define_readout_flags() -> None:
-    """``--readout`` (polynomial | symbolic | both | none), ``--readout_seconds`` and ``--readout_functions``."""
+    """``--readout`` (polynomial | symbolic | both | none), ``--readout_seconds``, ``--readout_functions``
+    and ``--readout_fit``."""
     flags.DEFINE_enum("readout", "polynomial", ["polynomial", "symbolic", "both", "none"],
                       "Formula read off every output: ridge on polynomial features (the papers'), symbolic "
                       "regression with Operon (sin, log, 1/r ...; docs/symbolic.md), both, or none.")
@@ -87,6 +88,9 @@ def define_readout_flags() -> None:
                        lower_bound=1.0)
     flags.DEFINE_list("readout_functions", ["div", "square", "sin", "cos", "exp", "log", "sqrt"],
                       "Functions the symbolic read-out may use besides +, -, *.")
+    flags.DEFINE_enum("readout_fit", "gradient", ["gradient", "affine"],
+                      "Symbolic read-out: fit the formula's gradient direction to the output's input-gradient "
+                      "(ignores a monotone map F = h(C); docs/symbolic.md) or fit F = a*formula + b.")
 
 
 def out_dir_from_flags(script: str) -> str | None:

@@ -148,21 +148,25 @@ def _report(model, train, test, k):
     return metrics
 
 
-def _verdicts(f_train, f_test, k, history):
-    """Print and return, per output of f (G, M, k), whether it is an invariant of the held-out groups."""
-    from .verdict import verdict_from_outputs  # delayed, as in _report
+def _verdicts(model, test, f_train, f_test, k, history):
+    """Print and return, per output of f (G, M, k), whether it is an invariant of the held-out groups
+    (one held-out group: of the held-out trajectory, against states with shuffled coordinates)."""
+    from .verdict import trajectory_verdict, verdict_from_outputs  # delayed, as in _report
 
     out = {}
     for j in range(k):
         label = "F" if k == 1 else f"F{j + 1}"
         spreads = history.history.get("val_relative_spread") if k == 1 else None
-        verdict = verdict_from_outputs(f_test[..., j], f_train[..., j], test_spread_history=spreads)
+        if f_test.shape[0] < 2:
+            verdict = trajectory_verdict(model, test, output=j, seed=FLAGS.seed)
+        else:
+            verdict = verdict_from_outputs(f_test[..., j], f_train[..., j], test_spread_history=spreads)
         print(f"{label}: {verdict.message}" if verdict.found else f"WARNING, {label}: {verdict.message}")
         out[label] = verdict.as_dict()
     return out
 
 
-def _readouts(f_train, f_test, train, test, k):
+def _readouts(model, f_train, f_test, train, test, k):
     """Print the --readout of every output of f (G, M, k) (and the known-invariant table for k > 1); return them."""
     from . import symbolic  # delayed, as in _report
 
@@ -177,9 +181,14 @@ def _readouts(f_train, f_test, train, test, k):
         out["known_invariants"] = table.markdown()
     for j in range(k if FLAGS.readout != "none" else 0):
         name = "F" if k == 1 else f"F{j + 1}"
+        grads = {}
+        if FLAGS.readout in ("symbolic", "both") and FLAGS.readout_fit == "gradient":
+            grads = {"grad_train": symbolic.keras_input_gradient(model, train.flat(), output=j),
+                     "grad_test": symbolic.keras_input_gradient(model, test.flat(), output=j)}
         found = symbolic.read_out(FLAGS.readout, name, train.flat(), f_train[..., j].reshape(-1), test.flat(),
                                   f_test[..., j].reshape(-1), train.feature_names, degree=FLAGS.degree,
-                                  seconds=FLAGS.readout_seconds, functions=FLAGS.readout_functions, seed=FLAGS.seed)
+                                  seconds=FLAGS.readout_seconds, functions=FLAGS.readout_functions, seed=FLAGS.seed,
+                                  fit=FLAGS.readout_fit, **grads)
         if "polynomial" in found:  # the polynomial entries stay where results.json has always had them
             out[name] = {**found.pop("polynomial"), **found}
         elif found:
@@ -230,8 +239,8 @@ def main(argv):
     per = " per output, one output after another" if FLAGS.scheme == "sequential" and k > 1 else ""
     print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s")
     f_train, f_test = predict_groups(model, train), predict_groups(model, test)
-    results.update(metrics=_report(model, train, test, k), verdict=_verdicts(f_train, f_test, k, history),
-                   readout=_readouts(f_train, f_test, train, test, k),
+    results.update(metrics=_report(model, train, test, k), verdict=_verdicts(model, test, f_train, f_test, k, history),
+                   readout=_readouts(model, f_train, f_test, train, test, k),
                    training_seconds=seconds, optimizer_steps=int(model.optimizer.iterations.numpy()))
     if FLAGS.save:
         print(f"saved model to {save_model(model, FLAGS.save)}")

@@ -122,12 +122,14 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     ``steps_per_epoch`` steps (default 100, or ``steps`` if fewer), the resolution of the choice.
 
     ``objective="ratio"`` (a model argument, see :class:`~conserve_tf.model.ConservNet`) needs at least two
-    groups per step. ``decorrelate`` (default: for the ratio objective with the joint scheme) ends the
+    groups per step; when the recipe chose it (no ``objective`` given) and a step has one group (one
+    trajectory), the noise-variance objective ``"nv"`` is used instead. ``decorrelate`` (default: for the ratio objective with the joint scheme) ends the
     training with ``model.decorrelate_outputs(train)``: uncorrelated outputs, the most invariant first.
     """
     if scheme not in ("joint", "sequential"):
         raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
     scaling, recipe_kwargs = recipe_settings(recipe, scaling, **model_kwargs)
+    objective_given = "objective" in model_kwargs
     if model is None:
         model_kwargs = recipe_kwargs
     if scheme == "sequential":
@@ -147,6 +149,11 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step
     per = train.n_groups if per is None else int(per)
     objective = model.objective if model is not None else losses.get(model_kwargs.get("objective", "nv"))
+    if per < objective.min_groups and model is None and not objective_given:
+        # one group (a single trajectory, as the measured double pendulum): the recipe's ratio objective
+        # has no between-group variance to compare with, the noise-variance objective needs none
+        model_kwargs = {**model_kwargs, "objective": "nv"}
+        objective = losses.get("nv")
     if per < objective.min_groups:
         raise ValueError(f"objective={objective.name!r} compares the variance within groups with the variance "
                          f"between them, so every step needs at least {objective.min_groups} groups; got "

@@ -17,6 +17,12 @@ from HELD-OUT grouped data, without any true constant:
 baseline AND at least ``min_z`` (default 5) baseline standard deviations below its mean.
 
 Shapes: grouped outputs ``f`` are (G, M) (a trailing axis of one output is dropped), G >= 2.
+
+One group (a single trajectory, as the measured double pendulum) has no other group to compare with:
+:func:`trajectory_verdict` compares the spread of F on the held-out states with its spread on the same
+states after every input column is shuffled on its own (each coordinate keeps its values, the joint
+relation that makes F constant is broken). An invariant is flat on the trajectory and varies on the
+shuffled states; a trivial F is flat on both.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 from .metrics import relative_spread
 from .training import predict_groups
 
-__all__ = ["Verdict", "verdict_from_outputs", "invariant_verdict"]
+__all__ = ["Verdict", "verdict_from_outputs", "invariant_verdict", "trajectory_verdict"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,3 +123,37 @@ def invariant_verdict(model, test, train=None, output: int = 0, **kwargs) -> Ver
     f_test = predict_groups(model, test)[..., output]
     f_train = None if train is None else predict_groups(model, train)[..., output]
     return verdict_from_outputs(f_test, f_train, **kwargs)
+
+
+def trajectory_verdict(model, test, output: int = 0, n_shuffles: int = 20, max_ratio: float = 0.5,
+                       min_z: float = 5.0, seed: int = 0) -> Verdict:
+    """Is F constant along one held-out trajectory (``test`` with one or more groups, flattened) while
+    not constant on states with independently shuffled coordinates? Same fields as the grouped verdict:
+    ``test_spread`` is std F on the states, ``shuffled_spread``/``shuffled_std`` the mean and std of
+    std F over ``n_shuffles`` coordinate shuffles; "found" needs ratio <= ``max_ratio`` and z <= -``min_z``."""
+    if int(n_shuffles) < 2:
+        raise ValueError(f"n_shuffles must be >= 2, got {n_shuffles}")
+    x = test.flat()
+    if len(x) < 3:
+        raise ValueError(f"the trajectory verdict needs at least 3 held-out states, got {len(x)}")
+    rng = np.random.default_rng(seed)
+
+    def spread(states):
+        f = np.asarray(model.predict(states.astype(np.float32), verbose=0)).reshape(len(states), -1)[:, output]
+        if not np.all(np.isfinite(f)):
+            raise ValueError("the model output is not finite on the held-out states")
+        return float(f.std())
+
+    s = spread(x)
+    base = np.array([spread(np.column_stack([rng.permutation(col) for col in x.T])) for _ in range(int(n_shuffles))])
+    mu, sd = float(base.mean()), float(base.std())
+    if mu == 0:
+        return Verdict(False, s, mu, sd, float("nan"), float("nan"), None, None,
+                       "no invariant found: the output is constant (trivial solution)")
+    ratio = s / mu
+    z = (s - mu) / sd if sd > 0 else (-np.inf if s < mu else 0.0)
+    found = bool(ratio <= max_ratio and z <= -min_z)
+    detail = (f"std of F along the held-out trajectory {s:.4g} vs {mu:.4g} +- {sd:.2g} on states with shuffled "
+              f"coordinates (ratio {ratio:.2f})")
+    msg = f"invariant found: {detail}" if found else f"no invariant found: F is not flatter on the trajectory; {detail}"
+    return Verdict(found, s, mu, sd, float(ratio), float(z), None, None, msg)

@@ -126,12 +126,14 @@ def main(argv):
         results["readout"] = {"f": {"formula": res.formula, "intercept": res.intercept, "degree": res.degree,
                                     "r2_table": res.table}}
     if f.bottleneck == 1 and f.readout in ("symbolic", "both"):
-        from conserve_tf.symbolic import read_out  # delayed: pyoperon and sympy load only when asked for
+        from conserve_tf.symbolic import keras_input_gradient, read_out  # delayed: pyoperon and sympy load late
 
         x_tr, x_te = train.flat()[:20_000], test.flat()[:5_000]
+        grads = {} if f.readout_fit == "affine" else {"grad_train": keras_input_gradient(model.subnetwork, x_tr),
+                                                      "grad_test": keras_input_gradient(model.subnetwork, x_te)}
         found = read_out("symbolic", "f", x_tr, model.invariant(x_tr).reshape(-1), x_te,
                          model.invariant(x_te).reshape(-1), train.feature_names, seconds=f.readout_seconds,
-                         functions=f.readout_functions, seed=f.seed)
+                         functions=f.readout_functions, seed=f.seed, fit=f.readout_fit, **grads)
         results.setdefault("readout", {}).setdefault("f", {}).update(found)
     if out_dir:
         paths = write_run(out_dir, model, results, history=info["history"], outputs=f_test, constants=test.c,

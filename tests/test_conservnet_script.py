@@ -77,10 +77,25 @@ def test_script_symbolic_readout_and_verdict(tmp_path):
     res = check_run_folder(tmp_path / "run", ["results.json"])
     formula = res["readout"]["F"]["symbolic"]["formula"]
     assert f"g = {formula}" in out.stdout and "symbolic read-out of F" in out.stdout
+    # the default fit matches level sets (∇g ∥ ∇F), scored by the alignment
+    assert res["readout"]["F"]["symbolic"]["fit"] == "gradient" and "alignment" in out.stdout
     assert res["readout"]["F"]["formula"] in out.stdout  # the polynomial one stays where it was
     assert res["verdict"]["F"]["message"] in out.stdout and isinstance(res["verdict"]["F"]["found"], bool)
     bad = _run("--readout=sparse", "--epochs=1")
     assert bad.returncode != 0 and "flag --readout=sparse: value should be one of" in bad.stderr
+
+
+@pytest.mark.slow
+def test_one_trajectory_trains_with_the_defaults_and_gets_a_verdict(tmp_path):
+    """The measured double pendulum is one group: the recipe's ratio objective needs two, so the defaults
+    train it with the noise-variance objective, and the verdict compares F along the held-out trajectory
+    with F on states whose coordinates are shuffled."""
+    out = _run("--system=double_pendulum", "--epochs=30", "--width=8", "--depth=1", "--log_every=10", "--verbose=0",
+               f"--out_dir={tmp_path / 'run'}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = check_run_folder(tmp_path / "run", ["results.json"])
+    assert "on states with shuffled coordinates" in res["verdict"]["F"]["message"]
+    assert res["verdict"]["F"]["message"] in out.stdout and res["optimizer_steps"] == 30
 
 
 @pytest.mark.slow

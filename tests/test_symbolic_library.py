@@ -66,4 +66,4 @@ def test_readout_prints_the_library_formula_and_is_reproducible():
     a, b = symbolic_readout(x[:1500], f[:1500], x[1500:], f[1500:], **opts), \
         symbolic_readout(x[:1500], f[:1500], x[1500:], f[1500:], **opts)
     assert a.formula == TRUE["s3"] and a.r2_test > 0.9999  # 1e-3 noise on held-out groups of narrower C
-    assert a.front == b.front
+    assert a.front == b.front and a.source == "library"

@@ -45,7 +45,8 @@ def test_pendulum_control_recovered_exactly(library):
     assert res.formula == "omega**2 - 2*cos(theta)"
     # F = 1.7 C - 0.4 and the core is 2 C: scale 0.85, offset -0.4
     assert res.scale == pytest.approx(0.85, rel=1e-2) and res.offset == pytest.approx(-0.4, abs=1e-2)
-    assert res.r2_test > 0.99999 and res.alignment_test is None
+    assert res.r2_test > 0.99999 and res.alignment_test is None and res.r2_h_test > 0.99999
+    assert res.source == ("library" if library else "operon")  # library proposals are scored first
     assert res.latex == sympy.latex(res.expression)
     assert any(formula == res.formula for _, _, formula in res.front)
     lengths = [length for length, _, _ in res.front]

@@ -70,3 +70,30 @@ def test_trained_on_s1_invariant_found(trained):
     v = invariant_verdict(model, test, train)
     assert v.found, v.message
     assert v.ratio < 0.5
+
+
+class _Formula:
+    """A stand-in for a trained model: predict(x) = fn(x) as a (N, 1) column."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def predict(self, x, verbose=0):
+        return self.fn(np.asarray(x, np.float64))[:, None]
+
+
+def test_trajectory_verdict_tells_an_invariant_from_a_coordinate_and_a_constant():
+    from conserve_tf.groups import GroupedData
+    from conserve_tf.verdict import trajectory_verdict
+
+    t = np.linspace(0.0, 20.0, 400)
+    theta, omega = 1.2 * np.cos(t), -1.2 * np.sin(t)  # a harmonic oscillator: E = (θ² + ω²)/2 on the orbit
+    orbit = GroupedData(np.column_stack([theta, omega])[None], name="orbit")
+    energy = trajectory_verdict(_Formula(lambda x: 0.5 * (x[:, 0] ** 2 + x[:, 1] ** 2)), orbit)
+    assert energy.found and energy.ratio < 0.01 and "invariant found" in energy.message
+    angle = trajectory_verdict(_Formula(lambda x: x[:, 0]), orbit)
+    assert not angle.found and angle.ratio > 0.8
+    flat = trajectory_verdict(_Formula(lambda x: np.zeros(len(x))), orbit)
+    assert not flat.found and "constant" in flat.message
+    with pytest.raises(ValueError, match="n_shuffles"):
+        trajectory_verdict(_Formula(lambda x: x[:, 0]), orbit, n_shuffles=1)

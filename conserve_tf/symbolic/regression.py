@@ -38,7 +38,8 @@ class SymbolicResult:
     F ≈ h(core) with h a cubic polynomial fitted on the training data (F is the invariant only up to
     such a map; with ``fit="gradient"`` this is the R² that says how well F is named);
     ``alignment_train``/``alignment_test``:
-    mean cos²(∇core, ∇F) (``None`` without gradients); ``criterion``: the score the choice used ("r2" or
+    mean cos²(∇core, ∇F) (``None`` without gradients); ``source``: which proposer found the chosen
+    formula ("library" or "operon"); ``criterion``: the score the choice used ("r2" or
     "alignment"); ``front``: list of ``(length, held-out score, formula)``, shortest first; ``seconds``:
     wall time of the whole read-out; ``fit``, ``seed``, ``threads``, ``feature_names``: the settings.
     """
@@ -53,6 +54,7 @@ class SymbolicResult:
     r2_h_test: float
     alignment_train: float | None
     alignment_test: float | None
+    source: str
     criterion: str
     front: list
     seconds: float
@@ -233,6 +235,7 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
             if str(shown) not in candidates and not shown.is_number:
                 row = _score(shown, symbols, x, f, g, xt, ft, gt, fit)
                 if row is not None:
+                    row["source"] = "operon" if isinstance(proposal, tuple) else "library"
                     candidates[str(shown)] = row
     if not candidates:
         raise RuntimeError("the search returned no usable formula (all constant or non-finite on the data); "
@@ -248,7 +251,7 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
         scale=chosen["scale"], offset=chosen["offset"], r2_train=chosen["r2_train"], r2_test=chosen["r2_test"],
         r2_h_test=chosen["r2_h_test"],
         alignment_train=chosen["al_train"], alignment_test=chosen["al_test"],
-        criterion="alignment" if fit == "gradient" else "r2",
+        source=chosen["source"], criterion="alignment" if fit == "gradient" else "r2",
         front=[(r["length"], r["score"], str(r["expr"])) for r in front], seconds=time.perf_counter() - start,
         fit=fit, seed=int(seed), threads=int(threads), feature_names=names)
 

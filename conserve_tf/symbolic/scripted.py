@@ -17,12 +17,13 @@ READOUTS = ("polynomial", "symbolic", "both", "none")
 
 def read_out(kind: str, name: str, x_train, f_train, x_test, f_test, feature_names, degree: int = 4,
              extra_features=None, seconds: float = 35.0, functions=DEFAULT_FUNCTIONS, seed: int = 0,
-             print_fn=print) -> dict:
+             fit: str = "affine", grad_train=None, grad_test=None, print_fn=print) -> dict:
     """Run the read-outs ``kind`` (one of :data:`READOUTS`) of output ``name``; returns what was found.
 
     Polynomial: ridge on monomials up to ``degree`` (with ``extra_features`` columns such as 1/r), the
-    R² table and the formula of the chosen degree. Symbolic: Operon with ``functions``, at most about
-    ``seconds`` of search, F ≈ a·g(x) + b with the printed g the simplest of the front.
+    R² table and the formula of the chosen degree. Symbolic: library terms and Operon with ``functions``,
+    at most about ``seconds`` of search; ``fit="affine"``: F ≈ a·g(x) + b, ``fit="gradient"``: ∇g ∥ ∇F
+    with the input-gradients ``grad_train``/``grad_test`` (N, F); the printed g is the simplest of the front.
     """
     if kind not in READOUTS:
         raise ValueError(f"readout must be one of {READOUTS}, got {kind!r}")
@@ -36,9 +37,13 @@ def read_out(kind: str, name: str, x_train, f_train, x_test, f_test, feature_nam
         out["polynomial"] = {"formula": res.formula, "intercept": res.intercept, "degree": res.degree,
                              "r2_table": res.table}
     if kind in ("symbolic", "both"):
-        res = symbolic_readout(x_train, f_train, x_test, f_test, feature_names=feature_names, functions=functions,
-                               time_budget=seconds, seed=seed, tolerance=1e-3)  # docs/symbolic.md: trained F
-        print_fn(f"\nsymbolic read-out of {name} (Operon, {name} ≈ a·g + b; {res.seconds:.0f} s):")
-        print_fn(f"g = {res.formula}   (held-out R² {res.r2_test:.5f}; a = {res.scale:.4g}, b = {res.offset:.4g})")
+        res = symbolic_readout(x_train, f_train, x_test, f_test, fit=fit, grad_train=grad_train, grad_test=grad_test,
+                               feature_names=feature_names, functions=functions, time_budget=seconds, seed=seed,
+                               tolerance=1e-3)  # docs/symbolic.md: trained F
+        how = f"{name} ≈ a·g + b" if fit == "affine" else f"level sets of g = those of {name}"
+        print_fn(f"\nsymbolic read-out of {name} ({how}; found by the {res.source}; {res.seconds:.0f} s):")
+        score = "" if res.alignment_test is None else f"alignment {res.alignment_test:.5f}, "
+        print_fn(f"g = {res.formula}   (held-out {score}R² {res.r2_test:.5f} of a·g + b, {res.r2_h_test:.5f} "
+                 f"of a cubic h(g); a = {res.scale:.4g}, b = {res.offset:.4g})")
         out["symbolic"] = res.as_dict()
     return out
