@@ -28,7 +28,8 @@ import sympy
 from benchmarks import harness
 
 SIZE = {"groups": 20, "members": 100}
-READOUT_COLUMNS = ("system", "kind", "method", "r2_test", "r2_h_test", "alignment_test", "seconds", "exact_terms",
+READOUT_COLUMNS = ("system", "kind", "method", "source", "r2_test", "r2_h_test", "alignment_test", "seconds",
+                   "exact_terms",
                    "max_ratio_error", "passed", "formula", "true")
 
 
@@ -137,7 +138,7 @@ def readouts(x, f, g, xt, ft, gt, names, fits, **options):
     for fit in fits:
         res = symbolic_readout(x, f, xt, ft, fit=fit, grad_train=g, grad_test=gt, feature_names=names, **options)
         rows.append({"method": f"symbolic-{fit}", "r2_test": res.r2_test, "alignment_test": res.alignment_test,
-                     "r2_h_test": res.r2_h_test,
+                     "r2_h_test": res.r2_h_test, "source": res.source,
                      "formula": res.formula, "seconds": res.seconds, "result": res, "expr": res.expression})
     return rows
 
@@ -193,8 +194,9 @@ def run_trained(systems, steps, fits, options, seed):
 def _print(row):
     extra = "" if row.get("r2_h_test") is None else (f"  R2 of h(g) {row['r2_h_test']:.6f}  "
                                                        f"alignment {row['alignment_test'] or float('nan'):.6f}")
+    kind = "" if row["kind"] == "control" else f"  [{row['kind']}]"
     print(f"{row['system']:>15} {row['method']:>18}  R2 {row['r2_test']:.6f}{extra}  {row['seconds']:6.1f} s  "
-          f"pass={row['passed']}  {row['formula']}", flush=True)
+          f"pass={row['passed']}  {row['formula']}{kind}", flush=True)
 
 
 def _result_row(row):

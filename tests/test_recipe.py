@@ -111,3 +111,16 @@ def test_validation_keeps_the_weights_of_the_lowest_held_out_objective():
 def test_validation_fraction_is_checked(fraction):
     with pytest.raises(ValueError, match="validation"):
         fit_conservnet(make_system("s1", 4, 10, seed=0), steps=1, validation=fraction)
+
+
+def test_one_group_falls_back_to_the_nv_objective_with_mish_and_explicit_choices_win():
+    x = np.random.default_rng(0).normal(size=(1, 30, 3))
+    one = GroupedData(x, name="trajectory")
+    model, _ = fit_conservnet(one, steps=2, width=8, depth=1)
+    assert model.objective.name == "nv" and model.activation == "mish"
+    assert model.optimizer._learning_rate.peak == pytest.approx(1e-3)  # the schedule; ONE_GROUP_LEARNING_RATE
+    model, _ = fit_conservnet(one, steps=2, width=8, depth=1, activation="tanh", learning_rate=2e-3)
+    assert model.objective.name == "nv" and model.activation == "tanh"
+    assert model.optimizer._learning_rate.peak == pytest.approx(2e-3)
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        fit_conservnet(one, steps=2, width=8, depth=1, objective="ratio")  # asked for: an error, not a switch
