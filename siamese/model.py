@@ -24,6 +24,10 @@ import keras
 import numpy as np
 from keras import ops
 
+# registers HoldThenCosine, the schedule of the recipe's optimizer, so that keras.models.load_model can
+# rebuild a compiled network saved by siamese.train in a process that only imported this module
+from conserve_tf import schedules as _schedules  # noqa: F401
+
 __all__ = ["SimilarityHead", "SiameseNetwork", "build_subnetwork"]
 
 

@@ -103,3 +103,24 @@ def test_paper_recipe_is_adadelta_at_100_with_the_papers_patiences():
     assert isinstance(compile_siamese(SiameseNetwork(2, hidden=(4,))).optimizer, keras.optimizers.Adam)
     with pytest.raises(ValueError, match="unknown recipe"):
         compile_siamese(m, "sgd")
+
+
+@pytest.mark.slow
+def test_a_trained_network_reloads_in_a_fresh_process(tmp_path):
+    """The recipe compiles with conserve_tf's HoldThenCosine schedule; importing siamese.model alone must
+    be enough for keras.models.load_model (it was not: the schedule's class was unknown)."""
+    import subprocess
+    import sys
+
+    from siamese import special_relativity, train_siamese
+
+    train = special_relativity(groups=64, seed=0)
+    model, _ = train_siamese(train, train, hidden=(4,), epochs=1, batch_size=32, seed=0)
+    path = tmp_path / "sr.keras"
+    model.save(path)
+    code = ("import keras, numpy as np, siamese.model\n"
+            f"m = keras.models.load_model({str(path)!r})\n"
+            "print(type(m).__name__, type(m.optimizer.learning_rate).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.split()[0] == "SiameseNetwork"

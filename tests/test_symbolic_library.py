@@ -67,3 +67,11 @@ def test_readout_prints_the_library_formula_and_is_reproducible():
         symbolic_readout(x[:1500], f[:1500], x[1500:], f[1500:], **opts)
     assert a.formula == TRUE["s3"] and a.r2_test > 0.9999  # 1e-3 noise on held-out groups of narrower C
     assert a.front == b.front and a.source == "library"
+
+
+def test_kepler_energy_from_raw_positions_through_the_inverse_length():
+    # no 1/r column: the pair factor 1/sqrt(x² + y²) of the grammar supplies it
+    x, _, symbols = _control("kepler")
+    e = 0.5 * (x[:, 2] ** 2 + x[:, 3] ** 2) - 1.0 / np.hypot(x[:, 0], x[:, 1])
+    found = _printed(library_candidates(symbols, x, 1.7 * e - 0.4, functions=FUNCTIONS, seed=0), symbols)
+    assert "vx**2 + vy**2 - 2/sqrt(x**2 + y**2)" in found

@@ -7,7 +7,8 @@ sparse linear fit find it directly when its terms are in the library. The gramma
 
 * a *factor* is a function of one input x: a power x^e (e = 1, 2, 3; and −1, −2 with ``"div"``) or an
   offered function of x (sin, cos, exp, log|x|, sqrt|x|, tanh, |x|, cbrt); or a function of two inputs:
-  sin, cos or log|·| of x_i + x_j and x_i − x_j;
+  sin, cos or log|·| of x_i + x_j and x_i − x_j, the length sqrt(x_i² + x_j²) (with ``"sqrt"``) and
+  its inverse (with ``"div"`` too: a central potential's 1/r);
 * a *term* is a product of at most three factors of which at most one is not a power, the powers on
   distinct inputs (x·sin x and log|x1 + x3|/x3 are terms, x·x² is not: x³ is).
   Level L of the library holds the terms of at most L factors (L = 1, 2, 3).
@@ -75,6 +76,10 @@ def _factors(symbols, x, functions):
         for name in (f for f in _PAIR if f in functions):
             out += [_Factor(_UNARY[name](a + b), symbols, [i, j], False, x),
                     _Factor(_UNARY[name](a - b), symbols, [i, j], False, x)]
+        if "sqrt" in functions:  # the length of a pair, and with "div" its inverse (a central potential's 1/r)
+            out.append(_Factor(sympy.sqrt(a ** 2 + b ** 2), symbols, [i, j], False, x))
+            if "div" in functions:
+                out.append(_Factor(1 / sympy.sqrt(a ** 2 + b ** 2), symbols, [i, j], False, x))
     return [f for f in out if f.usable()]
 
 
