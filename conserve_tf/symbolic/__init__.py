@@ -7,12 +7,16 @@ Public API:
 * :func:`symbolic_readout`, :class:`SymbolicResult`, :func:`keras_input_gradient`, :data:`FUNCTIONS`
   (module :mod:`.regression`): symbolic regression with Operon (``pyoperon``), printed by sympy,
   robust to F being the invariant only up to a monotone map (docs/symbolic.md);
+* :func:`library_candidates`, :func:`build_library` (module :mod:`.library`): sparse sums of terms from a
+  fixed grammar, the first proposer of :func:`symbolic_readout`;
 * :func:`read_out`, :data:`READOUTS` (module :mod:`.scripted`): what the scripts print under ``--readout``.
 """
 
 from .polynomial import ReadoutResult, design_matrix, format_terms, polynomial_readout
+from .library import build_library, library_candidates
 from .regression import FUNCTIONS, SymbolicResult, keras_input_gradient, symbolic_readout
 from .scripted import READOUTS, read_out
 
 __all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms",
-           "SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "READOUTS", "read_out"]
+           "SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "READOUTS", "read_out",
+           "library_candidates", "build_library"]
