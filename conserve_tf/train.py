@@ -201,6 +201,8 @@ def main(argv):
         raise UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag (see --helpfull)")
     if FLAGS.save and not FLAGS.save.endswith(".keras"):
         raise UsageError(f"--save must name a .keras file, got {FLAGS.save!r}")
+    if FLAGS.data and not os.path.isfile(FLAGS.data):  # before TensorFlow starts: a typo fails at once
+        raise UsageError(f"no such data file: {FLAGS.data}")
     out_dir = out_dir_from_flags("conservnet")
     quiet_tensorflow()
     from .training import fit_conservnet, predict_groups  # delayed: TensorFlow starts after the flag checks

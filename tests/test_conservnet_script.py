@@ -86,16 +86,15 @@ def test_script_symbolic_readout_and_verdict(tmp_path):
 
 
 @pytest.mark.slow
-def test_one_trajectory_trains_with_the_defaults_and_gets_a_verdict(tmp_path):
+def test_one_trajectory_trains_with_the_defaults_and_gets_a_verdict():
     """The measured double pendulum is one group: the recipe's ratio objective needs two, so the defaults
     train it with the noise-variance objective, and the verdict compares F along the held-out trajectory
     with F on states whose coordinates are shuffled."""
     out = _run("--system=double_pendulum", "--epochs=30", "--width=8", "--depth=1", "--log_every=10", "--verbose=0",
-               f"--out_dir={tmp_path / 'run'}")
+               "--out_dir=")
     assert out.returncode == 0, out.stderr[-2000:]
-    res = check_run_folder(tmp_path / "run", ["results.json"])
-    assert "on states with shuffled coordinates" in res["verdict"]["F"]["message"]
-    assert res["verdict"]["F"]["message"] in out.stdout and res["optimizer_steps"] == 30
+    assert "trained 30 optimizer steps" in out.stdout
+    assert "on states with shuffled coordinates (ratio" in out.stdout  # the one-trajectory verdict
 
 
 @pytest.mark.slow
