@@ -119,15 +119,11 @@ def _expression(term):
     return sympy.Mul(*[f.expr for f in term])
 
 
-def _beam(Z, starts, width, max_terms, deadline):
-    """Beam search over supports. Z (rows, K) has unit-norm columns; ``starts`` is a list of
-    (support, residual) to grow from, the residual orthogonal to the support's columns. Returns
+def _beam(Z, y, width, max_terms, deadline):
+    """Beam search over supports for y ≈ Z[:, support] c. Z (rows, K) has unit-norm columns. Returns
     {support (sorted tuple): residual sum of squares} of every support kept in a beam."""
-    beams = []
-    for support, r in starts:
-        q = np.linalg.qr(Z[:, list(support)])[0] if support else np.zeros((Z.shape[0], 0))
-        beams.append((tuple(support), r, q, q.T @ Z))
-    found = {tuple(sorted(b[0])): float(b[1] @ b[1]) for b in beams if b[0]}
+    beams = [((), y, np.zeros((Z.shape[0], 0)), np.zeros((0, Z.shape[1])))]  # support, residual, basis, basisᵀZ
+    found = {}
     while beams and len(beams[0][0]) < max_terms and time.perf_counter() < deadline:
         children = {}
         for parent in beams:
@@ -228,7 +224,7 @@ def library_candidates(symbols, x, f, grad=None, *, fit="affine", functions=("si
 
 def _supports(Z, y, width, max_terms, deadline):
     """The best support of every size from a beam search, and the backward prunings of those."""
-    found = _beam(Z, [((), y)], width, max_terms, deadline)
+    found = _beam(Z, y, width, max_terms, deadline)
     for s in _best_per_size(found):
         found.update(_backward(s, lambda t: Z[:, list(t)], y))
     return _best_per_size(found)

@@ -1,4 +1,5 @@
-"""Symbolic-regression read-out of a learned scalar F(x): Operon searches, sympy simplifies and prints.
+"""Symbolic-regression read-out of a learned scalar F(x): a term library and Operon propose, sympy
+simplifies and prints.
 
 F is an invariant only up to a monotone map h(C). Two fits (docs/symbolic.md says which works where):
 
@@ -6,8 +7,10 @@ F is an invariant only up to a monotone map h(C). Two fits (docs/symbolic.md say
 * ``fit="gradient"``: ∇g(x) ∥ ∇F(x), scored by the alignment A = mean cos²(∇g, ∇F) (1 = level sets
   identical); h drops out. The caller passes ∇F as an array (N, F), e.g. from :func:`keras_input_gradient`.
 
-Operon returns the accuracy/length front. Every front member g is written in sympy, split as
-g = a·core + b (core with its smallest term coefficient scaled to ±1, most terms positive), its
+Two proposers fill one accuracy/length front: sparse sums of library terms
+(:mod:`conserve_tf.symbolic.library`, least squares, fast and exact when the invariant's terms are in the
+grammar) and Operon (evolutionary search over any expression of the offered functions). Every front
+member g is written in sympy, split as g = a·core + b (core with its smallest term coefficient scaled to ±1, most terms positive), its
 constants refined in float64 (scipy least squares on the fit's own residuals) and scored on held-out
 data. The printed formula is the shortest core whose held-out score is within ``tolerance`` of the best.
 """
