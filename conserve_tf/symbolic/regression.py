@@ -10,9 +10,9 @@ F is an invariant only up to a monotone map h(C). Two fits (docs/symbolic.md say
 Two proposers fill one accuracy/length front: sparse sums of library terms
 (:mod:`conserve_tf.symbolic.library`, least squares, fast and exact when the invariant's terms are in the
 grammar) and Operon (evolutionary search over any expression of the offered functions). Every front
-member g is written in sympy, split as g = a·core + b (core with its smallest term coefficient scaled to ±1, most terms positive), its
-constants refined in float64 (scipy least squares on the fit's own residuals) and scored on held-out
-data. The printed formula is the shortest core whose held-out score is within ``tolerance`` of the best.
+member g is written in sympy, split as g = a·core + b (core with its smallest term coefficient scaled
+to ±1, most terms positive), its constants refined in float64 (scipy least squares on the fit's own
+residuals) and scored on held-out data. The printed formula is the shortest core whose held-out score is within ``tolerance`` of the best.
 """
 
 from __future__ import annotations
