@@ -59,7 +59,8 @@ def test_script_out_dir_and_tensorboard(tmp_path):
     assert res["readout"]["F"]["formula"] in out.stdout and len(res["readout"]["F"]["r2_table"]) == 2
     assert res["flags"]["width"] == 8 and res["data"]["train"]["groups"] == 4 and res["optimizer_steps"] == 20
     assert res["versions"]["tensorflow"] and len(res["history"]["loss"]) == 2
-    assert res["training_seconds"] == pytest.approx(printed_number(out.stdout, "optimizer steps in "), abs=0.06)
+    # the printed training time is the saved one, formatted (a record, not a speed check: speed is in benchmarks/)
+    assert f"optimizer steps in {res['training_seconds']:.1f} s" in out.stdout
     scalars = read_scalars(str(tmp_path / "run" / "tensorboard"))
     assert [s for s, _ in scalars["validation"]["epoch_rho"]] == [0, 1]
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["history"]["val_rho"][-1], rel=1e-5)
