@@ -11,7 +11,8 @@ formula has exactly the true terms and every coefficient ratio is within 1 % of 
 
 ``--trained`` also trains a ConservNet with the defaults (``conserve_tf.fit_conservnet``) on each of
 ``--trained_systems`` and reads its output F (∇F from ``keras_input_gradient`` for the gradient fit); a
-trained read-out passes with exactly the true terms and every coefficient ratio within 5 %. Writes into out_dir, through ``benchmarks.harness``:
+trained read-out passes with exactly the true terms and every coefficient ratio within 5 %. Writes
+into out_dir, through ``benchmarks.harness``:
 results.csv/.md/.json (one row per read-out: its held-out R², with formula, term check and seconds in
 the note; the paper gives no such numbers), readouts.csv (every column of every read-out) and
 fronts.json (the Pareto front of each symbolic search).
@@ -29,8 +30,7 @@ from benchmarks import harness
 
 SIZE = {"groups": 20, "members": 100}
 READOUT_COLUMNS = ("system", "kind", "method", "source", "r2_test", "r2_h_test", "alignment_test", "seconds",
-                   "exact_terms",
-                   "max_ratio_error", "passed", "formula", "true")
+                   "exact_terms", "max_ratio_error", "passed", "formula", "true")
 
 
 def _cn(name):
@@ -183,7 +183,8 @@ def run_trained(systems, steps, fits, options, seed):
         names = list(train.feature_names)
         for row in readouts(x, f, g, xt, ft, gt, names, fits, seed=seed, **options):
             ok, err = (None, None) if true is None else term_check(row["expr"], true, names)
-            row.update(system=system, kind=f"trained ConservNet (held-out |rho| {rho if rho is None else round(rho, 4)})",
+            shown = "-" if rho is None else f"{rho:.4f}"
+            row.update(system=system, kind=f"trained ConservNet (held-out |rho| {shown})",
                        true="" if true is None else str(true), exact_terms=ok, max_ratio_error=err,
                        passed=None if true is None else bool(ok and err <= 0.05))
             out.append(row)

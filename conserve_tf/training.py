@@ -35,13 +35,15 @@ __all__ = ["RECIPES", "DEFAULT_STEPS", "SCHEDULES", "HoldThenCosine", "recipe_se
 
 #: optimizer steps of a training when none are given (``fit_conservnet``, ``python -m conserve_tf.train``)
 DEFAULT_STEPS = 4000
-#: the "fast" recipe's learning rate on one group, where it trains with the NV objective and Mish
-ONE_GROUP_LEARNING_RATE = 1e-3
 
 RECIPES = {
     "fast": {"learning_rate": 3e-3, "final_learning_rate": 1e-5, "groups_per_step": None, "schedule": "hold_cosine",
              "decay_fraction": 0.3, "warmup_steps": 0, "scaling": "auto",
-             "model": {"objective": "ratio", "width": 128, "depth": 3, "activation": "tanh"}},
+             "model": {"objective": "ratio", "width": 128, "depth": 3, "activation": "tanh"},
+             # one group per step (a single trajectory): the ratio objective has no between-group variance
+             # to compare with; these replace the settings not given explicitly (docs/conservnet_recipe.md,
+             # one trajectory: Mish at 1e-3 keeps F flatter along the held-out trajectory than tanh at 3e-3)
+             "one_group": {"learning_rate": 1e-3, "model": {"objective": "nv", "activation": "mish"}}},
     "paper": {"learning_rate": 5e-5, "final_learning_rate": 5e-5, "groups_per_step": 1, "schedule": "constant",
               "decay_fraction": 0.0, "warmup_steps": 0, "scaling": "auto",
               "model": {"objective": "nv", "width": 320, "depth": 4, "activation": "mish", "spread": "var",
@@ -125,9 +127,10 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
 
     ``objective="ratio"`` (a model argument, see :class:`~conserve_tf.model.ConservNet`) needs at least two
     groups per step; when the recipe chose it (no ``objective`` given) and a step has one group (one
-    trajectory), the noise-variance objective ``"nv"`` is used instead, with Mish and a learning rate of
-    :data:`ONE_GROUP_LEARNING_RATE` unless ``activation``/``learning_rate`` are given. ``decorrelate`` (default: for the ratio objective with the joint scheme) ends the
-    training with ``model.decorrelate_outputs(train)``: uncorrelated outputs, the most invariant first.
+    trajectory), the recipe's ``"one_group"`` settings replace those not given (for "fast": the
+    noise-variance objective, Mish, learning rate 1e-3). ``decorrelate`` (default: for the ratio
+    objective with the joint scheme) ends the training with ``model.decorrelate_outputs(train)``:
+    uncorrelated outputs, the most invariant first.
     """
     if scheme not in ("joint", "sequential"):
         raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
@@ -148,14 +151,11 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step
     per = train.n_groups if per is None else int(per)
     objective = model.objective if model is not None else losses.get(model_kwargs.get("objective", "nv"))
-    if per < objective.min_groups and model is None and "objective" not in given:
-        # one group (a single trajectory, as the measured double pendulum): the recipe's ratio objective
-        # has no between-group variance to compare with. The noise-variance objective needs none; with it,
-        # Mish at 1e-3 keeps F flatter along the held-out trajectory than tanh at 3e-3
-        # (docs/conservnet_recipe.md, one trajectory)
-        model_kwargs = {**model_kwargs, "objective": "nv", **({} if "activation" in given else {"activation": "mish"})}
-        objective = losses.get("nv")
-        learning_rate = ONE_GROUP_LEARNING_RATE if learning_rate is None else learning_rate
+    one = r.get("one_group")
+    if one and per < objective.min_groups and model is None and "objective" not in given:
+        model_kwargs = {**model_kwargs, **{k: v for k, v in one["model"].items() if k not in given}}
+        objective = losses.get(model_kwargs["objective"])
+        learning_rate = one["learning_rate"] if learning_rate is None else learning_rate
     lr = r["learning_rate"] if learning_rate is None else float(learning_rate)
     if not lr > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")

@@ -68,6 +68,14 @@ def _grouped(f, what: str) -> np.ndarray:
     return f
 
 
+def _against_baseline(s, base, max_ratio, min_z):
+    """(mean, std, ratio, z, found) of a spread ``s`` against the spreads ``base`` of the shuffled baseline."""
+    mu, sd = float(base.mean()), float(base.std())
+    ratio = s / mu
+    z = (s - mu) / sd if sd > 0 else (-np.inf if s < mu else 0.0)
+    return mu, sd, float(ratio), float(z), bool(ratio <= max_ratio and z <= -min_z)
+
+
 def verdict_from_outputs(f_test, f_train=None, test_spread_history=None, n_shuffles: int = 200,
                          max_ratio: float = 0.5, min_z: float = 5.0, seed: int = 0) -> Verdict:
     """Decide from held-out outputs ``f_test`` (G, M) whether F is an invariant of the groups.
@@ -88,10 +96,7 @@ def verdict_from_outputs(f_test, f_train=None, test_spread_history=None, n_shuff
     flat = f.reshape(-1)
     base = np.array([relative_spread(rng.permutation(flat).reshape(f.shape)) for _ in range(int(n_shuffles))])
     s = relative_spread(f)
-    mu, sd = float(base.mean()), float(base.std())
-    ratio = s / mu
-    z = (s - mu) / sd if sd > 0 else (-np.inf if s < mu else 0.0)
-    found = bool(ratio <= max_ratio and z <= -min_z)
+    mu, sd, ratio, z, found = _against_baseline(s, base, max_ratio, min_z)
     train_s = None if f_train is None else relative_spread(_grouped(f_train, "f_train"))
     fell = None
     if test_spread_history is not None:
@@ -137,22 +142,18 @@ def trajectory_verdict(model, test, output: int = 0, n_shuffles: int = 20, max_r
     if len(x) < 3:
         raise ValueError(f"the trajectory verdict needs at least 3 held-out states, got {len(x)}")
     rng = np.random.default_rng(seed)
-
-    def spread(states):
-        f = np.asarray(model.predict(states.astype(np.float32), verbose=0)).reshape(len(states), -1)[:, output]
-        if not np.all(np.isfinite(f)):
-            raise ValueError("the model output is not finite on the held-out states")
-        return float(f.std())
-
-    s = spread(x)
-    base = np.array([spread(np.column_stack([rng.permutation(col) for col in x.T])) for _ in range(int(n_shuffles))])
-    mu, sd = float(base.mean()), float(base.std())
-    if mu == 0:
-        return Verdict(False, s, mu, sd, float("nan"), float("nan"), None, None,
+    # the states, then n_shuffles copies with every coordinate permuted on its own, in one prediction
+    states = np.concatenate([x] + [np.column_stack([rng.permutation(col) for col in x.T])
+                                   for _ in range(int(n_shuffles))])
+    f = np.asarray(model.predict(states.astype(np.float32), verbose=0)).reshape(len(states), -1)[:, output]
+    if not np.all(np.isfinite(f)):
+        raise ValueError("the model output is not finite on the held-out states")
+    spreads = f.reshape(int(n_shuffles) + 1, len(x)).std(axis=1)
+    s, base = float(spreads[0]), spreads[1:]
+    if base.mean() == 0:
+        return Verdict(False, s, 0.0, float(base.std()), float("nan"), float("nan"), None, None,
                        "no invariant found: the output is constant (trivial solution)")
-    ratio = s / mu
-    z = (s - mu) / sd if sd > 0 else (-np.inf if s < mu else 0.0)
-    found = bool(ratio <= max_ratio and z <= -min_z)
+    mu, sd, ratio, z, found = _against_baseline(s, base, max_ratio, min_z)
     detail = (f"std of F along the held-out trajectory {s:.4g} vs {mu:.4g} +- {sd:.2g} on states with shuffled "
               f"coordinates (ratio {ratio:.2f})")
     msg = f"invariant found: {detail}" if found else f"no invariant found: F is not flatter on the trajectory; {detail}"

@@ -118,7 +118,7 @@ def test_one_group_falls_back_to_the_nv_objective_with_mish_and_explicit_choices
     one = GroupedData(x, name="trajectory")
     model, _ = fit_conservnet(one, steps=2, width=8, depth=1)
     assert model.objective.name == "nv" and model.activation == "mish"
-    assert model.optimizer._learning_rate.peak == pytest.approx(1e-3)  # the schedule; ONE_GROUP_LEARNING_RATE
+    assert model.optimizer._learning_rate.peak == pytest.approx(1e-3)  # the schedule; RECIPES["fast"]["one_group"]
     model, _ = fit_conservnet(one, steps=2, width=8, depth=1, activation="tanh", learning_rate=2e-3)
     assert model.objective.name == "nv" and model.activation == "tanh"
     assert model.optimizer._learning_rate.peak == pytest.approx(2e-3)

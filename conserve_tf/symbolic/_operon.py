@@ -23,15 +23,20 @@ FUNCTIONS = {"div": "div", "square": "square", "sin": "sin", "cos": "cos", "exp"
 DEFAULT_FUNCTIONS = ("div", "square", "sin", "cos", "exp", "log", "sqrt")
 
 
-def check_functions(functions) -> list[str]:
-    """Validate user function names; returns the Operon primitive names."""
+def function_names(functions) -> list[str]:
+    """Validated user function names (a list, or one comma-separated string), each once, in order."""
     if isinstance(functions, str):
         functions = [f.strip() for f in functions.split(",") if f.strip()]
     unknown = [f for f in functions if f not in FUNCTIONS]
     if unknown:
         raise ValueError(f"unknown function name(s) {unknown}; choose from {sorted(FUNCTIONS)} "
                          "(add, sub, mul, constants and the inputs are always allowed)")
-    return [FUNCTIONS[f] for f in dict.fromkeys(functions)]
+    return list(dict.fromkeys(functions))
+
+
+def check_functions(functions) -> list[str]:
+    """Validate user function names; returns the Operon primitive names."""
+    return [FUNCTIONS[f] for f in function_names(functions)]
 
 
 class GradientDirectionLoss:

@@ -106,12 +106,13 @@ def _values(term):
     return np.prod([f.value for f in term], axis=0)
 
 
-def _gradient(term, n_features):
-    out = np.zeros((term[0].value.shape[0], n_features))
+def _gradient(term, n_features, rows):
+    """∇ of a product of factors at the first ``rows`` samples: (rows, n_features)."""
+    out = np.zeros((rows, n_features))
     for a, fa in enumerate(term):
-        rest = np.prod([fb.value for b, fb in enumerate(term) if b != a], axis=0) if len(term) > 1 else 1.0
+        rest = np.prod([fb.value[:rows] for b, fb in enumerate(term) if b != a], axis=0) if len(term) > 1 else 1.0
         for c, g in fa.grad.items():
-            out[:, c] += g * rest
+            out[:, c] += g[:rows] * rest
     return out
 
 
@@ -195,7 +196,7 @@ def library_candidates(symbols, x, f, grad=None, *, fit="affine", functions=("si
     if fit == "gradient":
         g = np.asarray(grad, np.float64)[pick[:max(1, int(samples) // 2)]]
         n = g / np.linalg.norm(g, axis=1, keepdims=True)
-        grads = [_gradient(t, x.shape[1])[:len(g)] for t in terms]
+        grads = [_gradient(t, x.shape[1], len(g)) for t in terms]
         # P ∇φ of every term, flattened over (sample, component)
         projected = np.column_stack([(d - np.sum(d * n, axis=1, keepdims=True) * n).ravel() for d in grads])
         energy = np.sqrt(np.array([np.sum(d ** 2) for d in grads]))
@@ -259,5 +260,6 @@ def _gradient_search(projected, energy, anchors, levels, width, max_terms, deadl
             Z = projected[:, idx] / norms[idx]
             for s in _supports(Z, ya, width, max_terms - 1, deadline):
                 coef, _ = _lstsq_rss(Z[:, list(s)], ya)
-                out.setdefault((a,) + tuple(idx[list(s)]), np.concatenate([[1.0 / energy[a]], coef / norms[idx[list(s)]]]))
+                chosen = idx[list(s)]
+                out.setdefault((a,) + tuple(chosen), np.concatenate([[1.0 / energy[a]], coef / norms[chosen]]))
     return out

@@ -12,7 +12,8 @@ Two proposers fill one accuracy/length front: sparse sums of library terms
 grammar) and Operon (evolutionary search over any expression of the offered functions). Every front
 member g is written in sympy, split as g = a·core + b (core with its smallest term coefficient scaled
 to ±1, most terms positive), its constants refined in float64 (scipy least squares on the fit's own
-residuals) and scored on held-out data. The printed formula is the shortest core whose held-out score is within ``tolerance`` of the best.
+residuals) and scored on held-out data. The printed formula is the shortest core whose held-out score
+is within ``tolerance`` of the best.
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     """
     start = time.perf_counter()
     _check_options(fit, time_budget, threads, tolerance, max_length, digits)
-    primitives = _operon.check_functions(functions)
+    offered = _operon.function_names(functions)
+    primitives = _operon.check_functions(offered)
     x, f, g, xt, ft, gt = _data(x_train, f_train, x_test, f_test, grad_train, grad_test, fit, seed)
     names = list(feature_names) if feature_names is not None else [f"x{i + 1}" for i in range(x.shape[1])]
     if len(names) != x.shape[1]:
@@ -218,7 +220,6 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     f_search = (f[pick] - f.mean()) / f.std()
     proposals = []
     if library:
-        offered = [n.strip() for n in functions.split(",")] if isinstance(functions, str) else list(functions)
         proposals = library_candidates(symbols, x, f, g, fit=fit, functions=offered, seed=seed,
                                        time_budget=min(10.0, time_budget / 4))
     members = _operon.search(fit, primitives, x[pick], f_search, seed=seed, threads=threads,
