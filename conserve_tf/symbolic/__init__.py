@@ -9,14 +9,17 @@ Public API:
   robust to F being the invariant only up to a monotone map (docs/symbolic.md);
 * :func:`library_candidates`, :func:`build_library` (module :mod:`.library`): sparse sums of terms from a
   fixed grammar, the first proposer of :func:`symbolic_readout`;
+* :func:`conserved_formula`, :class:`ConservedResult`, :func:`within_fraction` (module :mod:`.conserved`): the
+  sparse formula most nearly constant within the groups of the data themselves, without a network;
 * :func:`read_out`, :data:`READOUTS` (module :mod:`.scripted`): what the scripts print under ``--readout``.
 """
 
 from .polynomial import ReadoutResult, design_matrix, format_terms, polynomial_readout
 from .library import build_library, library_candidates
+from .conserved import ConservedResult, conserved_formula, within_fraction
 from .regression import FUNCTIONS, SymbolicResult, keras_input_gradient, symbolic_readout
 from .scripted import READOUTS, read_out
 
 __all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms",
            "SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "READOUTS", "read_out",
-           "library_candidates", "build_library"]
+           "library_candidates", "build_library", "ConservedResult", "conserved_formula", "within_fraction"]

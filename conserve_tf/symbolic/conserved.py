@@ -1,0 +1,139 @@
+"""Formulas conserved within the groups of the data itself, found without a network.
+
+A cross-check of what ConservNet or a Siamese network learned, and a first look at data a scientist brings:
+among sparse sums C(x) = φ_a(x) + Σ_k c_k φ_k(x) of terms of the library's grammar
+(:mod:`conserve_tf.symbolic.library`), find those whose value stays constant within every group.
+
+For grouped data x (G, M, F), with C̄_g the mean of C over group g and C̄ over all points,
+
+    W(C) = Σ_g Σ_m (C(x_gm) − C̄_g)²,   T(C) = Σ_g Σ_m (C(x_gm) − C̄)²,   within fraction = W / T.
+
+With the anchor term φ_a at coefficient 1 (so C ≠ 0), minimizing W over the c_k is a least-squares problem
+on the group-centred term values; the supports come from the same beam search and backward pruning as the
+read-out's gradient fit, every level-1 term serving as anchor in turn (those whose own within fraction is
+smallest first). Candidates are ranked by W / T on the sample, which also exposes a combination that is
+constant everywhere (T ≈ 0). The chosen formula is the one with the fewest terms whose held-out within
+fraction is at most ``tolerance`` or within ``slack`` times the best; it is printed with the
+:func:`~conserve_tf.symbolic.regression.symbolic_readout` conventions (no constant term, the smallest
+coefficient ±1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import sympy
+
+from ._sympy_tools import compile_expression, normalize, rounded
+from .library import _expression, _gradient_search, _values, build_library
+
+__all__ = ["ConservedResult", "conserved_formula", "within_fraction"]
+
+
+def within_fraction(c) -> float:
+    """W / T of values c (G, M) grouped like the data: 0 for an exact invariant, about 1 for none."""
+    c = np.asarray(c, np.float64)
+    if c.ndim != 2 or c.shape[0] < 2 or c.shape[1] < 2:
+        raise ValueError(f"within_fraction needs values of shape (groups >= 2, members >= 2), got {c.shape}")
+    total = np.sum((c - c.mean()) ** 2)
+    if not np.isfinite(total) or total <= 0:
+        return float("inf")
+    return float(np.sum((c - c.mean(axis=1, keepdims=True)) ** 2) / total)
+
+
+@dataclasses.dataclass
+class ConservedResult:
+    """The chosen formula (sympy, text, LaTeX), its within fraction on the fitted and held-out data, and
+    every candidate as ``(expression, fit fraction, held-out fraction, terms)`` rows in ``front``."""
+
+    expression: sympy.Expr
+    formula: str
+    latex: str
+    fraction_fit: float
+    fraction_test: float
+    seconds: float
+    front: list
+
+
+def _grouped(name, x):
+    x = np.asarray(x, np.float64)
+    if x.ndim != 3 or x.shape[0] < 2 or x.shape[1] < 2:
+        raise ValueError(f"{name} must be grouped data (groups >= 2, members >= 2, features), got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} holds NaN or Inf")
+    return x
+
+
+def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline, max_columns, keep):
+    """{support: coefficients} minimizing W on a member subsample of x (G, M, F), the ``keep`` lowest in W / T
+    of every size; also returns the terms."""
+    g, m, n_features = x.shape
+    per = max(2, min(m, int(samples) // g))
+    rng = np.random.default_rng(seed)
+    pick = np.stack([rng.permutation(m)[:per] for _ in range(g)])
+    flat = np.take_along_axis(x, pick[..., None], axis=1).reshape(-1, n_features)
+    terms, levels = build_library(symbols, flat, functions, max_columns)
+    levels = np.array(levels)
+    values = np.column_stack([_values(t) for t in terms]).reshape(g, per, -1)
+    within = (values - values.mean(axis=1, keepdims=True)).reshape(g * per, -1)
+    spread = np.linalg.norm((values - values.mean(axis=(0, 1))).reshape(g * per, -1), axis=0)
+    own = np.linalg.norm(within, axis=0) / np.maximum(spread, 1e-300)
+    # anchors: one-factor terms first, then two- and three-factor ones; the most nearly conserved first
+    order = np.lexsort((own, levels))
+    anchors = [int(i) for i in order if spread[i] > 0]
+    found = _gradient_search(within, spread, anchors, levels, width, max_terms, deadline)
+    total = (values - values.mean(axis=(0, 1))).reshape(g * per, -1)
+    ranked = {}
+    for support, coef in found.items():  # the sample's W / T of every support, from the term values
+        cols = list(support)
+        fraction = np.sum((within[:, cols] @ coef) ** 2) / max(np.sum((total[:, cols] @ coef) ** 2), 1e-300)
+        ranked.setdefault(len(support), []).append((fraction, support))
+    kept = [s for rows in ranked.values() for _, s in sorted(rows)[:keep]]
+    return {s: found[s] for s in kept}, terms
+
+
+def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin", "cos", "log", "sqrt", "div"),
+                      max_terms: int = 6, width: int = 40, samples: int = 1000, seed: int = 0,
+                      time_budget: float = 20.0, tolerance: float = 1e-3, slack: float = 1.5,
+                      max_columns: int = 6000, digits: int = 3, keep: int = 3) -> ConservedResult:
+    """The sparse formula most nearly constant within the groups of ``x_fit`` (G, M, F).
+
+    ``x_test`` (G', M', F) scores the candidates on other data (default: ``x_fit``); the result is the
+    candidate with the fewest terms whose held-out within fraction is ≤ ``tolerance`` or ≤ ``slack`` times the
+    lowest. ``samples`` points (spread over the groups) enter the search, which starts no new beam after
+    ``time_budget`` seconds; ``keep`` candidates of every number of terms (the lowest W / T on the sample)
+    are scored and listed in ``front``; ``seed`` makes it deterministic.
+    """
+    start = time.perf_counter()
+    x_fit = _grouped("x_fit", x_fit)
+    x_test = x_fit if x_test is None else _grouped("x_test", x_test)
+    if x_test.shape[2] != x_fit.shape[2]:
+        raise ValueError(f"x_test has {x_test.shape[2]} features, x_fit {x_fit.shape[2]}")
+    if not time_budget > 0 or not tolerance >= 0 or not slack >= 1:
+        raise ValueError(f"need time_budget > 0, tolerance >= 0 and slack >= 1; got {time_budget}, {tolerance}, {slack}")
+    names = list(feature_names) if feature_names is not None else [f"x{i + 1}" for i in range(x_fit.shape[2])]
+    if len(names) != x_fit.shape[2]:
+        raise ValueError(f"feature_names has {len(names)} names for {x_fit.shape[2]} features")
+    symbols = sympy.symbols(names, real=True)
+    found, terms = _candidates(symbols, x_fit, functions, max_terms, width, samples, seed,
+                               start + float(time_budget), max_columns, keep)
+    front = []
+    for support, coef in found.items():
+        expr = sympy.Add(*[sympy.Float(float(c)) * _expression(terms[i]) for i, c in zip(support, coef)])
+        core = normalize(expr, symbols)
+        if core is None:
+            continue
+        fn = compile_expression(core, symbols)
+        fractions = [within_fraction(fn(d.reshape(-1, d.shape[2])).reshape(d.shape[:2])) for d in (x_fit, x_test)]
+        front.append((core, fractions[0], fractions[1], len(support)))
+    if not front:
+        raise RuntimeError("no candidate formula could be evaluated on the data")
+    front.sort(key=lambda row: (row[3], row[2]))
+    best = min(row[2] for row in front)
+    chosen = next(row for row in front if row[2] <= max(tolerance, slack * best))
+    shown = rounded(chosen[0], digits)
+    return ConservedResult(expression=chosen[0], formula=str(shown), latex=sympy.latex(shown),
+                           fraction_fit=chosen[1], fraction_test=chosen[2],
+                           seconds=time.perf_counter() - start, front=front)

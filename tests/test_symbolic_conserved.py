@@ -1,0 +1,49 @@
+"""conserve_tf.symbolic.conserved: formulas constant within the groups of the data, without a network."""
+
+import numpy as np
+import pytest
+import sympy
+
+from conserve_tf import make_system
+from conserve_tf.symbolic import conserved_formula, within_fraction
+
+
+def test_within_fraction_is_zero_for_an_invariant_and_near_one_for_noise():
+    rng = np.random.default_rng(0)
+    c = np.repeat(rng.normal(size=(30, 1)), 20, axis=1)
+    assert within_fraction(c) == pytest.approx(0.0, abs=1e-15)
+    assert within_fraction(rng.normal(size=(30, 20))) == pytest.approx(0.95, abs=0.05)
+    assert within_fraction(np.ones((4, 5))) == float("inf")  # constant everywhere: not an invariant
+    with pytest.raises(ValueError, match="groups >= 2, members >= 2"):
+        within_fraction(np.ones(5))
+
+
+def test_s1_formula_is_found_exactly_from_the_raw_groups():
+    train, test = make_system("s1", 12, 60, seed=0).split_within(0.5, seed=0)
+    res = conserved_formula(train.x, test.x, feature_names=train.feature_names, time_budget=3.0, samples=300)
+    x1, x2, x3, x4 = sympy.symbols("x1 x2 x3 x4", real=True)
+    terms = {t.as_independent(x1, x2, x3, x4)[1]: float(t.as_independent(x1, x2, x3, x4)[0])
+             for t in sympy.Add.make_args(sympy.expand(res.expression))}
+    assert set(terms) == {x1, x2 * x3, x4 ** 2}  # C = x1 - 3 x2 x3 + x4²/2, up to scale
+    assert terms[x2 * x3] / terms[x1] == pytest.approx(-3.0, rel=1e-6)
+    assert terms[x4 ** 2] / terms[x1] == pytest.approx(0.5, rel=1e-6)
+    assert res.fraction_test < 1e-12 and res.formula and res.latex
+    assert any(row[2] > 1e-3 for row in res.front)  # the front also holds what is not conserved
+
+
+def test_data_without_an_invariant_get_no_conserved_formula():
+    train, test = make_system("random", 12, 60, seed=1).split_within(0.5, seed=1)
+    res = conserved_formula(train.x, test.x, time_budget=2.0, samples=300)
+    assert res.fraction_test > 0.3  # held-out groups are not separated by a sparse formula
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(x_fit=np.ones((5, 4))), "grouped data"),
+    (dict(x_fit=np.full((3, 4, 2), np.nan)), "NaN or Inf"),
+    (dict(x_fit=np.ones((3, 4, 2)), x_test=np.ones((3, 4, 3))), "features"),
+    (dict(x_fit=np.ones((3, 4, 2)), feature_names=["a"]), "1 names for 2 features"),
+    (dict(x_fit=np.ones((3, 4, 2)), time_budget=0), "time_budget > 0"),
+])
+def test_bad_input_is_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        conserved_formula(**kwargs)
