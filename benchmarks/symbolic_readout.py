@@ -8,10 +8,14 @@ formula has exactly the true terms and every coefficient ratio is within 1 % of 
         [--systems=s1,s2,...] [--fit=affine|gradient|both] [--time_budget=35] [--threads=1]
         [--tolerance=1e-4] [--seed=0]
         [--trained --trained_systems=s2,s3,lotka_volterra,double_pendulum [--trained_steps=N]]
+        [--from_data --data_systems=s1,s2,s3,lotka_volterra,kepler [--data_noise=0.01] [--data_budget=20]]
 
 ``--trained`` also trains a ConservNet with the defaults (``conserve_tf.fit_conservnet``) on each of
 ``--trained_systems`` and reads its output F (∇F from ``keras_input_gradient`` for the gradient fit); a
-trained read-out passes with exactly the true terms and every coefficient ratio within 5 %. Writes
+trained read-out passes with exactly the true terms and every coefficient ratio within 5 %. ``--from_data``
+also runs ``conserve_tf.symbolic.conserved_formula`` on the raw groups of each of ``--data_systems`` ((20, 200)
+split within groups, optional N(0, noise) on the inputs), no network: its "R²" is 1 − the held-out
+within-group fraction W/T, and it passes with exactly the true terms and ratios within 1 % (Kepler: E or L). Writes
 into out_dir, through ``benchmarks.harness``:
 results.csv/.md/.json (one row per read-out: its held-out R², with formula, term check and seconds in
 the note; the paper gives no such numbers), readouts.csv (every column of every read-out) and
@@ -192,6 +196,43 @@ def run_trained(systems, steps, fits, options, seed):
     return out
 
 
+#: systems of --from_data: the formula conserved within the generated groups themselves, no network
+FROM_DATA = ("s1", "s2", "s3", "lotka_volterra", "kepler")
+
+
+def _data_truths(system, s):
+    """The invariants a data search may name: C, or for Kepler E and L."""
+    if system == "kepler":
+        return [(s["vx"] ** 2 + s["vy"] ** 2) / 2 - 1 / sympy.sqrt(s["x"] ** 2 + s["y"] ** 2),
+                s["x"] * s["vy"] - s["y"] * s["vx"]]
+    return [CONTROLS[system][1](s)]
+
+
+def run_from_data(systems, noise, time_budget, seed):
+    """``conserved_formula`` on the raw groups of each system: one row each."""
+    import conserve_tf
+    from conserve_tf.symbolic import conserved_formula
+
+    out = []
+    for system in systems:
+        data = conserve_tf.make_system(system, groups=SIZE["groups"], members=2 * SIZE["members"], seed=seed)
+        if noise:
+            data = data.with_noise(noise, seed=seed + 3)
+        train, test = data.split_within(0.5, seed=seed)
+        names = list(train.feature_names)
+        symbols = {n: sympy.Symbol(n, real=True) for n in names}
+        res = conserved_formula(train.x, test.x, feature_names=names, time_budget=time_budget, seed=seed)
+        checks = [(term_check(res.expression, true, names), true) for true in _data_truths(system, symbols)]
+        (ok, err), true = min(checks, key=lambda c: (not c[0][0], c[0][1] if c[0][0] else 0.0))
+        row = {"system": system, "kind": f"raw groups, no network, input noise {noise:g}", "method": "conserved",
+               "source": "library", "r2_test": 1.0 - res.fraction_test, "r2_h_test": None, "alignment_test": None,
+               "seconds": res.seconds, "formula": res.formula, "result": None, "expr": res.expression,
+               "true": str(true), "exact_terms": ok, "max_ratio_error": err, "passed": bool(ok and err <= 0.01)}
+        out.append(row)
+        _print(row)
+    return out
+
+
 def _print(row):
     extra = "" if row.get("r2_h_test") is None else (f"  R2 of h(g) {row['r2_h_test']:.6f}  "
                                                        f"alignment {row['alignment_test'] or float('nan'):.6f}")
@@ -228,9 +269,11 @@ def write(rows, out_dir):
 
 def benchmark(quick: bool, out_dir: str, systems=tuple(CONTROLS), fit: str = "affine", time_budget: float = 35.0,
               threads: int = 1, tolerance: float = 1e-4, trained: bool = False,
-              trained_systems=TRAINED, trained_steps: int | None = None, seed: int = 0) -> list:
+              trained_systems=TRAINED, trained_steps: int | None = None, from_data: bool = False,
+              data_systems=FROM_DATA, data_noise: float = 0.0, data_budget: float = 20.0, seed: int = 0) -> list:
     """Read out each control (and with ``trained`` ConservNets trained on ``trained_systems`` with the
-    defaults, ``trained_steps`` overriding the recipe's budget); returns one dict per read-out."""
+    defaults, ``trained_steps`` overriding the recipe's budget; with ``from_data`` the formula conserved
+    within the raw groups of ``data_systems``); returns one dict per read-out."""
     from conserve_tf import cli
 
     fits = ["affine", "gradient"] if fit == "both" else [fit]
@@ -239,8 +282,12 @@ def benchmark(quick: bool, out_dir: str, systems=tuple(CONTROLS), fit: str = "af
     if unknown:
         raise cli.UsageError(f"unknown systems {unknown}; choose from {list(CONTROLS)}")
     options = {"time_budget": time_budget, "threads": threads, "tolerance": tolerance}
+    bad = sorted(set(data_systems) - set(FROM_DATA)) if from_data else []
+    if bad:
+        raise cli.UsageError(f"unknown data systems {bad}; choose from {list(FROM_DATA)}")
     if quick:
-        systems = ["pendulum"]
+        systems = ["pendulum"] if systems else []
+        data_systems, data_budget = [s for s in data_systems if s == "s1"][:1] or ["s1"], 3.0
         options = dict(options, time_budget=10.0, population=200, generations=40, functions=("square", "cos", "sin"))
     rows = run_controls(systems, fits, options, seed)
     if trained:
@@ -248,6 +295,8 @@ def benchmark(quick: bool, out_dir: str, systems=tuple(CONTROLS), fit: str = "af
         if bad:
             raise cli.UsageError(f"unknown trained systems {bad}; choose from {list(TRAINED)}")
         rows += run_trained(trained_systems, trained_steps, fits, options, seed)
+    if from_data:
+        rows += run_from_data(data_systems, data_noise, data_budget, seed)
     write(rows, out_dir)
     return rows
 
@@ -264,6 +313,10 @@ def define_flags():
     flags.DEFINE_bool("trained", False, "also read out ConservNets trained with the defaults")
     flags.DEFINE_list("trained_systems", list(TRAINED), f"systems of the trained read-outs, from {list(TRAINED)}")
     flags.DEFINE_integer("trained_steps", None, "ConservNet training steps for --trained (default: the recipe's)")
+    flags.DEFINE_bool("from_data", False, "also search the raw groups for a conserved formula (no network)")
+    flags.DEFINE_list("data_systems", list(FROM_DATA), f"systems of --from_data, from {list(FROM_DATA)}")
+    flags.DEFINE_float("data_noise", 0.0, "std of Gaussian noise added to the inputs for --from_data")
+    flags.DEFINE_float("data_budget", 20.0, "seconds of search per --from_data system")
 
 
 if __name__ == "__main__":

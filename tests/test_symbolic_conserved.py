@@ -47,3 +47,12 @@ def test_data_without_an_invariant_get_no_conserved_formula():
 def test_bad_input_is_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         conserved_formula(**kwargs)
+
+
+def test_benchmark_from_data_quick(tmp_path):
+    from benchmarks.symbolic_readout import benchmark
+
+    rows = benchmark(quick=True, out_dir=str(tmp_path), systems=(), from_data=True)
+    assert [(r["system"], r["method"]) for r in rows] == [("s1", "conserved")]
+    assert rows[0]["passed"] and rows[0]["r2_test"] > 1 - 1e-12  # 1 − held-out within fraction
+    assert "s1 conserved" in (tmp_path / "results.md").read_text()
