@@ -104,7 +104,8 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
     candidate with the fewest terms whose held-out within fraction is ≤ ``tolerance`` or ≤ ``slack`` times the
     lowest. ``samples`` points (spread over the groups) enter the search, which starts no new beam after
     ``time_budget`` seconds; ``keep`` candidates of every number of terms (the lowest W / T on the sample)
-    are scored and listed in ``front``; ``seed`` makes it deterministic.
+    are scored and listed in ``front``. ``seed`` fixes the sample; the search itself stops on the clock, so a
+    slower or busier machine may stop earlier and print another candidate (docs/symbolic.md).
     """
     start = time.perf_counter()
     x_fit = _grouped("x_fit", x_fit)
