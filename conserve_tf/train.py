@@ -81,6 +81,9 @@ def define_flags():
                          lower_bound=1)
     flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
     define_readout_flags()
+    flags.DEFINE_boolean("data_formula", False, "Also search the raw groups, without the network, for the sparse formula "
+                         "most nearly constant within them (symbolic.conserved_formula; --readout_seconds, "
+                         "--readout_functions): a cross-check of the network's read-out.")
     flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
     flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
     flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or "
@@ -196,6 +199,22 @@ def _readouts(model, f_train, f_test, train, test, k):
     return out
 
 
+def _data_formula(train, test):
+    """--data_formula: print and return the network-free conserved formula of the raw groups."""
+    from . import symbolic  # delayed, as in _report
+
+    if train.n_groups < 2 or test.n_groups < 2:
+        print("\nformula conserved within the groups: skipped, it needs at least two groups (one trajectory here)")
+        return None
+    res = symbolic.conserved_formula(train.x, test.x, feature_names=train.feature_names,
+                                     time_budget=FLAGS.readout_seconds, functions=tuple(FLAGS.readout_functions),
+                                     seed=FLAGS.seed)
+    print(f"\nformula conserved within the groups of the data (no network, {res.seconds:.1f} s): {res.formula}\n"
+          f"  held-out within-group fraction of its variance {res.fraction_test:.2e} (0: conserved, about 1: not)")
+    return {"formula": res.formula, "latex": res.latex, "fraction_fit": res.fraction_fit,
+            "fraction_test": res.fraction_test, "seconds": res.seconds}
+
+
 def main(argv):
     if len(argv) > 1:
         raise UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag (see --helpfull)")
@@ -244,6 +263,8 @@ def main(argv):
     results.update(metrics=_report(model, train, test, k), verdict=_verdicts(model, test, f_train, f_test, k, history),
                    readout=_readouts(model, f_train, f_test, train, test, k),
                    training_seconds=seconds, optimizer_steps=int(model.optimizer.iterations.numpy()))
+    if FLAGS.data_formula:
+        results["data_formula"] = _data_formula(train, test)
     if FLAGS.save:
         print(f"saved model to {save_model(model, FLAGS.save)}")
     if out_dir:

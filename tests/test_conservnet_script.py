@@ -73,7 +73,7 @@ def test_script_symbolic_readout_and_verdict(tmp_path):
     """--readout=both prints and saves the polynomial and the symbolic formula; the verdict is always given."""
     out = _run("--groups=4", "--members=12", "--epochs=20", "--width=8", "--depth=1", "--log_every=10",
                "--degree=2", "--verbose=0", "--readout=both", "--readout_seconds=2", "--readout_functions=square",
-               f"--out_dir={tmp_path / 'run'}")
+               "--data_formula", f"--out_dir={tmp_path / 'run'}")
     assert out.returncode == 0, out.stderr[-2000:]
     res = check_run_folder(tmp_path / "run", ["results.json"])
     formula = res["readout"]["F"]["symbolic"]["formula"]
@@ -82,6 +82,11 @@ def test_script_symbolic_readout_and_verdict(tmp_path):
     assert res["readout"]["F"]["symbolic"]["fit"] == "gradient" and "alignment" in out.stdout
     assert res["readout"]["F"]["formula"] in out.stdout  # the polynomial one stays where it was
     assert res["verdict"]["F"]["message"] in out.stdout and isinstance(res["verdict"]["F"]["found"], bool)
+    # --data_formula: S1's C = x1 - 3 x2 x3 + x4²/2 straight from the raw groups, whatever the network learned
+    data = res["data_formula"]
+    assert f"(no network, {data['seconds']:.1f} s): {data['formula']}" in out.stdout
+    assert data["fraction_test"] < 1e-9 and data["formula"].replace(" ", "") in ("2*x1-6*x2*x3+x4**2",
+                                                                                  "-2*x1+6*x2*x3-x4**2")
     bad = _run("--readout=sparse", "--epochs=1")
     assert bad.returncode != 0 and "flag --readout=sparse: value should be one of" in bad.stderr
 
@@ -92,9 +97,10 @@ def test_one_trajectory_trains_with_the_defaults_and_gets_a_verdict():
     train it with the noise-variance objective, and the verdict compares F along the held-out trajectory
     with F on states whose coordinates are shuffled."""
     out = _run("--system=double_pendulum", "--epochs=30", "--width=8", "--depth=1", "--log_every=10", "--verbose=0",
-               "--out_dir=")
+               "--out_dir=", "--data_formula")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "trained 30 optimizer steps" in out.stdout
+    assert "formula conserved within the groups: skipped, it needs at least two groups" in out.stdout
     assert "on states with shuffled coordinates (ratio" in out.stdout  # the one-trajectory verdict
 
 
