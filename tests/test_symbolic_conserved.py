@@ -43,6 +43,7 @@ def test_data_without_an_invariant_get_no_conserved_formula():
     (dict(x_fit=np.ones((3, 4, 2)), x_test=np.ones((3, 4, 3))), "features"),
     (dict(x_fit=np.ones((3, 4, 2)), feature_names=["a"]), "1 names for 2 features"),
     (dict(x_fit=np.ones((3, 4, 2)), time_budget=0), "time_budget > 0"),
+    (dict(x_fit=np.ones((3, 4, 2)), functions=("sinn",)), "unknown function name"),
 ])
 def test_bad_input_is_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -26,6 +26,7 @@ import time
 import numpy as np
 import sympy
 
+from ._operon import function_names
 from ._sympy_tools import compile_expression, normalize, rounded
 from .library import _expression, _gradient_search, _values, build_library
 
@@ -114,6 +115,7 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
         raise ValueError(f"x_test has {x_test.shape[2]} features, x_fit {x_fit.shape[2]}")
     if not time_budget > 0 or not tolerance >= 0 or not slack >= 1:
         raise ValueError(f"need time_budget > 0, tolerance >= 0 and slack >= 1; got {time_budget}, {tolerance}, {slack}")
+    functions = tuple(function_names(functions))
     names = list(feature_names) if feature_names is not None else [f"x{i + 1}" for i in range(x_fit.shape[2])]
     if len(names) != x_fit.shape[2]:
         raise ValueError(f"feature_names has {len(names)} names for {x_fit.shape[2]} features")
