@@ -82,11 +82,10 @@ def test_script_symbolic_readout_and_verdict(tmp_path):
     assert res["readout"]["F"]["symbolic"]["fit"] == "gradient" and "alignment" in out.stdout
     assert res["readout"]["F"]["formula"] in out.stdout  # the polynomial one stays where it was
     assert res["verdict"]["F"]["message"] in out.stdout and isinstance(res["verdict"]["F"]["found"], bool)
-    # --data_formula: S1's C = x1 - 3 x2 x3 + x4²/2 straight from the raw groups, whatever the network learned
+    # --data_formula: printed and saved; what it finds is tested without the clock in test_symbolic_conserved.py
     data = res["data_formula"]
     assert f"(no network, {data['seconds']:.1f} s): {data['formula']}" in out.stdout
-    assert data["fraction_test"] < 1e-9 and data["formula"].replace(" ", "") in ("2*x1-6*x2*x3+x4**2",
-                                                                                  "-2*x1+6*x2*x3-x4**2")
+    assert f"held-out within-group fraction of its variance {data['fraction_test']:.2e}" in out.stdout
     bad = _run("--readout=sparse", "--epochs=1")
     assert bad.returncode != 0 and "flag --readout=sparse: value should be one of" in bad.stderr
 

@@ -67,7 +67,7 @@ def _grouped(name, x):
     return x
 
 
-def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline, max_columns, keep):
+def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline, max_columns, keep, max_anchors):
     """{support: coefficients} minimizing W on a member subsample of x (G, M, F), the ``keep`` lowest in W / T
     of every size; also returns the terms."""
     g, m, n_features = x.shape
@@ -83,7 +83,7 @@ def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline
     own = np.linalg.norm(within, axis=0) / np.maximum(spread, 1e-300)
     # anchors: one-factor terms first, then two- and three-factor ones; the most nearly conserved first
     order = np.lexsort((own, levels))
-    anchors = [int(i) for i in order if spread[i] > 0]
+    anchors = [int(i) for i in order if spread[i] > 0][:max_anchors]
     found = _gradient_search(within, spread, anchors, levels, width, max_terms, deadline)
     total = (values - values.mean(axis=(0, 1))).reshape(g * per, -1)
     ranked = {}
@@ -98,7 +98,8 @@ def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline
 def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin", "cos", "log", "sqrt", "div"),
                       max_terms: int = 6, width: int = 40, samples: int = 1000, seed: int = 0,
                       time_budget: float = 20.0, tolerance: float = 1e-3, slack: float = 1.5,
-                      max_columns: int = 6000, digits: int = 3, keep: int = 3) -> ConservedResult:
+                      max_columns: int = 6000, digits: int = 3, keep: int = 3,
+                      max_anchors: int | None = None) -> ConservedResult:
     """The sparse formula most nearly constant within the groups of ``x_fit`` (G, M, F).
 
     ``x_test`` (G', M', F) scores the candidates on other data (default: ``x_fit``); the result is the
@@ -106,13 +107,17 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
     lowest. ``samples`` points (spread over the groups) enter the search, which starts no new beam after
     ``time_budget`` seconds; ``keep`` candidates of every number of terms (the lowest W / T on the sample)
     are scored and listed in ``front``. ``seed`` fixes the sample; the search itself stops on the clock, so a
-    slower or busier machine may stop earlier and print another candidate (docs/symbolic.md).
+    slower or busier machine may stop earlier and print another candidate (docs/symbolic.md), unless
+    ``max_anchors`` bounds the work instead: only that many anchor terms are tried, and with a budget that
+    is not reached the result is the same on every machine.
     """
     start = time.perf_counter()
     x_fit = _grouped("x_fit", x_fit)
     x_test = x_fit if x_test is None else _grouped("x_test", x_test)
     if x_test.shape[2] != x_fit.shape[2]:
         raise ValueError(f"x_test has {x_test.shape[2]} features, x_fit {x_fit.shape[2]}")
+    if max_anchors is not None and int(max_anchors) < 1:
+        raise ValueError(f"max_anchors must be >= 1 or None, got {max_anchors}")
     if not time_budget > 0 or not tolerance >= 0 or not slack >= 1:
         raise ValueError(f"need time_budget > 0, tolerance >= 0 and slack >= 1; got {time_budget}, {tolerance}, {slack}")
     functions = tuple(function_names(functions))
@@ -121,7 +126,8 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
         raise ValueError(f"feature_names has {len(names)} names for {x_fit.shape[2]} features")
     symbols = sympy.symbols(names, real=True)
     found, terms = _candidates(symbols, x_fit, functions, max_terms, width, samples, seed,
-                               start + float(time_budget), max_columns, keep)
+                               start + float(time_budget), max_columns, keep,
+                               None if max_anchors is None else int(max_anchors))
     front = []
     for support, coef in found.items():
         expr = sympy.Add(*[sympy.Float(float(c)) * _expression(terms[i]) for i, c in zip(support, coef)])
