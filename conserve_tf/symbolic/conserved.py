@@ -10,8 +10,8 @@ For grouped data x (G, M, F), with C̄_g the mean of C over group g and C̄ over
 
 With the anchor term φ_a at coefficient 1 (so C ≠ 0), minimizing W over the c_k is a least-squares problem
 on the group-centred term values; the supports come from the same beam search and backward pruning as the
-read-out's gradient fit, every level-1 term serving as anchor in turn (those whose own within fraction is
-smallest first). Candidates are ranked by W / T on the sample, which also exposes a combination that is
+read-out's gradient fit, every term serving as anchor in turn (one-factor terms first, then two- and
+three-factor ones; within a level, those whose own within fraction is smallest first). Candidates are ranked by W / T on the sample, which also exposes a combination that is
 constant everywhere (T ≈ 0). The chosen formula is the one with the fewest terms whose held-out within
 fraction is at most ``tolerance`` or within ``slack`` times the best; it is printed with the
 :func:`~conserve_tf.symbolic.regression.symbolic_readout` conventions (no constant term, the smallest
@@ -79,18 +79,15 @@ def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline
     levels = np.array(levels)
     values = np.column_stack([_values(t) for t in terms]).reshape(g, per, -1)
     within = (values - values.mean(axis=1, keepdims=True)).reshape(g * per, -1)
-    spread = np.linalg.norm((values - values.mean(axis=(0, 1))).reshape(g * per, -1), axis=0)
+    spread = np.linalg.norm(values - values.mean(axis=(0, 1)), axis=(0, 1))
     own = np.linalg.norm(within, axis=0) / np.maximum(spread, 1e-300)
     # anchors: one-factor terms first, then two- and three-factor ones; the most nearly conserved first
     order = np.lexsort((own, levels))
     anchors = [int(i) for i in order if spread[i] > 0][:max_anchors]
     found = _gradient_search(within, spread, anchors, levels, width, max_terms, deadline)
-    total = (values - values.mean(axis=(0, 1))).reshape(g * per, -1)
     ranked = {}
     for support, coef in found.items():  # the sample's W / T of every support, from the term values
-        cols = list(support)
-        fraction = np.sum((within[:, cols] @ coef) ** 2) / max(np.sum((total[:, cols] @ coef) ** 2), 1e-300)
-        ranked.setdefault(len(support), []).append((fraction, support))
+        ranked.setdefault(len(support), []).append((within_fraction(values[..., list(support)] @ coef), support))
     kept = [s for rows in ranked.values() for _, s in sorted(rows)[:keep]]
     return {s: found[s] for s in kept}, terms
 
@@ -118,6 +115,7 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
         raise ValueError(f"x_test has {x_test.shape[2]} features, x_fit {x_fit.shape[2]}")
     if max_anchors is not None and int(max_anchors) < 1:
         raise ValueError(f"max_anchors must be >= 1 or None, got {max_anchors}")
+    max_anchors = None if max_anchors is None else int(max_anchors)
     if not time_budget > 0 or not tolerance >= 0 or not slack >= 1:
         raise ValueError(f"need time_budget > 0, tolerance >= 0 and slack >= 1; got {time_budget}, {tolerance}, {slack}")
     functions = tuple(function_names(functions))
@@ -126,8 +124,7 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
         raise ValueError(f"feature_names has {len(names)} names for {x_fit.shape[2]} features")
     symbols = sympy.symbols(names, real=True)
     found, terms = _candidates(symbols, x_fit, functions, max_terms, width, samples, seed,
-                               start + float(time_budget), max_columns, keep,
-                               None if max_anchors is None else int(max_anchors))
+                               start + float(time_budget), max_columns, keep, max_anchors)
     front = []
     for support, coef in found.items():
         expr = sympy.Add(*[sympy.Float(float(c)) * _expression(terms[i]) for i, c in zip(support, coef)])
