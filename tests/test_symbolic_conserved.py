@@ -33,6 +33,34 @@ def test_s1_formula_is_found_exactly_from_the_raw_groups():
     assert any(row[2] > 1e-3 for row in res.front)  # the front also holds what is not conserved
 
 
+def _terms(expr, symbols):
+    """{monomial: coefficient} of a polynomial expression."""
+    return {t.as_independent(*symbols)[1]: float(t.as_independent(*symbols)[0])
+            for t in sympy.Add.make_args(sympy.expand(expr))}
+
+
+@pytest.mark.parametrize("system, expected", [
+    ("special_relativity", {"t**2": -1.0, "x**2": 1.0, "y**2": 1.0, "z**2": 1.0}),  # s², from pairs (G, 2, 4)
+    ("electromagnetism", {"Ex*Bx": 1.0, "Ey*By": 1.0, "Ez*Bz": 1.0}),            # E·B, six inputs
+    ("em_fixed_EdotB", {"Ex**2": 1.0, "Ey**2": 1.0, "Ez**2": 1.0, "Bx**2": -1.0, "By**2": -1.0, "Bz**2": -1.0}),
+])
+def test_siamese_pairs_give_the_invariant_exactly(system, expected):
+    from siamese import make_system as siamese_system
+
+    train, test = siamese_system(system, 600, seed=0), siamese_system(system, 300, seed=1)
+    # one deep anchor only: what is asserted comes from the first pass, which does a fixed amount of work
+    res = conserved_formula(train.x, test.x, feature_names=train.feature_names, time_budget=600.0, samples=1200,
+                            max_anchors=1)
+    symbols = sympy.symbols(train.feature_names, real=True)
+    terms = _terms(res.expression, symbols)
+    want = {sympy.sympify(k, locals=dict(zip(train.feature_names, symbols))): v for k, v in expected.items()}
+    assert set(terms) == set(want)
+    ref = next(iter(want))
+    for m, v in want.items():
+        assert terms[m] / terms[ref] == pytest.approx(v / want[ref], rel=1e-6)
+    assert res.fraction_test < 1e-12
+
+
 def test_data_without_an_invariant_get_no_conserved_formula():
     train, test = make_system("random", 12, 60, seed=1).split_within(0.5, seed=1)
     res = conserved_formula(train.x, test.x, time_budget=600.0, samples=300, max_anchors=3)

@@ -9,9 +9,13 @@ For grouped data x (G, M, F), with C̄_g the mean of C over group g and C̄ over
     W(C) = Σ_g Σ_m (C(x_gm) − C̄_g)²,   T(C) = Σ_g Σ_m (C(x_gm) − C̄)²,   within fraction = W / T.
 
 With the anchor term φ_a at coefficient 1 (so C ≠ 0), minimizing W over the c_k is a least-squares problem
-on the group-centred term values; the supports come from the same beam search and backward pruning as the
-read-out's gradient fit, every term serving as anchor in turn (one-factor terms first, then two- and
-three-factor ones; within a level, those whose own within fraction is smallest first). Candidates are ranked by W / T on the sample, which also exposes a combination that is
+on the group-centred term values. A first pass looks at two small sets of terms, the one-factor terms and the
+products of positive powers: in each, the combination c of least W / T over all its terms (the generalized
+eigenvector of the within and total Gram matrices, c_k weighting unit-spread terms) orders the terms by
+|c_k|; its 2, 3, ... leading terms are supports, and its leading terms anchor a beam search within the set.
+Then the supports come from the same beam search and backward pruning as the read-out's gradient fit, every
+term serving as anchor in turn (one-factor terms first, then two- and three-factor ones; within a level,
+those whose own within fraction is smallest first). Candidates are ranked by W / T on the sample, which also exposes a combination that is
 constant everywhere (T ≈ 0). The chosen formula is the one with the fewest terms whose held-out within
 fraction is at most ``tolerance`` or within ``slack`` times the best; it is printed with the
 :func:`~conserve_tf.symbolic.regression.symbolic_readout` conventions (no constant term, the smallest
@@ -24,6 +28,7 @@ import dataclasses
 import time
 
 import numpy as np
+import scipy.linalg
 import sympy
 
 from ._operon import function_names
@@ -31,6 +36,8 @@ from ._sympy_tools import compile_expression, normalize, rounded
 from .library import _expression, _gradient_search, _values, build_library
 
 __all__ = ["ConservedResult", "conserved_formula", "within_fraction"]
+
+_PREPASS_ANCHORS = 8  # anchors of the first pass (docs/symbolic.md)
 
 
 def within_fraction(c) -> float:
@@ -67,6 +74,24 @@ def _grouped(name, x):
     return x
 
 
+def _monomial(term) -> bool:
+    """Whether a library term is a product of positive powers of the inputs."""
+    return all(f.power and (f.expr.is_Symbol or f.expr.exp > 0) for f in term)
+
+
+def _least_ratio_order(within, centred):
+    """The columns (of within and centred, both (rows, K)) ordered by their weight |c_k| in the
+    combination c of least W / T, largest first: the generalized eigenvector of the (within, centred) Gram
+    matrices with the smallest eigenvalue, columns scaled to unit spread (a tiny ridge keeps the centred Gram
+    positive definite)."""
+    scale = 1.0 / np.linalg.norm(centred, axis=0)
+    w, t = within * scale, centred * scale
+    t_mat = t.T @ t
+    t_mat += 1e-9 * np.trace(t_mat) / len(t_mat) * np.eye(len(t_mat))
+    _, vectors = scipy.linalg.eigh(w.T @ w, t_mat, subset_by_index=[0, 0])
+    return [int(i) for i in np.argsort(-np.abs(vectors[:, 0]))]
+
+
 def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline, max_columns, keep, max_anchors):
     """{support: coefficients} minimizing W on a member subsample of x (G, M, F), the ``keep`` lowest in W / T
     of every size; also returns the terms."""
@@ -79,12 +104,30 @@ def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline
     levels = np.array(levels)
     values = np.column_stack([_values(t) for t in terms]).reshape(g, per, -1)
     within = (values - values.mean(axis=1, keepdims=True)).reshape(g * per, -1)
-    spread = np.linalg.norm(values - values.mean(axis=(0, 1)), axis=(0, 1))
+    centred = (values - values.mean(axis=(0, 1))).reshape(g * per, -1)
+    spread = np.linalg.norm(centred, axis=0)
     own = np.linalg.norm(within, axis=0) / np.maximum(spread, 1e-300)
     # anchors: one-factor terms first, then two- and three-factor ones; the most nearly conserved first
     order = np.lexsort((own, levels))
     anchors = [int(i) for i in order if spread[i] > 0][:max_anchors]
-    found = _gradient_search(within, spread, anchors, levels, width, max_terms, deadline)
+    # a quick first pass (docs/symbolic.md): within the one-factor terms, and within the products of powers,
+    # the columns ordered by their weight in the combination of least W / T; its leading columns as
+    # supports, and as anchors of a search among the same columns. Sums of powers such as -t² + x² + y² + z²
+    # and polynomials such as x v_y - y v_x are found here before the deeper searches use the time.
+    found = {}
+    for cols in (np.flatnonzero((levels == 1) & (spread > 0)),
+                 np.flatnonzero(np.array([_monomial(t) for t in terms]) & (spread > 0))):
+        if len(cols) < 2:
+            continue
+        order = _least_ratio_order(within[:, cols], centred[:, cols])
+        for k in range(2, min(max_terms, len(order)) + 1):
+            support = [int(cols[i]) for i in order[:k]]
+            coef, *_ = np.linalg.lstsq(within[:, support[1:]], -within[:, support[0]], rcond=None)
+            found.setdefault(tuple(support), np.concatenate([[1.0], coef]))
+        first = _gradient_search(within[:, cols], spread[cols], order[:_PREPASS_ANCHORS], levels[cols],
+                                 width, max_terms, deadline)
+        found.update({tuple(int(cols[k]) for k in support): coef for support, coef in first.items()})
+    found.update(_gradient_search(within, spread, anchors, levels, width, max_terms, deadline))
     ranked = {}
     for support, coef in found.items():  # the sample's W / T of every support, from the term values
         ranked.setdefault(len(support), []).append((within_fraction(values[..., list(support)] @ coef), support))
@@ -105,8 +148,9 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
     ``time_budget`` seconds; ``keep`` candidates of every number of terms (the lowest W / T on the sample)
     are scored and listed in ``front``. ``seed`` fixes the sample; the search itself stops on the clock, so a
     slower or busier machine may stop earlier and print another candidate (docs/symbolic.md), unless
-    ``max_anchors`` bounds the work instead: only that many anchor terms are tried, and with a budget that
-    is not reached the result is the same on every machine.
+    ``max_anchors`` bounds the work instead: only that many anchor terms are tried after the first pass
+    (whose work is fixed: two eigenproblems and eight anchors per term set), and with a budget that is not
+    reached the result is the same on every machine.
     """
     start = time.perf_counter()
     x_fit = _grouped("x_fit", x_fit)
