@@ -5,6 +5,8 @@
   one clear line on stderr and exit status 2, instead of a traceback.
 * :func:`define_output_flags` adds ``--out_dir`` and ``--tensorboard``, shared by the training scripts;
   :func:`out_dir_from_flags` resolves the default folder under ``runs/``.
+* :func:`define_readout_flags` adds the formula read-out's flags; :func:`report_data_formula` runs
+  ``--data_formula`` (the network-free search of :mod:`conserve_tf.symbolic.conserved`) for either script.
 * :func:`script_flags` returns the values of the running script's own flags (for ``results.json``).
 
 ``set_seed`` and ``save_model`` live in :mod:`conserve_tf.runs`; they are re-exported here for code
@@ -20,8 +22,8 @@ from absl import app, flags
 
 from .runs import default_out_dir, save_model, set_seed
 
-__all__ = ["UsageError", "run", "quiet_tensorflow", "define_output_flags", "out_dir_from_flags", "script_flags",
-           "save_model", "set_seed"]
+__all__ = ["UsageError", "run", "quiet_tensorflow", "define_output_flags", "define_readout_flags",
+           "report_data_formula", "out_dir_from_flags", "script_flags", "save_model", "set_seed"]
 
 
 class UsageError(ValueError):
@@ -79,8 +81,8 @@ def define_output_flags() -> None:
 
 
 def define_readout_flags() -> None:
-    """``--readout`` (polynomial | symbolic | both | none), ``--readout_seconds``, ``--readout_functions``
-    and ``--readout_fit``."""
+    """``--readout`` (polynomial | symbolic | both | none), ``--readout_seconds``, ``--readout_functions``,
+    ``--readout_fit`` and ``--data_formula`` (see :func:`report_data_formula`)."""
     flags.DEFINE_enum("readout", "polynomial", ["polynomial", "symbolic", "both", "none"],
                       "Formula read off every output: ridge on polynomial features (the papers'), symbolic "
                       "regression with Operon (sin, log, 1/r ...; docs/symbolic.md), both, or none.")
@@ -91,6 +93,26 @@ def define_readout_flags() -> None:
     flags.DEFINE_enum("readout_fit", "gradient", ["gradient", "affine"],
                       "Symbolic read-out: fit the formula's gradient direction to the output's input-gradient "
                       "(ignores a monotone map F = h(C); docs/symbolic.md) or fit F = a*formula + b.")
+    flags.DEFINE_boolean("data_formula", False, "Also search the raw groups, without the network, for the sparse formula "
+                         "most nearly constant within them (symbolic.conserved_formula; --readout_seconds, "
+                         "--readout_functions): a cross-check of the network's read-out.")
+
+
+def report_data_formula(train, test, seed: int = 0) -> dict | None:
+    """``--data_formula``: search the raw groups of ``train`` (scored on ``test``) for the formula conserved
+    within them, print it and return what ``results.json`` keeps (None, with a message, for one group)."""
+    from . import symbolic  # delayed: sympy and the library load only when asked
+
+    if train.n_groups < 2 or test.n_groups < 2:
+        print("\nformula conserved within the groups: skipped, it needs at least two groups (one trajectory here)")
+        return None
+    res = symbolic.conserved_formula(train.x, test.x, feature_names=train.feature_names,
+                                     time_budget=flags.FLAGS.readout_seconds,
+                                     functions=tuple(flags.FLAGS.readout_functions), seed=seed)
+    print(f"\nformula conserved within the groups of the data (no network, {res.seconds:.1f} s): {res.formula}\n"
+          f"  held-out within-group fraction of its variance {res.fraction_test:.2e} (0: conserved, about 1: not)")
+    return {"formula": res.formula, "latex": res.latex, "fraction_fit": res.fraction_fit,
+            "fraction_test": res.fraction_test, "seconds": res.seconds}
 
 
 def out_dir_from_flags(script: str) -> str | None:

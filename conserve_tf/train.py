@@ -27,7 +27,7 @@ from absl import flags
 
 from . import distribute
 from .cli import (UsageError, define_output_flags, define_readout_flags, out_dir_from_flags, quiet_tensorflow,
-                  run as run_cli, script_flags)
+                  report_data_formula, run as run_cli, script_flags)
 from .runs import describe_data, save_model, set_seed, tensorboard_callback, write_results, write_run
 
 FLAGS = flags.FLAGS
@@ -81,9 +81,6 @@ def define_flags():
                          lower_bound=1)
     flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
     define_readout_flags()
-    flags.DEFINE_boolean("data_formula", False, "Also search the raw groups, without the network, for the sparse formula "
-                         "most nearly constant within them (symbolic.conserved_formula; --readout_seconds, "
-                         "--readout_functions): a cross-check of the network's read-out.")
     flags.DEFINE_integer("seed", 0, "Seed of data, initialisation and noise.")
     flags.DEFINE_string("save", None, "Save the trained model here (.keras).")
     flags.DEFINE_string("backup_dir", None, "Checkpoint every logged epoch here and resume from it after a crash or "
@@ -199,22 +196,6 @@ def _readouts(model, f_train, f_test, train, test, k):
     return out
 
 
-def _data_formula(train, test):
-    """--data_formula: print and return the network-free conserved formula of the raw groups."""
-    from . import symbolic  # delayed, as in _report
-
-    if train.n_groups < 2 or test.n_groups < 2:
-        print("\nformula conserved within the groups: skipped, it needs at least two groups (one trajectory here)")
-        return None
-    res = symbolic.conserved_formula(train.x, test.x, feature_names=train.feature_names,
-                                     time_budget=FLAGS.readout_seconds, functions=tuple(FLAGS.readout_functions),
-                                     seed=FLAGS.seed)
-    print(f"\nformula conserved within the groups of the data (no network, {res.seconds:.1f} s): {res.formula}\n"
-          f"  held-out within-group fraction of its variance {res.fraction_test:.2e} (0: conserved, about 1: not)")
-    return {"formula": res.formula, "latex": res.latex, "fraction_fit": res.fraction_fit,
-            "fraction_test": res.fraction_test, "seconds": res.seconds}
-
-
 def main(argv):
     if len(argv) > 1:
         raise UsageError(f"unexpected arguments {argv[1:]}; every option is a --flag (see --helpfull)")
@@ -264,7 +245,7 @@ def main(argv):
                    readout=_readouts(model, f_train, f_test, train, test, k),
                    training_seconds=seconds, optimizer_steps=int(model.optimizer.iterations.numpy()))
     if FLAGS.data_formula:
-        results["data_formula"] = _data_formula(train, test)
+        results["data_formula"] = report_data_formula(train, test, seed=FLAGS.seed)
     if FLAGS.save:
         print(f"saved model to {save_model(model, FLAGS.save)}")
     if out_dir:

@@ -20,8 +20,8 @@ import time
 from absl import flags, logging
 
 from conserve_tf import distribute
-from conserve_tf.cli import (UsageError, define_output_flags, define_readout_flags, out_dir_from_flags, quiet_tensorflow, run as run_cli,
-                             script_flags)
+from conserve_tf.cli import (UsageError, define_output_flags, define_readout_flags, out_dir_from_flags, quiet_tensorflow,
+                             report_data_formula, run as run_cli, script_flags)
 from conserve_tf.runs import describe_data, save_model, tensorboard_callback, write_results, write_run
 
 FLAGS = flags.FLAGS
@@ -135,6 +135,8 @@ def main(argv):
                          model.invariant(x_te).reshape(-1), train.feature_names, seconds=f.readout_seconds,
                          functions=f.readout_functions, seed=f.seed, fit=f.readout_fit, **grads)
         results.setdefault("readout", {}).setdefault("f", {}).update(found)
+    if f.data_formula:
+        results["data_formula"] = report_data_formula(train, test, seed=f.seed)
     if out_dir:
         paths = write_run(out_dir, model, results, history=info["history"], outputs=f_test, constants=test.c,
                           constant_names=test.constant_names, title=test.name)
@@ -181,6 +183,8 @@ def _multi(f, train, test, hidden, out_dir, results, tensorboard):
         table = multi_readout(model, train, test)
         print(table.markdown())
         results["readout"] = {"known_invariants": table.markdown()}
+    if f.data_formula:
+        results["data_formula"] = report_data_formula(train, test, seed=f.seed)
     if out_dir:
         paths = write_run(out_dir, model, results, history=info["history"], outputs=grouped_invariant(model, test.x),
                           constants=test.c, constant_names=test.constant_names, title=test.name)

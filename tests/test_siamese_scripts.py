@@ -30,7 +30,8 @@ def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
 
     special_relativity(300, 2, seed=0).save(str(tmp_path / "sr.npz"))
     out = _run(f"--data={tmp_path / 'sr.npz'}", "--constant_columns=s2", "--epochs=2", "--hidden=8",
-               f"--save={tmp_path / 'm.keras'}", f"--out_dir={tmp_path / 'o'}", "--verbose=0", "--tensorboard")
+               f"--save={tmp_path / 'm.keras'}", f"--out_dir={tmp_path / 'o'}", "--verbose=0", "--tensorboard",
+               "--data_formula", "--readout_seconds=5")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "test accuracy" in out.stdout and "| degree |" in out.stdout
     res = check_run_folder(tmp_path / "o", ["model.keras", "results.json", "invariant.png", "training.png",
@@ -38,6 +39,11 @@ def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
     assert res["metrics"]["test_accuracy"] == pytest.approx(printed_number(out.stdout, "test accuracy "), abs=6e-5)
     assert res["readout"]["f"]["formula"] in out.stdout and res["data"]["test"]["groups"] == 60
     assert res["flags"]["hidden"] == ["8"] and len(res["history"]["val_rho"]) == 2
+    # --data_formula: the interval from the raw pairs, no network (its first pass does a fixed amount of work,
+    # so the clock does not decide this; test_symbolic_conserved.py tests the search itself)
+    data = res["data_formula"]
+    assert data["formula"] == "-t**2 + x**2 + y**2 + z**2" and data["fraction_test"] < 1e-12
+    assert f"(no network, {data['seconds']:.1f} s): {data['formula']}" in out.stdout
     scalars = read_scalars(str(tmp_path / "o" / "tensorboard"))
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["history"]["val_rho"][-1], rel=1e-5)
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["metrics"]["f"]["rho"], rel=1e-4)

@@ -98,6 +98,9 @@ def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline
     g, m, n_features = x.shape
     per = max(2, min(m, int(samples) // g))
     rng = np.random.default_rng(seed)
+    if g * per > max(int(samples), 4):  # many small groups (a Siamese network's pairs): a subset of the groups
+        x = x[np.sort(rng.permutation(g)[:max(2, int(samples) // per)])]
+        g = x.shape[0]
     pick = np.stack([rng.permutation(m)[:per] for _ in range(g)])
     flat = np.take_along_axis(x, pick[..., None], axis=1).reshape(-1, n_features)
     terms, levels = build_library(symbols, flat, functions, max_columns)
@@ -144,7 +147,8 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
 
     ``x_test`` (G', M', F) scores the candidates on other data (default: ``x_fit``); the result is the
     candidate with the fewest terms whose held-out within fraction is ≤ ``tolerance`` or ≤ ``slack`` times the
-    lowest. ``samples`` points (spread over the groups) enter the search, which starts no new beam after
+    lowest. ``samples`` points (spread over the groups; with more groups than ``samples`` / 2, two members of
+    each of ``samples`` / 2 groups drawn at random) enter the search, which starts no new beam after
     ``time_budget`` seconds; ``keep`` candidates of every number of terms (the lowest W / T on the sample)
     are scored and listed in ``front``. ``seed`` fixes the sample; the search itself stops on the clock, so a
     slower or busier machine may stop earlier and print another candidate (docs/symbolic.md), unless
