@@ -4,10 +4,14 @@ Every generator returns :class:`~conserve_tf.groups.GroupedData` shaped (groups 
 one group is one physical "thing" seen M times, so ``M = 2`` gives the paper's positive pairs.
 The true invariants are returned as ``c`` (G, k) with ``constant_names``.
 
-Distributions (the paper does not state them; these are our choices):
+Distributions (the paper does not state them; these are our choices). Where a data set is read out, its
+invariant is spread evenly over a range, as ConservNet's generators spread their constants: the Siamese
+loss makes f steepest where the invariant is densest, so a peaked distribution bends f and lowers the
+polynomial read-out's R² (measured in docs/siamese.md). The thinning is :func:`_even`.
 
-* Special relativity (features t, x, y, z; c = s2 = -t² + x² + y² + z²): events uniform in the box
-  [-1, 1]⁴; member 0 is the event, members m >= 1 are Λ_m x with an independent Λ = D1 Λ_v D2 each
+* Special relativity (features t, x, y, z; c = s2 = -t² + x² + y² + z²): events drawn from the box
+  [-1, 1]⁴ and thinned so that s² is spread evenly over [-0.9, 2.5] (``even=False``: the box itself, where
+  s² is densest near 0.6); member 0 is the event, members m >= 1 are Λ_m x with an independent Λ = D1 Λ_v D2 each
   (Eq. (A1)); D1, D2 rotations Haar-random from O(3) (Eq. (A4)), Λ_v a boost along x (Eq. (A2)) with speed
   β ~ U(-0.9, 0.9) (γ <= 2.29), and a time reversal in half of the Λ: the paper samples "all possible"
   Lorentz transformations, and only under the whole group is s² the one invariant of an event (under the
@@ -22,10 +26,11 @@ Distributions (the paper does not state them; these are our choices):
   equations (:func:`conserve_tf.kepler.kepler_propagate`). ``fixed_L=L0`` draws the radial speed
   ~ U(-1.5, 1.5) and the tangential speed L0 / r, so every orbit has angular momentum L0 (default -1.5, as
   ConservNet's appendix G). docs/siamese.md compares this sampling with others.
-* Electromagnetism (features Ex, Ey, Ez, Bx, By, Bz; c = EdotB, E2mB2 = |E|² - |B|²): E, B uniform in
-  [-1, 1]³; member m >= 1 is the field of F' = Λᵀ F Λ (Eq. (10)) with F of Eq. (9) and an independent
+* Electromagnetism (features Ex, Ey, Ez, Bx, By, Bz; c = EdotB, E2mB2 = |E|² - |B|²): E, B drawn from
+  [-1, 1]³ and thinned so that E·B is spread evenly over [-1, 1] (``even=False``: the box itself, E·B peaked
+  at 0); member m >= 1 is the field of F' = Λᵀ F Λ (Eq. (10)) with F of Eq. (9) and an independent
   proper Λ as above. ``fixed_EdotB=c0`` draws E with |E| >= 0.3 and sets the component of B along E
-  to c0 / |E|, so E·B = c0 (default 0.25). The paper calls this invariant det F; det F = (E·B)².
+  to c0 / |E|, so E·B = c0 (default 0.25), and spreads |E|² - |B|² evenly over [-1.5, 1.5]. The paper calls this invariant det F; det F = (E·B)².
   Λ stays proper here: a reflection or time reversal flips the sign of the pseudoscalar E·B.
 """
 
@@ -112,17 +117,44 @@ def _unit_vectors(n, rng):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+def _even(draw, value, n, rng, low, high, bins: int = 40, batch: int = 200_000):
+    """n samples of ``draw(k, rng)`` (k, F) whose ``value`` (k,) is spread evenly over [low, high): candidates
+    outside are dropped, the others kept with probability (count of the rarest of ``bins`` equal bins) /
+    (count of their own bin), counted over each batch of candidates."""
+    out, have = [], 0
+    while have < n:
+        cand = draw(batch, rng)
+        v = value(cand)
+        inside = (v >= low) & (v < high)
+        cand, v = cand[inside], v[inside]
+        counts, _ = np.histogram(v, bins, (low, high))
+        b = np.minimum(((v - low) / (high - low) * bins).astype(int), bins - 1)
+        keep = rng.uniform(size=len(v)) * counts[b] < counts.min()
+        out.append(cand[keep])
+        have += int(keep.sum())
+    return np.concatenate(out)[:n]
+
+
+def _interval(ev):
+    return -ev[:, 0] ** 2 + np.sum(ev[:, 1:] ** 2, axis=1)
+
+
 def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_interval: float | None = None,
-                       beta_max: float = 0.9, time_reversal: bool = True, reflections: bool = True) -> GroupedData:
+                       beta_max: float = 0.9, time_reversal: bool = True, reflections: bool = True,
+                       even: bool = True) -> GroupedData:
     """Events x^μ and their Lorentz-transformed copies Λ x (Sec. III A); x (G, M, 4) = (t, x, y, z); c = s² (G,).
 
     By default Λ is drawn from the whole Lorentz group (``time_reversal`` and ``reflections`` of
     :func:`random_lorentz`); both False give the proper orthochronous group (``sr_orthochronous``).
+    Events are drawn from the box [-1, 1]⁴; ``even`` (default) keeps s² spread evenly over [-0.9, 2.5]
+    (:func:`_even`; docs/siamese.md: the read-out's degree-2 R² follows the density of the invariant);
+    ignored with ``fixed_interval``.
     """
     check_counts(groups, members)
     rng = _rng(seed)
     if fixed_interval is None:
-        ev = rng.uniform(-1.0, 1.0, (groups, 4))
+        box = lambda k, r: r.uniform(-1.0, 1.0, (k, 4))  # noqa: E731
+        ev = _even(box, _interval, groups, rng, -0.9, 2.5) if even else box(groups, rng)
     else:
         t = rng.uniform(-1.0, 1.0, groups)
         radius = np.sqrt(fixed_interval + t**2)
@@ -132,13 +164,14 @@ def special_relativity(groups: int = 50_000, members: int = 2, seed=0, fixed_int
     lam = random_lorentz(groups * (members - 1), rng, beta_max, time_reversal, reflections).reshape(
         groups, members - 1, 4, 4)
     x = np.concatenate([ev[:, None], np.einsum("gmij,gj->gmi", lam, ev)], axis=1)
-    s2 = -ev[:, 0] ** 2 + np.sum(ev[:, 1:] ** 2, axis=1)
+    s2 = _interval(ev)
     name = ("sr_fixed_interval" if fixed_interval is not None else
             "special_relativity" if time_reversal else "sr_orthochronous")
     return GroupedData(x, c=s2, feature_names=["t", "x", "y", "z"], constant_names=["s2"], name=name,
                        params=dict(seed=seed if isinstance(seed, int) else None, groups=groups, members=members,
                                    fixed_interval=fixed_interval, beta_max=beta_max,
-                                   time_reversal=time_reversal, reflections=reflections))
+                                   time_reversal=time_reversal, reflections=reflections,
+                                   even=bool(even and fixed_interval is None)))
 
 
 def central_invariants(x) -> np.ndarray:
@@ -177,22 +210,35 @@ def em_invariants(x) -> np.ndarray:
     return np.stack([np.sum(e * b, -1), np.sum(e * e, -1) - np.sum(b * b, -1)], -1)
 
 
+def _fields_with_edotb(k, rng, c0):
+    """(k, 6) fields (E, B): E ~ U(-1, 1)³ with |E| >= 0.3, B ~ U(-1, 1)³ with its component along E set so
+    that E·B = c0."""
+    e = np.empty((0, 3))
+    while len(e) < k:
+        cand = rng.uniform(-1.0, 1.0, (2 * k, 3))
+        e = np.concatenate([e, cand[np.linalg.norm(cand, axis=1) >= 0.3]])
+    e = e[:k]
+    b = rng.uniform(-1.0, 1.0, (k, 3))
+    e2 = np.sum(e * e, 1, keepdims=True)
+    return np.concatenate([e, b - np.sum(b * e, 1, keepdims=True) / e2 * e + c0 / e2 * e], axis=1)
+
+
 def electromagnetism(groups: int = 200_000, members: int = 2, seed=0, fixed_EdotB: float | None = None,
-                     beta_max: float = 0.9) -> GroupedData:
-    """Fields (E, B) and their transforms F' = Λᵀ F Λ (Eqs. (9)-(10)); c = (EdotB, E2mB2)."""
+                     beta_max: float = 0.9, even: bool = True) -> GroupedData:
+    """Fields (E, B) and their transforms F' = Λᵀ F Λ (Eqs. (9)-(10)); c = (EdotB, E2mB2).
+
+    ``even`` (default) keeps the invariant the read-out names spread evenly (:func:`_even`): E·B over
+    [-1, 1], or with ``fixed_EdotB`` |E|² - |B|² over [-1.5, 1.5] (docs/siamese.md).
+    """
     check_counts(groups, members)
     rng = _rng(seed)
     if fixed_EdotB is None:
-        e, b = rng.uniform(-1.0, 1.0, (2, groups, 3))
+        draw = lambda k, r: r.uniform(-1.0, 1.0, (k, 6))  # noqa: E731
+        fields = _even(draw, lambda x: em_invariants(x)[:, 0], groups, rng, -1.0, 1.0) if even else draw(groups, rng)
     else:
-        e = np.empty((0, 3))
-        while len(e) < groups:
-            cand = rng.uniform(-1.0, 1.0, (2 * groups, 3))
-            e = np.concatenate([e, cand[np.linalg.norm(cand, axis=1) >= 0.3]])
-        e = e[:groups]
-        b = rng.uniform(-1.0, 1.0, (groups, 3))
-        e2 = np.sum(e * e, 1, keepdims=True)
-        b = b - np.sum(b * e, 1, keepdims=True) / e2 * e + fixed_EdotB / e2 * e
+        draw = lambda k, r: _fields_with_edotb(k, r, fixed_EdotB)  # noqa: E731
+        fields = _even(draw, lambda x: em_invariants(x)[:, 1], groups, rng, -1.5, 1.5) if even else draw(groups, rng)
+    e, b = fields[:, :3], fields[:, 3:]
     f = field_tensor(e, b)
     lam = random_lorentz(groups * (members - 1), rng, beta_max).reshape(groups, members - 1, 4, 4)
     f2 = np.einsum("gmai,gab,gmbj->gmij", lam, f, lam)
@@ -201,7 +247,8 @@ def electromagnetism(groups: int = 200_000, members: int = 2, seed=0, fixed_Edot
     return GroupedData(x, c=em_invariants(np.concatenate([e, b], 1)),
                        feature_names=["Ex", "Ey", "Ez", "Bx", "By", "Bz"], constant_names=["EdotB", "E2mB2"],
                        name=name, params=dict(seed=seed if isinstance(seed, int) else None, groups=groups,
-                                              members=members, fixed_EdotB=fixed_EdotB, beta_max=beta_max))
+                                              members=members, fixed_EdotB=fixed_EdotB, beta_max=beta_max,
+                                              even=bool(even)))
 
 
 SYSTEMS = {

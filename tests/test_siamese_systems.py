@@ -37,7 +37,8 @@ def test_rotations_are_proper_so_EdotB_is_kept_but_a_reflection_flips_it():
     assert np.allclose(systems.fields_from_tensor(systems.field_tensor(e, b)), np.concatenate([e, b], 1))
 
 
-@pytest.mark.parametrize("kw", [{}, {"fixed_interval": 1.0}, {"time_reversal": False, "reflections": False}])
+@pytest.mark.parametrize("kw", [{}, {"even": False}, {"fixed_interval": 1.0},
+                                {"time_reversal": False, "reflections": False}])
 def test_special_relativity_keeps_the_interval(kw):
     d = systems.special_relativity(300, 4, seed=1, **kw)
     s2 = -d.x[..., 0] ** 2 + np.sum(d.x[..., 1:] ** 2, -1)
@@ -52,14 +53,34 @@ def test_special_relativity_keeps_the_interval(kw):
     assert np.abs(d.x[:, 1] - d.x[:, 0]).max() > 0.5  # the transformations really move the events
 
 
-@pytest.mark.parametrize("kw", [{}, {"fixed_EdotB": 0.25}])
+@pytest.mark.parametrize("kw", [{}, {"even": False}, {"fixed_EdotB": 0.25}])
 def test_electromagnetism_keeps_both_field_invariants(kw):
     d = systems.electromagnetism(300, 3, seed=2, **kw)
     inv = systems.em_invariants(d.x)
     assert np.abs(inv - d.c[:, None, :]).max() < 1e-9
-    if kw:
+    if "fixed_EdotB" in kw:
         assert np.allclose(d.c[:, 0], 0.25)
         assert d.c[:, 1].std() > 0.1
+
+
+@pytest.mark.parametrize("make, column, low, high", [
+    (lambda **kw: systems.special_relativity(4000, 2, seed=5, **kw), None, -0.9, 2.5),
+    (lambda **kw: systems.electromagnetism(4000, 2, seed=5, **kw), 0, -1.0, 1.0),
+    (lambda **kw: systems.electromagnetism(4000, 2, seed=5, fixed_EdotB=0.25, **kw), 1, -1.5, 1.5),
+])
+def test_the_invariant_that_is_read_out_is_spread_evenly(make, column, low, high):
+    """By default s², E·B (and |E|² - |B|² with E·B fixed) are uniform over their ranges; even=False leaves
+    the raw draw, whose invariant is peaked (docs/siamese.md: f is steepest where the invariant is densest)."""
+    from scipy import stats
+
+    def law(d):
+        c = d.c if column is None else d.c[:, column]
+        return c, stats.kstest((c - low) / (high - low), "uniform")
+
+    c, even = law(make())
+    assert c.min() >= low and c.max() < high and even.pvalue > 0.01
+    _, raw = law(make(even=False))
+    assert raw.statistic > 5 * even.statistic and raw.pvalue < 1e-6
 
 
 @pytest.mark.parametrize("kw", [{}, {"fixed_L": -1.5}])
