@@ -30,7 +30,8 @@ polynomial read-out's R² (measured in docs/siamese.md). The thinning is :func:`
   [-1, 1]³ and thinned so that E·B is spread evenly over [-1, 1] (``even=False``: the box itself, E·B peaked
   at 0); member m >= 1 is the field of F' = Λᵀ F Λ (Eq. (10)) with F of Eq. (9) and an independent
   proper Λ as above. ``fixed_EdotB=c0`` draws E with |E| >= 0.3 and sets the component of B along E
-  to c0 / |E|, so E·B = c0 (default 0.25), and spreads |E|² - |B|² evenly over [-1.5, 1.5]. The paper calls this invariant det F; det F = (E·B)².
+  to c0 / |E|, so E·B = c0 (default 0.25), and spreads |E|² - |B|² evenly over [-1.5, 1.5]. The paper
+  calls this invariant det F; det F = (E·B)².
   Λ stays proper here: a reflection or time reversal flips the sign of the pseudoscalar E·B.
 """
 
@@ -128,6 +129,8 @@ def _even(draw, value, n, rng, low, high, bins: int = 40, batch: int = 200_000):
         inside = (v >= low) & (v < high)
         cand, v = cand[inside], v[inside]
         counts, _ = np.histogram(v, bins, (low, high))
+        if counts.min() == 0:
+            raise RuntimeError(f"no draw falls in part of [{low}, {high}]: cannot spread the values evenly there")
         b = np.minimum(((v - low) / (high - low) * bins).astype(int), bins - 1)
         keep = rng.uniform(size=len(v)) * counts[b] < counts.min()
         out.append(cand[keep])
