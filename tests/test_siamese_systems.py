@@ -53,7 +53,7 @@ def test_special_relativity_keeps_the_interval(kw):
     assert np.abs(d.x[:, 1] - d.x[:, 0]).max() > 0.5  # the transformations really move the events
 
 
-@pytest.mark.parametrize("kw", [{}, {"even": False}, {"fixed_EdotB": 0.25}])
+@pytest.mark.parametrize("kw", [{}, {"even": True}, {"fixed_EdotB": 0.25}])
 def test_electromagnetism_keeps_both_field_invariants(kw):
     d = systems.electromagnetism(300, 3, seed=2, **kw)
     inv = systems.em_invariants(d.x)
@@ -65,12 +65,13 @@ def test_electromagnetism_keeps_both_field_invariants(kw):
 
 @pytest.mark.parametrize("make, column, low, high", [
     (lambda **kw: systems.special_relativity(4000, 2, seed=5, **kw), None, -0.9, 2.5),
-    (lambda **kw: systems.electromagnetism(4000, 2, seed=5, **kw), 0, -1.0, 1.0),
+    (lambda even=True: systems.electromagnetism(4000, 2, seed=5, even=even), 0, -1.0, 1.0),
     (lambda **kw: systems.electromagnetism(4000, 2, seed=5, fixed_EdotB=0.25, **kw), 1, -1.5, 1.5),
 ])
 def test_the_invariant_that_is_read_out_is_spread_evenly(make, column, low, high):
-    """By default s², E·B (and |E|² - |B|² with E·B fixed) are uniform over their ranges; even=False leaves
-    the raw draw, whose invariant is peaked (docs/siamese.md: f is steepest where the invariant is densest)."""
+    """s² and, with E·B fixed, |E|² - |B|² are uniform over their ranges by default, E·B with even=True;
+    even=False leaves the raw draw, whose invariant is peaked (docs/siamese.md: f is steepest where the
+    invariant is densest)."""
     from scipy import stats
 
     def law(d):
@@ -133,3 +134,11 @@ def test_make_system_errors():
         systems.special_relativity(10, 1)
     with pytest.raises(ValueError, match="beta"):
         systems.random_lorentz(3, 0, beta_max=1.0)
+
+
+def test_electromagnetism_with_both_invariants_free_keeps_the_box_by_default():
+    """Spreading E·B alone hides |E|² - |B|² from a second neuron (docs/siamese.md), so the two-invariant
+    data set keeps E, B uniform in the box unless asked."""
+    d = systems.electromagnetism(2000, 2, seed=6)
+    assert d.params["even"] is False and np.abs(d.x[:, 0]).max() <= 1.0
+    assert systems.electromagnetism(50, 2, seed=6, fixed_EdotB=0.25).params["even"] is True
