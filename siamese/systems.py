@@ -4,8 +4,8 @@ Every generator returns :class:`~conserve_tf.groups.GroupedData` shaped (groups 
 one group is one physical "thing" seen M times, so ``M = 2`` gives the paper's positive pairs.
 The true invariants are returned as ``c`` (G, k) with ``constant_names``.
 
-Distributions (the paper does not state them; these are our choices). Where a data set has one invariant to
-read out, it is spread evenly over a range, as ConservNet's generators spread their constants: the Siamese
+Distributions (the paper does not state them; these are our choices). The invariants a data set is read out
+for are spread evenly over a range, as ConservNet's generators spread their constants: the Siamese
 loss makes f steepest where the invariant is densest, so a peaked distribution bends f and lowers the
 polynomial read-out's R² (measured in docs/siamese.md). The thinning is :func:`_even`.
 
@@ -26,9 +26,10 @@ polynomial read-out's R² (measured in docs/siamese.md). The thinning is :func:`
   equations (:func:`conserve_tf.kepler.kepler_propagate`). ``fixed_L=L0`` draws the radial speed
   ~ U(-1.5, 1.5) and the tangential speed L0 / r, so every orbit has angular momentum L0 (default -1.5, as
   ConservNet's appendix G). docs/siamese.md compares this sampling with others.
-* Electromagnetism (features Ex, Ey, Ez, Bx, By, Bz; c = EdotB, E2mB2 = |E|² - |B|²): E, B uniform in
-  [-1, 1]³ (``even=True`` thins them so that E·B is spread evenly over [-1, 1]; not the default, since it
-  hides the second invariant from a second neuron); member m >= 1 is the field of F' = Λᵀ F Λ (Eq. (10)) with F of Eq. (9) and an independent
+* Electromagnetism (features Ex, Ey, Ez, Bx, By, Bz; c = EdotB, E2mB2 = |E|² - |B|²): E, B drawn from
+  [-1, 1]³ and thinned so that (E·B, |E|² - |B|²) is spread evenly over [-1, 1] × [-1.5, 1.5] (both, since
+  spreading E·B alone hides the second invariant from a second neuron; ``even=False``: the box itself);
+  member m >= 1 is the field of F' = Λᵀ F Λ (Eq. (10)) with F of Eq. (9) and an independent
   proper Λ as above. ``fixed_EdotB=c0`` draws E with |E| >= 0.3 and sets the component of B along E
   to c0 / |E|, so E·B = c0 (default 0.25), and spreads |E|² - |B|² evenly over [-1.5, 1.5]. The paper
   calls this invariant det F; det F = (E·B)².
@@ -118,21 +119,24 @@ def _unit_vectors(n, rng):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def _even(draw, value, n, rng, low, high, bins: int = 40, batch: int = 200_000):
-    """n samples of ``draw(k, rng)`` (k, F) whose ``value`` (k,) is spread evenly over [low, high): candidates
-    outside are dropped, the others kept with probability (count of the rarest of ``bins`` equal bins) /
-    (count of their own bin), counted over each batch of candidates."""
+def _even(draw, value, n, rng, low, high, bins: int | None = None, batch: int = 200_000):
+    """n samples of ``draw(k, rng)`` (k, F) whose ``value`` (k,) or (k, d) is spread evenly over the box
+    [low, high) (scalars or length-d sequences): candidates outside are dropped, the others kept with
+    probability (count of the rarest cell) / (count of their own cell), cells of ``bins`` equal parts per
+    axis (default 40 for one value, 10 for several), counted over each batch of candidates."""
+    low, high = np.atleast_1d(np.asarray(low, float)), np.atleast_1d(np.asarray(high, float))
+    bins = (40 if len(low) == 1 else 10) if bins is None else int(bins)
     out, have = [], 0
     while have < n:
         cand = draw(batch, rng)
-        v = value(cand)
-        inside = (v >= low) & (v < high)
+        v = np.asarray(value(cand), float).reshape(len(cand), -1)
+        inside = np.all((v >= low) & (v < high), axis=1)
         cand, v = cand[inside], v[inside]
-        counts, _ = np.histogram(v, bins, (low, high))
+        counts, _ = np.histogramdd(v, bins, list(zip(low, high)))
         if counts.min() == 0:
             raise RuntimeError(f"no draw falls in part of [{low}, {high}]: cannot spread the values evenly there")
-        b = np.minimum(((v - low) / (high - low) * bins).astype(int), bins - 1)
-        keep = rng.uniform(size=len(v)) * counts[b] < counts.min()
+        cell = tuple(np.minimum(((v - low) / (high - low) * bins).astype(int), bins - 1).T)
+        keep = rng.uniform(size=len(v)) * counts[cell] < counts.min()
         out.append(cand[keep])
         have += int(keep.sum())
     return np.concatenate(out)[:n]
@@ -227,20 +231,18 @@ def _fields_with_edotb(k, rng, c0):
 
 
 def electromagnetism(groups: int = 200_000, members: int = 2, seed=0, fixed_EdotB: float | None = None,
-                     beta_max: float = 0.9, even: bool | None = None) -> GroupedData:
+                     beta_max: float = 0.9, even: bool = True) -> GroupedData:
     """Fields (E, B) and their transforms F' = Λᵀ F Λ (Eqs. (9)-(10)); c = (EdotB, E2mB2).
 
-    ``even`` spreads one invariant evenly (:func:`_even`): E·B over [-1, 1], or with ``fixed_EdotB``
-    |E|² - |B|² over [-1.5, 1.5]. Default (None): only with ``fixed_EdotB``, where |E|² - |B|² is the one
-    invariant left; with both invariants free, spreading E·B alone hides |E|² - |B|² from a second
-    bottleneck neuron (two-neuron R² 0.066 instead of 0.92, count 1 instead of 2: docs/siamese.md).
+    ``even`` (default) spreads the invariants evenly (:func:`_even`): (E·B, |E|² - |B|²) jointly over
+    [-1, 1] × [-1.5, 1.5], or with ``fixed_EdotB`` |E|² - |B|² over [-1.5, 1.5]. Spreading E·B alone would
+    hide |E|² - |B|² from a second bottleneck neuron (docs/siamese.md).
     """
     check_counts(groups, members)
-    even = fixed_EdotB is not None if even is None else bool(even)
     rng = _rng(seed)
     if fixed_EdotB is None:
         draw = lambda k, r: r.uniform(-1.0, 1.0, (k, 6))  # noqa: E731
-        fields = _even(draw, lambda x: em_invariants(x)[:, 0], groups, rng, -1.0, 1.0) if even else draw(groups, rng)
+        fields = _even(draw, em_invariants, groups, rng, (-1.0, -1.5), (1.0, 1.5)) if even else draw(groups, rng)
     else:
         draw = lambda k, r: _fields_with_edotb(k, r, fixed_EdotB)  # noqa: E731
         fields = _even(draw, lambda x: em_invariants(x)[:, 1], groups, rng, -1.5, 1.5) if even else draw(groups, rng)
