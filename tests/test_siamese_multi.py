@@ -64,7 +64,7 @@ def test_penalty_decorrelates_two_neurons():
     from siamese.pairs import make_pairs
     from siamese.training import compile_siamese
 
-    train = electromagnetism(1500, seed=2)
+    train = electromagnetism(1500, seed=2, even=False)  # the fixture this mechanism test was built on
     pairs = make_pairs(train, seed=0)
     flat = train.flat()
     corr = {}
