@@ -242,7 +242,9 @@ def electromagnetism(groups: int = 200_000, members: int = 2, seed=0, fixed_Edot
     rng = _rng(seed)
     if fixed_EdotB is None:
         draw = lambda k, r: r.uniform(-1.0, 1.0, (k, 6))  # noqa: E731
-        fields = _even(draw, em_invariants, groups, rng, (-1.0, -1.5), (1.0, 1.5)) if even else draw(groups, rng)
+        # even=False: the box, drawn as before ``even`` existed (E, then B), so that its data are unchanged
+        fields = (_even(draw, em_invariants, groups, rng, (-1.0, -1.5), (1.0, 1.5)) if even
+                  else np.concatenate(rng.uniform(-1.0, 1.0, (2, groups, 3)), axis=1))
     else:
         draw = lambda k, r: _fields_with_edotb(k, r, fixed_EdotB)  # noqa: E731
         fields = _even(draw, lambda x: em_invariants(x)[:, 1], groups, rng, -1.5, 1.5) if even else draw(groups, rng)

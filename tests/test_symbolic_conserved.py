@@ -8,6 +8,12 @@ from conserve_tf import make_system
 from conserve_tf.symbolic import conserved_formula, within_fraction
 
 
+def _terms(expr, symbols):
+    """{monomial: coefficient} of a polynomial expression."""
+    return {t.as_independent(*symbols)[1]: float(t.as_independent(*symbols)[0])
+            for t in sympy.Add.make_args(sympy.expand(expr))}
+
+
 def test_within_fraction_is_zero_for_an_invariant_and_near_one_for_noise():
     rng = np.random.default_rng(0)
     c = np.repeat(rng.normal(size=(30, 1)), 20, axis=1)
@@ -24,19 +30,12 @@ def test_s1_formula_is_found_exactly_from_the_raw_groups():
     res = conserved_formula(train.x, test.x, feature_names=train.feature_names, time_budget=600.0, samples=300,
                             max_anchors=3)
     x1, x2, x3, x4 = sympy.symbols("x1 x2 x3 x4", real=True)
-    terms = {t.as_independent(x1, x2, x3, x4)[1]: float(t.as_independent(x1, x2, x3, x4)[0])
-             for t in sympy.Add.make_args(sympy.expand(res.expression))}
+    terms = _terms(res.expression, (x1, x2, x3, x4))
     assert set(terms) == {x1, x2 * x3, x4 ** 2}  # C = x1 - 3 x2 x3 + x4²/2, up to scale
     assert terms[x2 * x3] / terms[x1] == pytest.approx(-3.0, rel=1e-6)
     assert terms[x4 ** 2] / terms[x1] == pytest.approx(0.5, rel=1e-6)
     assert res.fraction_test < 1e-12 and res.formula and res.latex
     assert any(row[2] > 1e-3 for row in res.front)  # the front also holds what is not conserved
-
-
-def _terms(expr, symbols):
-    """{monomial: coefficient} of a polynomial expression."""
-    return {t.as_independent(*symbols)[1]: float(t.as_independent(*symbols)[0])
-            for t in sympy.Add.make_args(sympy.expand(expr))}
 
 
 @pytest.mark.parametrize("system, expected", [

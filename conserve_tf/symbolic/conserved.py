@@ -79,13 +79,12 @@ def _monomial(term) -> bool:
     return all(f.power and (f.expr.is_Symbol or f.expr.exp > 0) for f in term)
 
 
-def _least_ratio_order(within, centred):
-    """The columns (of within and centred, both (rows, K)) ordered by their weight |c_k| in the
-    combination c of least W / T, largest first: the generalized eigenvector of the (within, centred) Gram
-    matrices with the smallest eigenvalue, columns scaled to unit spread (a tiny ridge keeps the centred Gram
-    positive definite)."""
-    scale = 1.0 / np.linalg.norm(centred, axis=0)
-    w, t = within * scale, centred * scale
+def _least_ratio_order(within, centred, spread):
+    """The columns (of within and centred, both (rows, K); spread (K,) the norms of centred's columns)
+    ordered by their weight |c_k| in the combination c of least W / T, largest first: the generalized
+    eigenvector of the (within, centred) Gram matrices with the smallest eigenvalue, columns scaled to unit
+    spread (a tiny ridge keeps the centred Gram positive definite)."""
+    w, t = within / spread, centred / spread
     t_mat = t.T @ t
     t_mat += 1e-9 * np.trace(t_mat) / len(t_mat) * np.eye(len(t_mat))
     _, vectors = scipy.linalg.eigh(w.T @ w, t_mat, subset_by_index=[0, 0])
@@ -122,12 +121,12 @@ def _candidates(symbols, x, functions, max_terms, width, samples, seed, deadline
                  np.flatnonzero(np.array([_monomial(t) for t in terms]) & (spread > 0))):
         if len(cols) < 2:
             continue
-        order = _least_ratio_order(within[:, cols], centred[:, cols])
-        for k in range(2, min(max_terms, len(order)) + 1):
-            support = [int(cols[i]) for i in order[:k]]
+        ranking = _least_ratio_order(within[:, cols], centred[:, cols], spread[cols])
+        for k in range(2, min(max_terms, len(ranking)) + 1):
+            support = [int(cols[i]) for i in ranking[:k]]
             coef, *_ = np.linalg.lstsq(within[:, support[1:]], -within[:, support[0]], rcond=None)
             found.setdefault(tuple(support), np.concatenate([[1.0], coef]))
-        first = _gradient_search(within[:, cols], spread[cols], order[:_PREPASS_ANCHORS], levels[cols],
+        first = _gradient_search(within[:, cols], spread[cols], ranking[:_PREPASS_ANCHORS], levels[cols],
                                  width, max_terms, deadline)
         found.update({tuple(int(cols[k]) for k in support): coef for support, coef in first.items()})
     found.update(_gradient_search(within, spread, anchors, levels, width, max_terms, deadline))
