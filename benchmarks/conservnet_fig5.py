@@ -22,10 +22,10 @@ PAPER_R2_NV = 0.9919
 def _fit(train, test, budget, seed, simple: bool, points: int):
     from conserve_tf import fit_conservnet
 
-    scale, offset = input_scaling(train, "auto")
+    scale, offset, log = input_scaling(train, "auto")
     objective = VarianceLoss() if simple else NVLoss(seed=seed)  # Eq. (C1) alone, or the full Eq. (1)
     model = ConservNet(width=budget["width"], depth=budget["depth"], activation=budget["activation"], scale=scale,
-                       offset=offset, objective=objective)
+                       offset=offset, log_inputs=log, objective=objective)
     kw = _common.fit_kwargs(budget, train, points)
     curves = _common.loss_curves(test, steps_per_epoch=kw["steps_per_epoch"])
     model, _ = fit_conservnet(train, model=model, seed=seed, callbacks=[curves], **kw)

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from .invariants import gradient_independence, input_jacobian, output_spreads
+from .invariants import gradient_independence, input_jacobian, local_input_scale, output_spreads
 from .losses import decorrelating_map
 from .training import fit_conservnet
 
@@ -97,7 +97,7 @@ def decide_count(rows, spread_threshold: float = 0.2, independence_threshold: fl
 
 def _fit_conservnet_k(train, test, k, **fit_kwargs):
     model, _ = fit_conservnet(train, test, outputs=k, **fit_kwargs)
-    return model, (lambda x: model(x)), model.scale
+    return model, (lambda x: model(x)), (lambda x: local_input_scale(model, x))
 
 
 def _sequential_prefixes(train, test, k_max, seed, log, fit_kwargs):
@@ -107,7 +107,7 @@ def _sequential_prefixes(train, test, k_max, seed, log, fit_kwargs):
     model, _ = fit_conservnet(train, test, outputs=k_max, seed=seed, **fit_kwargs)
     if log:
         log(f"sequential training of {k_max} outputs: {time.time() - t0:.0f} s (rows below read its first k outputs)")
-    return lambda tr, te, k: (model, (lambda x: model.raw_outputs(x, k)), model.scale)
+    return lambda tr, te, k: (model, (lambda x: model.raw_outputs(x, k)), (lambda x: local_input_scale(model, x)))
 
 
 def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: float = 0.2,
@@ -116,7 +116,8 @@ def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: fl
     """Train k = 1..k_max outputs on ``train``, measure held-out spreads and independence on ``test``.
 
     ``fit(train, test, k) -> (model, fn, input_scale)`` trains one model with k outputs, ``fn`` maps raw
-    inputs (N, F) to the outputs (N, k). Default: a ConservNet via ``fit_conservnet(train, test,
+    inputs (N, F) to the outputs (N, k); ``input_scale`` is (F,), None, or x (N, F) -> dx_s/dx (N, F)
+    (:func:`~conserve_tf.invariants.local_input_scale`). Default: a ConservNet via ``fit_conservnet(train, test,
     outputs=k, **fit_kwargs)``; with ``scheme="sequential"`` one deflation training of k_max outputs whose
     first k outputs make row k. Returns a :class:`CountResult` (its ``rows`` also hold the models).
 
@@ -139,7 +140,7 @@ def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: fl
         t0 = time.time()
         model, fn, scale = fit(train, test, k)
         f = np.asarray(fn(x_test)).reshape(test.n_groups, test.n_members, k)
-        jac = input_jacobian(fn, x_test[pick], scale)
+        jac = input_jacobian(fn, x_test[pick], scale(x_test[pick]) if callable(scale) else scale)
         rotated = False
         if decorrelate:
             f_train = np.asarray(fn(train.flat().astype(np.float32))).reshape(train.n_groups, train.n_members, k)

@@ -31,7 +31,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from .kepler import laplace_runge_lenz
 from .metrics import relative_spread
 
-__all__ = ["output_spreads", "gradient_independence", "input_jacobian", "invariant_readout", "ReadoutTable",
+__all__ = ["output_spreads", "gradient_independence", "input_jacobian", "local_input_scale", "invariant_readout", "ReadoutTable",
            "known_invariants"]
 
 
@@ -74,7 +74,8 @@ def input_jacobian(fn, x, input_scale=None, batch_size: int = 1024) -> np.ndarra
     """Input gradients of a Keras callable ``fn`` (N, F) -> (N, k) at x (N, F): returns (N, k, F).
 
     ``input_scale`` (F,) expresses the gradients in scaled coordinates x_s = x * scale (the ones the
-    ConservNet penalty sees): dF/dx_s = dF/dx / scale.
+    ConservNet penalty sees): dF/dx_s = dF/dx / scale; an (N, F) ``input_scale`` is the local factor
+    dx_s/dx at every sample (a logged feature's is scale / x, see :func:`local_input_scale`).
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
@@ -89,8 +90,19 @@ def input_jacobian(fn, x, input_scale=None, batch_size: int = 1024) -> np.ndarra
         out.append(tape.batch_jacobian(y, xb).numpy())
     jac = np.concatenate(out).astype(np.float64)
     if input_scale is not None:
-        jac = jac / np.asarray(input_scale, dtype=np.float64)
+        input_scale = np.asarray(input_scale, dtype=np.float64)
+        jac = jac / (input_scale[:, None, :] if input_scale.ndim == 2 else input_scale)
     return jac
+
+
+def local_input_scale(model, x) -> np.ndarray | None:
+    """dx_s/dx (N, F) of a ConservNet's input scaling at x (N, F): scale, times 1/x on its logged features."""
+    if model.scale is None and not model.log_inputs:
+        return None
+    x = np.asarray(x, dtype=np.float64)
+    local = np.broadcast_to(np.asarray(model.scale if model.scale is not None else 1.0, np.float64), x.shape).copy()
+    local[:, model.log_inputs] /= x[:, model.log_inputs]
+    return local
 
 
 # ----------------------------------------------------------------------------- read-out

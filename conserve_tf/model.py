@@ -1,7 +1,8 @@
 """ConservNet: an MLP F trained on grouped data with one objective and an optional independence penalty.
 
 The network maps raw inputs x (..., F) to outputs (..., k): inputs are scaled inside the model,
-x_s = (x - offset) * scale (so ``predict`` and a saved model take raw data; see
+x_s = (g(x) - offset) * scale with g = log on the features in ``log_inputs`` and the identity on the
+others (so ``predict`` and a saved model take raw data; see
 :func:`conserve_tf.scaling.input_scaling`), then an MLP (shared hidden layers, or one tower per output),
 then a fixed linear ``output_mixing`` (identity until :meth:`ConservNet.decorrelate_outputs`).
 
@@ -64,14 +65,17 @@ class ConservNet(BuiltModelMixin, keras.Model):
     Defaults follow the paper: 4 hidden layers of 320 Mish units, one output, the NV loss with Q = R = 1
     (``objective="nv"``). ``objective``: a :class:`~conserve_tf.losses.GroupLoss` or its name;
     ``penalty``: a :class:`~conserve_tf.penalties.GradientPenalty` or its name (used only with k > 1
-    outputs). ``scale``/``offset`` (F,): the input scaling saved with the model (None: identity).
+    outputs). ``scale``/``offset`` (F,): the input scaling saved with the model (None: identity);
+    ``log_inputs``: indices of the features that enter as their natural logarithm before it (they must
+    stay > 0; a non-positive value stops ``predict``/``fit`` with an error naming the feature).
     ``towers=True`` gives every output its own MLP, which the one-output-at-a-time scheme needs
     (:meth:`set_stage`). The flat options of :data:`OPTION_NAMES` (``q=``, ``r=``, ``independence=``, ...)
     are accepted as a convenience and turned into the objects by :func:`objectives_from_options`.
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
-                 objective="nv", penalty="cos2", scale=None, offset=None, towers: bool = False, **kwargs):
+                 objective="nv", penalty="cos2", scale=None, offset=None, towers: bool = False, log_inputs=None,
+                 **kwargs):
         options = {key: kwargs.pop(key) for key in OPTION_NAMES if key in kwargs}
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
@@ -88,6 +92,9 @@ class ConservNet(BuiltModelMixin, keras.Model):
         self.stage = None  # None: all outputs train jointly; j: only output j (towers of outputs < j frozen)
         self.scale = None if scale is None else [float(v) for v in scale]
         self.offset = None if offset is None else [float(v) for v in offset]
+        self.log_inputs = sorted({int(i) for i in (log_inputs or ())})
+        if self.log_inputs and self.log_inputs[0] < 0:
+            raise ValueError(f"log_inputs must be feature indices >= 0, got {log_inputs}")
 
         def dense(units, name, act=None):  # sub-layers do not inherit the model's dtype policy in Keras 3
             return keras.layers.Dense(units, activation=act, name=name, dtype=self.dtype_policy)
@@ -108,6 +115,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
         n_features = int(input_shape[-1])
         if self.scale is not None and len(self.scale) != n_features:
             raise ValueError(f"the model's input scaling has {len(self.scale)} features, the data {n_features}")
+        if self.log_inputs and self.log_inputs[-1] >= n_features:
+            raise ValueError(f"log_inputs {self.log_inputs} name features beyond the data's {n_features}")
         for stack in (self.tower_layers if self.towers else [self.hidden + [self.head]]):
             shape = (None, n_features)
             for layer in stack:
@@ -136,8 +145,18 @@ class ConservNet(BuiltModelMixin, keras.Model):
                     layer.trainable = stage is None or j == stage
 
     def scale_inputs(self, x):
-        """x (..., F) raw -> (x - offset) * scale."""
+        """x (..., F) raw -> (g(x) - offset) * scale, g = log on the ``log_inputs`` features."""
         x = tf.cast(x, self.compute_dtype)
+        if self.log_inputs:
+            n_features = x.shape[-1]
+            mask = tf.constant([i in self.log_inputs for i in range(n_features)])
+            logged = tf.gather(x, self.log_inputs, axis=-1)
+            check = tf.debugging.assert_positive(
+                logged, message=f"ConservNet takes the log of input feature(s) {self.log_inputs} (log_inputs, "
+                                f"chosen by scaling='auto' for positive data spanning decades); they must be > 0 "
+                                f"(train with scaling='factors', --scaling=factors, to keep them linear)")
+            with tf.control_dependencies([check]):
+                x = tf.where(mask, tf.math.log(tf.where(mask, x, tf.ones_like(x))), x)
         if self.offset is not None:
             x = x - tf.constant(self.offset, dtype=x.dtype)
         if self.scale is not None:
@@ -266,7 +285,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
         config.update(width=self.width, depth=self.depth, activation=self.activation, outputs=self.outputs,
                       objective=keras.saving.serialize_keras_object(self.objective),
                       penalty=None if self.penalty is None else keras.saving.serialize_keras_object(self.penalty),
-                      scale=self.scale, offset=self.offset, towers=self.towers)
+                      scale=self.scale, offset=self.offset, towers=self.towers, log_inputs=self.log_inputs)
         return config
 
     @classmethod

@@ -29,6 +29,7 @@ from . import distribute
 from .cli import (UsageError, define_output_flags, define_readout_flags, out_dir_from_flags, quiet_tensorflow,
                   report_data_formula, run as run_cli, script_flags)
 from .runs import describe_data, save_model, set_seed, tensorboard_callback, write_results, write_run
+from .scaling import SCALINGS
 
 FLAGS = flags.FLAGS
 SYSTEM_NAMES = ["s1", "s2", "s2+", "s3", "random", "lotka_volterra", "kepler", "kepler_fixed_l", "kepler+",
@@ -75,8 +76,9 @@ def define_flags():
     flags.DEFINE_float("q", None, "Spreading constant Q (default: the recipe's, else 1).", lower_bound=0.0)
     flags.DEFINE_float("r", None, "Radius R of the spreading noise ball (default: the recipe's, else 1).",
                        lower_bound=0.0)
-    flags.DEFINE_enum("scaling", None, ["auto", "rule", "standardize", "none"], "Input scaling saved in the model "
-                      "(default: the recipe's).")
+    flags.DEFINE_enum("scaling", None, list(SCALINGS), "Input scaling saved in the model (default: the "
+                      "recipe's; auto: the paper's factors, and the log of a positive variable spanning decades; "
+                      "factors: the paper's factors only).")
     flags.DEFINE_integer("log_every", 100, "Optimizer steps per logged epoch (held-out metrics are computed then).",
                          lower_bound=1)
     flags.DEFINE_integer("degree", 4, "Highest polynomial degree of the formula read-out (0: skip).", lower_bound=0)
@@ -240,6 +242,11 @@ def main(argv):
     k = FLAGS.invariants
     per = " per output, one output after another" if FLAGS.scheme == "sequential" and k > 1 else ""
     print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s")
+    if model.log_inputs:
+        logged = [train.feature_names[i] for i in model.log_inputs]
+        results["log_inputs"] = logged
+        print(f"inputs entered as their logarithm: {', '.join(logged)} (positive, spanning more than a decade; "
+              f"--scaling=factors keeps them linear)")
     f_train, f_test = predict_groups(model, train), predict_groups(model, test)
     results.update(metrics=_report(model, train, test, k), verdict=_verdicts(model, test, f_train, f_test, k, history),
                    readout=_readouts(model, f_train, f_test, train, test, k),

@@ -5,13 +5,14 @@ Two recipes (``recipe=``, :data:`RECIPES`); arguments given explicitly override 
 * ``"fast"`` (default), chosen by the experiment of docs/conservnet_recipe.md over S1, S2, S2+, S3,
   Lotka-Volterra and Kepler: every optimizer step sees all groups; the within-group variance ratio
   objective (``objective="ratio"``, no spreading noise, Q or R); inputs scaled by the paper's factors
-  (``scaling="auto"``: the system's own factors, else 0.1 for a variable beyond 10); 3 hidden layers of
+  (``scaling="auto"``: the system's own factors, else 0.1 for a variable beyond 10), and a strictly
+  positive variable spanning more than a decade enters as its logarithm; 3 hidden layers of
   128 tanh units; Adam at 3e-3 held constant, then a cosine decay to 1e-5 over the last 30 % of the
   steps (:class:`HoldThenCosine`), so a short budget is not spent at a decayed rate; 4000 steps by default
   (:data:`DEFAULT_STEPS`).
 * ``"paper"``: the published code's recipe: one group per optimizer step, Adam at 5e-5, constant; the
   NV loss with the variance as the spread, the L2 spreader's radius uniform in [0, R], R = Q = 1;
-  4 hidden layers of 320 Mish units.
+  4 hidden layers of 320 Mish units; the paper's input factors alone (``scaling="factors"``).
 
 Both are ordinary ``keras.Model.fit`` calls on a ``tf.data`` pipeline of whole groups
 ``(x (g, M, F), group ids (g,))``: callbacks, progress bar and ``History`` are Keras's own.
@@ -45,7 +46,7 @@ RECIPES = {
              # one trajectory: Mish at 1e-3 keeps F flatter along the held-out trajectory than tanh at 3e-3)
              "one_group": {"learning_rate": 1e-3, "model": {"objective": "nv", "activation": "mish"}}},
     "paper": {"learning_rate": 5e-5, "final_learning_rate": 5e-5, "groups_per_step": 1, "schedule": "constant",
-              "decay_fraction": 0.0, "warmup_steps": 0, "scaling": "auto",
+              "decay_fraction": 0.0, "warmup_steps": 0, "scaling": "factors",
               "model": {"objective": "nv", "width": 320, "depth": 4, "activation": "mish", "spread": "var",
                         "radial": "uniform", "q": 1.0, "r": 1.0}},
 }
@@ -73,8 +74,8 @@ def as_dataset(data, groups_per_step: int | None = None, shuffle: bool = True, s
 
 def build_conservnet(data, scaling: str = "auto", **model_kwargs) -> ConservNet:
     """A ConservNet whose input scaling is computed from ``data`` (see :mod:`conserve_tf.scaling`)."""
-    scale, offset = input_scaling(data, scaling)
-    return ConservNet(scale=scale, offset=offset, **model_kwargs)
+    scale, offset, log = input_scaling(data, scaling)
+    return ConservNet(scale=scale, offset=offset, log_inputs=log, **model_kwargs)
 
 
 def predict_groups(model, data, batch_size: int = 4096) -> np.ndarray:

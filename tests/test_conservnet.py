@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from conserve_tf import (ConservNet, NVLoss, ball_noise, build_conservnet, evaluate_invariant, fit_conservnet,
                          input_scaling, make_system, nv_loss_terms)
+from conserve_tf.groups import GroupedData
 
 
 def _np_spread(f, kind):
@@ -116,11 +117,11 @@ def test_constructor_refuses_bad_arguments():
 
 def test_input_scaling_modes():
     lv_like = make_system("s1", 4, 10).replace(scale=[0.1, 1, 1, 0.1])
-    assert input_scaling(lv_like, "auto") == ([0.1, 1, 1, 0.1], None)
+    assert input_scaling(lv_like, "auto") == ([0.1, 1, 1, 0.1], None, [])  # signed features: nothing logged
     big = make_system("s1", 4, 10)
     big = big.replace(x=big.x * [20, 1, 1, 1])
     assert input_scaling(big, "rule")[0] == [0.1, 1.0, 1.0, 1.0]
-    scale, offset = input_scaling(big, "standardize")
+    scale, offset, log = input_scaling(big, "standardize")
     z = (big.flat() - offset) * scale
     np.testing.assert_allclose(z.std(axis=0), 1, rtol=1e-9)
     with pytest.raises(ValueError, match="scaling must be one of"):
@@ -130,10 +131,72 @@ def test_input_scaling_modes():
 @pytest.mark.parametrize("name", ["s1", "s2", "s2+", "s3"])
 def test_synthetic_systems_are_fed_unscaled_like_the_published_code(name):
     data = make_system(name, 20, 100, seed=0)
-    assert input_scaling(data, "auto") == ([1.0] * data.n_features, None)
+    assert input_scaling(data, "auto") == ([1.0] * data.n_features, None, [])
     assert input_scaling(data.split_within(0.5)[0], "auto")[0] == [1.0] * data.n_features
     if name.startswith("s2"):  # x2 stays within ±3π (Table II) < 10, so the paper's rule leaves it unscaled too
         assert 9.0 < np.abs(data.x[..., 1]).max() <= 3 * np.pi and input_scaling(data, "rule")[0][1] == 1.0
+
+
+def _positive_toy(seed=0):
+    """x0 in [0.05, 20] (positive, 2.6 decades), x1 in [1, 9.5] (positive, under a decade), x2 signed."""
+    rng = np.random.default_rng(seed)
+    x = np.stack([np.exp(rng.uniform(np.log(0.05), np.log(20.0), (4, 30))), rng.uniform(1.0, 9.5, (4, 30)),
+                  rng.normal(size=(4, 30))], axis=-1)
+    return GroupedData(x, c=np.arange(4.0), name="toy", scale=[0.1, 0.1, 1.0])
+
+
+def test_auto_scaling_logs_the_positive_features_that_span_decades():
+    data = _positive_toy()
+    assert input_scaling(data, "auto") == ([1.0, 0.1, 1.0], None, [0])  # the logged feature keeps factor 1
+    assert input_scaling(data, "factors") == ([0.1, 0.1, 1.0], None, [])  # the paper recipe's
+    assert input_scaling(data.replace(x=data.x * [1, 1, 0] + [0, 0, 1]), "auto").log == [0]  # constant: not logged
+    narrow = data.replace(x=np.clip(data.x, [0.5, 0, -9], [4.99, 9, 9]))  # largest / smallest just under 10
+    assert input_scaling(narrow, "auto").log == []
+    assert input_scaling(make_system("lotka_volterra", 3, 50, seed=0), "auto") == ([1.0, 1.0], None, [0, 1])
+    assert input_scaling(make_system("kepler+", 20, 50, seed=0), "auto").log == [0]  # the radius, not the signed rates
+    assert build_conservnet(data, width=4, depth=1).log_inputs == [0]
+
+
+def test_logged_inputs_are_the_log_and_survive_saving(tmp_path):
+    from conserve_tf.runs import save_model
+
+    data = _positive_toy()
+    model = build_conservnet(data, width=8, depth=1)
+    x = data.flat().astype("float32")
+    want = np.column_stack([np.log(x[:, 0]), 0.1 * x[:, 1], x[:, 2]])
+    np.testing.assert_allclose(model.scale_inputs(x).numpy(), want, rtol=1e-5, atol=1e-6)
+    plain = ConservNet(width=8, depth=1, scale=[1.0, 0.1, 1.0])
+    plain.set_weights(model.get_weights())
+    pre_logged = np.column_stack([want[:, 0], x[:, 1:]])  # the log taken outside, the factors inside
+    np.testing.assert_allclose(model.predict(x, verbose=0), plain.predict(pre_logged, verbose=0), rtol=1e-5, atol=1e-6)
+    loaded = keras.models.load_model(save_model(model, str(tmp_path / "log.keras")))
+    assert loaded.log_inputs == [0]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_logged_inputs_refuse_values_that_are_not_positive():
+    model = build_conservnet(_positive_toy(), width=4, depth=1)
+    x = _positive_toy().flat().astype("float32")
+    x[3, 0] = 0.0
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"log of input feature\(s\) \[0\].*must be > 0"):
+        model.predict(x, verbose=0)
+    with pytest.raises(ValueError, match="log_inputs"):
+        ConservNet(width=4, depth=1, log_inputs=[-1])
+    with pytest.raises(ValueError, match="beyond the data's 3"):
+        ConservNet(width=4, depth=1, log_inputs=[3]).build((None, 3))
+
+
+def test_jacobian_in_scaled_coordinates_follows_the_log():
+    from conserve_tf.invariants import input_jacobian, local_input_scale
+
+    model = build_conservnet(_positive_toy(), width=8, depth=1)
+    x = _positive_toy().flat()[:20].astype("float32")
+    jac = input_jacobian(model, x, local_input_scale(model, x))
+    xs = tf.constant(model.scale_inputs(x))
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        out = model.network(xs)
+    np.testing.assert_allclose(jac, tape.batch_jacobian(out, xs).numpy(), rtol=1e-3, atol=1e-6)
 
 
 def test_save_and_load_reproduce_outputs(tmp_path):

@@ -37,12 +37,16 @@ def test_script_trains_reports_and_saves(tmp_path):
 
 @pytest.mark.slow
 def test_script_on_user_csv_without_constants(tmp_path):
-    data = make_system("s2", 4, 12, seed=0).replace(c=None, constant_names=None)
+    data = make_system("lotka_volterra", 4, 12, seed=0).replace(c=None, constant_names=None)  # populations
     csv = data.save(tmp_path / "mine.csv")
     out = _run(f"--data={csv}", "--epochs=5", "--width=8", "--depth=1", "--degree=0", "--verbose=0",
                "--split=group")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "no true constants: relative spread" in out.stdout
+    assert "inputs entered as their logarithm: x, y (positive, spanning more than a decade" in out.stdout
+    out = _run(f"--data={csv}", "--epochs=5", "--width=8", "--depth=1", "--degree=0", "--verbose=0",
+               "--split=group", "--scaling=factors")
+    assert out.returncode == 0 and "logarithm" not in out.stdout, out.stderr[-2000:]
 
 
 @pytest.mark.slow

@@ -25,7 +25,9 @@ def test_fast_recipe_scales_by_the_papers_rule_and_uses_the_ratio_objective():
     model = _built(_toy())
     assert model.scale == [0.1, 1.0, 1.0] and model.offset is None  # only the feature beyond 10, once
     assert (model.objective.name, model.width, model.depth, model.activation) == ("ratio", 128, 3, "tanh")
-    assert _built(make_system("lotka_volterra", 3, 10, seed=0)).scale == [0.1, 0.1]  # the system's own factors
+    lv = make_system("lotka_volterra", 3, 50, seed=0)
+    assert (_built(lv).scale, _built(lv).log_inputs) == ([1.0, 1.0], [0, 1])  # populations spanning decades: logs
+    assert (_built(lv, "paper").scale, _built(lv, "paper").log_inputs) == ([0.1, 0.1], [])  # the system's factors
     assert _built(_toy(), scaling="standardize").offset is not None
 
 
