@@ -180,6 +180,7 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
             model = build_conservnet(train, scaling=scaling, seed=seed, **model_kwargs)
         schedule = _schedule(r, lr, final, epochs * steps_per_epoch)
         model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=jit_compile)
+    _check_logged_inputs(model, test)
     cbs = standard_callbacks(backup_dir) + list(callbacks)
     if eval_every and test is not None:
         cbs.insert(0, InvariantMetrics(test, every=eval_every))
@@ -192,6 +193,18 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     if decorrelate if decorrelate is not None else (model.objective.mixing_invariant and model.stage is None):
         model.decorrelate_outputs(train)
     return model, history
+
+
+def _check_logged_inputs(model, data):
+    """A clear error before training when ``data`` has a value <= 0 in a feature the model enters as its log."""
+    if data is None or not getattr(model, "log_inputs", None):
+        return
+    positive = (data.flat()[:, model.log_inputs] > 0).all(axis=0)
+    bad = [data.feature_names[i] for i, ok in zip(model.log_inputs, positive) if not ok]
+    if bad:
+        raise ValueError(f"the model enters feature(s) {bad} as their logarithm (scaling='auto': positive and "
+                         f"spanning more than a decade in the training data), but the test data have values <= 0 "
+                         f"there; train with scaling='factors' (--scaling=factors) to keep them linear")
 
 
 def _validation_split(train, fraction, seed):

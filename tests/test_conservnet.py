@@ -180,6 +180,10 @@ def test_logged_inputs_refuse_values_that_are_not_positive():
     x[3, 0] = 0.0
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"log of input feature\(s\) \[0\].*must be > 0"):
         model.predict(x, verbose=0)
+    train, test = _positive_toy(), _positive_toy(seed=1)
+    test.x[0, 0, 0] = -1.0  # positive in training, not in the test data: refused before any step (names start at x1)
+    with pytest.raises(ValueError, match=r"enters feature\(s\) \['x1'\] as their logarithm.*scaling='factors'"):
+        fit_conservnet(train, test, steps=1, width=4, depth=1)
     with pytest.raises(ValueError, match="log_inputs"):
         ConservNet(width=4, depth=1, log_inputs=[-1])
     with pytest.raises(ValueError, match="beyond the data's 3"):
