@@ -43,6 +43,7 @@ def _noise_scores(model, test, clean, name):
 
     c = np.asarray(test.c, dtype=np.float64)
     members = np.repeat(c, test.n_members)
+
     def rho(f, target):
         return float(abs(np.corrcoef(np.ravel(f), target)[0, 1]))
     f_noisy, f_clean = predict_groups(model, test)[..., 0], predict_groups(model, clean)[..., 0]

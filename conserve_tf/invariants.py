@@ -10,7 +10,8 @@ held-out grouped data; :mod:`conserve_tf.counting` builds the count of invariant
 * :func:`gradient_independence` -- the pairwise cos² of the outputs' input gradients and g_min, the
   smallest eigenvalue of their Gram matrix (1 orthogonal, 0 when an output is locally a function of the
   others, which the pairwise cosines cannot see for three gradients in a plane);
-* :func:`input_jacobian` -- those gradients of any Keras callable;
+* :func:`input_jacobian` -- those gradients of any Keras callable; :func:`local_input_scale` -- the factor
+  dx_s/dx that turns them into a ConservNet's scaled (and, for logged features, logarithmic) coordinates;
 * :func:`invariant_readout` -- regresses every known invariant on polynomial features of the k outputs
   (held-out R²) and, the other way round, each output on every subset of the known invariants, naming the
   smallest subset that explains it; :func:`known_invariants` lists the known ones of a data set.
@@ -31,8 +32,8 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from .kepler import laplace_runge_lenz
 from .metrics import relative_spread
 
-__all__ = ["output_spreads", "gradient_independence", "input_jacobian", "local_input_scale", "invariant_readout", "ReadoutTable",
-           "known_invariants"]
+__all__ = ["output_spreads", "gradient_independence", "input_jacobian", "local_input_scale", "invariant_readout",
+           "ReadoutTable", "known_invariants"]
 
 
 # ----------------------------------------------------------------------------- spreads and independence
