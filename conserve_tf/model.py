@@ -178,6 +178,16 @@ class ConservNet(BuiltModelMixin, keras.Model):
             h = layer(h)
         return self.head(h)
 
+    def predict(self, x, *args, **kwargs):
+        """``keras.Model.predict``; an array with a value <= 0 in a logged feature is refused by name first."""
+        if self.log_inputs and isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[-1] > self.log_inputs[-1]:
+            bad = [i for i in self.log_inputs if not np.all(x[..., i] > 0)]
+            if bad:
+                raise ValueError(f"input feature(s) {bad} must be > 0: the model enters them as their logarithm "
+                                 f"(log_inputs; scaling='auto' chose it for positive data spanning decades, "
+                                 f"scaling='factors' keeps them linear)")
+        return super().predict(x, *args, **kwargs)
+
     def call(self, x, training=False):
         out = self.network(self.scale_inputs(x))
         return tf.einsum("...i,ij->...j", out, tf.cast(self.output_mixing, out.dtype))

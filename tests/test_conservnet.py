@@ -178,8 +178,10 @@ def test_logged_inputs_refuse_values_that_are_not_positive():
     model = build_conservnet(_positive_toy(), width=4, depth=1)
     x = _positive_toy().flat().astype("float32")
     x[3, 0] = 0.0
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"log of input feature\(s\) \[0\].*must be > 0"):
+    with pytest.raises(ValueError, match=r"input feature\(s\) \[0\] must be > 0: the model enters them as their log"):
         model.predict(x, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"log of input feature\(s\) \[0\].*must be > 0"):
+        model(tf.constant(x))  # a tensor: the check inside the graph
     train, test = _positive_toy(), _positive_toy(seed=1)
     test.x[0, 0, 0] = -1.0  # positive in training, not in the test data: refused before any step (names start at x1)
     with pytest.raises(ValueError, match=r"enters feature\(s\) \['x1'\] as their logarithm.*scaling='factors'"):
