@@ -178,10 +178,15 @@ class ConservNet(BuiltModelMixin, keras.Model):
             h = layer(h)
         return self.head(h)
 
+    def nonpositive_log_inputs(self, x) -> list[int]:
+        """The ``log_inputs`` features that are <= 0 somewhere in the array x (..., F)."""
+        x = np.asarray(x)
+        return [i for i in self.log_inputs if not np.all(x[..., i] > 0)]
+
     def predict(self, x, *args, **kwargs):
         """``keras.Model.predict``; an array with a value <= 0 in a logged feature is refused by name first."""
         if self.log_inputs and isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[-1] > self.log_inputs[-1]:
-            bad = [i for i in self.log_inputs if not np.all(x[..., i] > 0)]
+            bad = self.nonpositive_log_inputs(x)
             if bad:
                 raise ValueError(f"input feature(s) {bad} must be > 0: the model enters them as their logarithm "
                                  f"(log_inputs; scaling='auto' chose it for positive data spanning decades, "

@@ -197,10 +197,9 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
 
 def _check_logged_inputs(model, data):
     """A clear error before training when ``data`` has a value <= 0 in a feature the model enters as its log."""
-    if data is None or not getattr(model, "log_inputs", None):
+    if data is None or not model.log_inputs:
         return
-    positive = (data.flat()[:, model.log_inputs] > 0).all(axis=0)
-    bad = [data.feature_names[i] for i, ok in zip(model.log_inputs, positive) if not ok]
+    bad = [data.feature_names[i] for i in model.nonpositive_log_inputs(data.x)]
     if bad:
         raise ValueError(f"the model enters feature(s) {bad} as their logarithm (scaling='auto': positive and "
                          f"spanning more than a decade in the training data), but the test data have values <= 0 "
