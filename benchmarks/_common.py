@@ -28,6 +28,9 @@ BUDGETS = {
              "activation": _FAST["model"]["activation"], "steps": DEFAULT_STEPS,
              "learning_rate": _FAST["learning_rate"], "groups_per_step": _FAST["groups_per_step"]},
 }
+#: the full budget with the NV loss's own settings in the default recipe (Figs. 4, 8, 9 train the paper's loss)
+_NV = _FAST["objective_settings"]["nv"]
+BUDGETS["full_nv"] = {**BUDGETS["full"], **_NV["model"], "learning_rate": _NV["learning_rate"]}
 PAPER_BUDGET = "paper: 4 x 320 Mish, Adam 5e-5, one group per step, up to 50 000 epochs with early stopping"
 
 

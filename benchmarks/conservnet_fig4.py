@@ -32,7 +32,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
     from conserve_tf import ball_noise, double_pendulum_split, fit_conservnet
     from conserve_tf.pendulum import double_pendulum_energy, double_pendulum_energy_features
 
-    budget = budget or _common.make_budget(quick)
+    budget = budget or _common.make_budget(quick, base=_common.BUDGETS["full_nv"])
     train, test = double_pendulum_split(0.8)
     model, _ = fit_conservnet(train, width=budget["width"], depth=budget["depth"], activation=budget["activation"],
                               seed=seed, objective="nv", **_common.fit_kwargs(budget, train))
@@ -119,4 +119,4 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
 
 
 if __name__ == "__main__":
-    _common.main("conservnet_fig4", benchmark)
+    _common.main("conservnet_fig4", benchmark, base=_common.BUDGETS["full_nv"])

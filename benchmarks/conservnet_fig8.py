@@ -19,7 +19,7 @@ VALUES = (0.5, 1.0, 2.0)
 
 def benchmark(quick: bool, out_dir: str, budget: dict | None = None, values=None, seed: int = 0) -> dict:
     """Train S2 for every Q (R = 1), every R (Q = 1) and the L1 / L∞ balls; returns the rows."""
-    budget = budget or _common.make_budget(quick)
+    budget = budget or _common.make_budget(quick, base=_common.BUDGETS["full_nv"])
     values = tuple(float(v) for v in (values or ((2.0,) if quick else VALUES)))
     if any(v <= 0 for v in values):
         raise ValueError(f"Q and R values must be positive, got {values}")
@@ -70,4 +70,4 @@ def define_flags():
 
 
 if __name__ == "__main__":
-    _common.main("conservnet_fig8", benchmark, define_flags)
+    _common.main("conservnet_fig8", benchmark, define_flags, base=_common.BUDGETS["full_nv"])

@@ -20,7 +20,7 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
     from conserve_tf import fit_conservnet
     from conserve_tf.verdict import invariant_verdict
 
-    budget = budget or _common.make_budget(quick)
+    budget = budget or _common.make_budget(quick, base=_common.BUDGETS["full_nv"])
     groups, members = (10, 40) if quick else (20, 100)
     points = 5 if quick else 40
     plt = harness.pyplot()
@@ -64,4 +64,4 @@ def benchmark(quick: bool, out_dir: str, budget: dict | None = None, seed: int =
 
 
 if __name__ == "__main__":
-    _common.main("conservnet_fig9", benchmark)
+    _common.main("conservnet_fig9", benchmark, base=_common.BUDGETS["full_nv"])

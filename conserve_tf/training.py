@@ -42,9 +42,13 @@ RECIPES = {
              "decay_fraction": 0.3, "warmup_steps": 0, "scaling": "auto",
              "model": {"objective": "ratio", "width": 128, "depth": 3, "activation": "tanh"},
              # one group per step (a single trajectory): the ratio objective has no between-group variance
-             # to compare with; these replace the settings not given explicitly (docs/conservnet_recipe.md,
-             # one trajectory: Mish at 1e-3 keeps F flatter along the held-out trajectory than tanh at 3e-3)
-             "one_group": {"learning_rate": 1e-3, "model": {"objective": "nv", "activation": "mish"}}},
+             # to compare with, so the NV loss trains instead
+             "one_group_objective": "nv",
+             # an objective's own settings, replacing the recipe's where not given explicitly: the NV loss trains
+             # with Mish at 1e-3 (docs/conservnet_recipe.md: on one trajectory F stays flatter along the held-out
+             # part than with tanh at 3e-3; on grouped S2, tanh at 3e-3 collapsed on 5 of 10 runs (seeds 0-4,
+             # Q = 1 and 2), Mish at 1e-3 on none)
+             "objective_settings": {"nv": {"learning_rate": 1e-3, "model": {"activation": "mish"}}}},
     "paper": {"learning_rate": 5e-5, "final_learning_rate": 5e-5, "groups_per_step": 1, "schedule": "constant",
               "decay_fraction": 0.0, "warmup_steps": 0, "scaling": "factors",
               "model": {"objective": "nv", "width": 320, "depth": 4, "activation": "mish", "spread": "var",
@@ -128,17 +132,20 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
 
     ``objective="ratio"`` (a model argument, see :class:`~conserve_tf.model.ConservNet`) needs at least two
     groups per step; when the recipe chose it (no ``objective`` given) and a step has one group (one
-    trajectory), the recipe's ``"one_group"`` settings replace those not given (for "fast": the
-    noise-variance objective, Mish, learning rate 1e-3). ``decorrelate`` (default: for the ratio
+    trajectory), the recipe's ``"one_group_objective"`` trains instead (for "fast": the noise-variance
+    loss). Whichever objective trains, its ``"objective_settings"`` in the recipe replace the settings not
+    given explicitly (for "fast", the NV loss: Mish, learning rate 1e-3). ``decorrelate`` (default: for the ratio
     objective with the joint scheme) ends the training with ``model.decorrelate_outputs(train)``:
     uncorrelated outputs, the most invariant first.
     """
     if scheme not in ("joint", "sequential"):
         raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
     scaling, recipe_kwargs = recipe_settings(recipe, scaling, **model_kwargs)
-    given = set(model_kwargs)
+    r = RECIPES[recipe]
+    per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step
+    per = train.n_groups if per is None else int(per)
     if model is None:
-        model_kwargs = recipe_kwargs
+        model_kwargs, learning_rate = _objective_settings(r, per, recipe_kwargs, set(model_kwargs), learning_rate)
     if scheme == "sequential":
         return _fit_sequential(train, test, steps=steps, recipe=recipe, learning_rate=learning_rate,
                                groups_per_step=groups_per_step, scaling=scaling, eval_every=eval_every,
@@ -148,15 +155,7 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
                                **model_kwargs)
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    r = RECIPES[recipe]
-    per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step
-    per = train.n_groups if per is None else int(per)
     objective = model.objective if model is not None else losses.get(model_kwargs.get("objective", "nv"))
-    one = r.get("one_group")
-    if one and per < objective.min_groups and model is None and "objective" not in given:
-        model_kwargs = {**model_kwargs, **{k: v for k, v in one["model"].items() if k not in given}}
-        objective = losses.get(model_kwargs["objective"])
-        learning_rate = one["learning_rate"] if learning_rate is None else learning_rate
     lr = r["learning_rate"] if learning_rate is None else float(learning_rate)
     if not lr > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
@@ -193,6 +192,22 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     if decorrelate if decorrelate is not None else (model.objective.mixing_invariant and model.stage is None):
         model.decorrelate_outputs(train)
     return model, history
+
+
+def _objective_settings(r, per, model_kwargs, given, learning_rate):
+    """``(model kwargs, learning rate)`` of recipe ``r`` once its objective is settled: the recipe's
+    ``one_group_objective`` when ``per`` groups a step are too few for its own and none was ``given``, then
+    that objective's ``objective_settings`` for every setting not ``given`` (the learning rate if None)."""
+    name = model_kwargs.get("objective", "nv")
+    objective = losses.get(name)
+    if "objective" not in given and per < objective.min_groups and r.get("one_group_objective"):
+        model_kwargs = {**model_kwargs, "objective": r["one_group_objective"]}
+        objective = losses.get(model_kwargs["objective"])
+    own = r.get("objective_settings", {}).get(objective.name)
+    if own:
+        model_kwargs = {**model_kwargs, **{k: v for k, v in own["model"].items() if k not in given}}
+        learning_rate = own["learning_rate"] if learning_rate is None else learning_rate
+    return model_kwargs, learning_rate
 
 
 def _check_logged_inputs(model, data):
