@@ -243,6 +243,8 @@ def main(argv):
     k = FLAGS.invariants
     per = " per output, one output after another" if FLAGS.scheme == "sequential" and k > 1 else ""
     print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s")
+    results["network"] = f"{model.depth} x {model.width} {model.activation}, objective {model.objective.name}"
+    print(f"network: {results['network']}")
     if model.log_inputs:
         logged = [train.feature_names[i] for i in model.log_inputs]
         results["log_inputs"] = logged

@@ -29,7 +29,8 @@ def test_script_trains_reports_and_saves(tmp_path):
     out = _run("--groups=4", "--members=12", "--epochs=30", "--width=8", "--depth=1", "--log_every=10",
                "--degree=2", "--verbose=0", f"--save={path}")
     assert out.returncode == 0, out.stderr[-2000:]
-    for text in ("trained 30 optimizer steps", "test : rho = ", "R² train", "F ≈ ", "saved model to"):
+    for text in ("trained 30 optimizer steps", "network: 1 x 8 tanh, objective ratio", "test : rho = ", "R² train",
+                 "F ≈ ", "saved model to"):
         assert text in out.stdout
     model = keras.models.load_model(path)
     assert isinstance(model, ConservNet) and model.width == 8
@@ -103,6 +104,7 @@ def test_one_trajectory_trains_with_the_defaults_and_gets_a_verdict():
                "--out_dir=", "--data_formula")
     assert out.returncode == 0, out.stderr[-2000:]
     assert "trained 30 optimizer steps" in out.stdout
+    assert "network: 1 x 8 mish, objective nv" in out.stdout  # the NV loss's own settings
     assert "formula conserved within the groups: skipped, it needs at least two groups" in out.stdout
     assert "on states with shuffled coordinates (ratio" in out.stdout  # the one-trajectory verdict
 
