@@ -4,7 +4,7 @@
         [--width W] [--depth D] [--learning_rate LR] [--seed S]
 
 Trained on the first 80 % of trial 0 (655 rows, one group, ω scaled by 0.1), tested on the rest, with the NV
-loss and the default recipe's settings for it (3 x 128 Mish, Adam 1e-3, 4000 steps).
+loss and the default recipe's settings for it (3 x 128 Mish, Adam 2e-3, 4000 steps).
 (a) F(x) and F(x + ε) along time over both parts (ε uniform in the L2 ball of radius 1 in the scaled
 inputs): the paper's F stays constant on the held-out rest and not on the noised inputs. (b) heat maps
 of F over (ω1, ω2) at θ1 = θ2 = 0 and over (θ1, θ2) at (ω1, ω2) = (5, 10) beside (i) F's least-squares

@@ -6,7 +6,7 @@
 The ablation trains with L_simple = sum_i Var_j F(x_ij) (Eq. (C1)) -- no spreading term -- which has the
 trivial global minimum F = const; the paper reports R² 0.5317 on S2 (20, 100) after 20 000 epochs with
 train and test loss near zero. The full NV loss (Eq. (1)) is trained beside it with the same budget, the default
-recipe's settings for the NV loss (``BUDGETS["full_nv"]``: 3 x 128 Mish, Adam 1e-3, 4000 steps).
+recipe's settings for the NV loss (``BUDGETS["full_nv"]``: 3 x 128 Mish, Adam 2e-3, 4000 steps).
 Writes ``fig5.png`` (curves of train/test loss, rho and mean intra-group std; C against a F + b for both
 losses) and the results table.
 """

@@ -3,7 +3,7 @@
     python -m benchmarks.conservnet_fig8 [--quick] [--out_dir results/conservnet_fig8] [--steps N]
         [--width W] [--depth D] [--learning_rate LR] [--seed S] [--values 0.5,1,2]
 
-The paper's NV loss (Eq. (1)) with the default recipe's settings for it (3 x 128 Mish, Adam 1e-3, 4000 steps,
+The paper's NV loss (Eq. (1)) with the default recipe's settings for it (3 x 128 Mish, Adam 2e-3, 4000 steps,
 all groups per step; ``BUDGETS["full_nv"]`` of ``benchmarks._common``).
 rho on S2 (20, 100) against Q with R = 1 and against R with Q = 1 (the paper: practically flat after
 20 000 epochs), and with the noise drawn in the L1 and L-infinity balls of radius 1 instead of L2

@@ -3,7 +3,7 @@
     python -m benchmarks.conservnet_fig9 [--quick] [--out_dir results/conservnet_fig9] [--steps N]
         [--width W] [--depth D] [--learning_rate LR] [--seed S]
 
-ConservNet (the NV loss, with the default recipe's settings for it: 3 x 128 Mish, Adam 1e-3) is trained on
+ConservNet (the NV loss, with the default recipe's settings for it: 3 x 128 Mish, Adam 2e-3) is trained on
 5-dimensional N(mu, I) data in (20, 100) groups that share nothing. The paper
 shows the training loss falling while the test loss does not, with large intra-group deviations; it
 gives no number. The package turns this into :func:`conserve_tf.verdict.invariant_verdict`, computed on

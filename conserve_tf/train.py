@@ -57,7 +57,7 @@ def define_flags():
     flags.DEFINE_enum("recipe", "fast", ["fast", "paper"],
                       "fast: all groups per step, ratio objective, the paper's input factors, 3 x 128 tanh, Adam 3e-3 "
                       "held then cosine-decayed over the last 30% of steps (with --objective=nv, or on one group: "
-                      "Mish at 1e-3; docs/conservnet_recipe.md); paper: the published code (one group per step, "
+                      "Mish at 2e-3; docs/conservnet_recipe.md); paper: the published code (one group per step, "
                       "Adam 5e-5, 4 x 320 Mish, NV loss with the variance, radius uniform in [0, R]). Flags left "
                       "unset take the recipe's values.")
     flags.DEFINE_float("validation", 0.0, "Fraction of every training group's members held out; training ends with "

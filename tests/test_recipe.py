@@ -120,10 +120,10 @@ def test_one_group_falls_back_to_the_nv_objective_with_mish_and_explicit_choices
     one = GroupedData(x, name="trajectory")
     model, _ = fit_conservnet(one, steps=2, width=8, depth=1)
     assert model.objective.name == "nv" and model.activation == "mish"
-    assert model.optimizer._learning_rate.peak == pytest.approx(1e-3)  # the schedule; the NV loss's own settings
-    model, _ = fit_conservnet(one, steps=2, width=8, depth=1, activation="tanh", learning_rate=2e-3)
+    assert model.optimizer._learning_rate.peak == pytest.approx(2e-3)  # the schedule; the NV loss's own settings
+    model, _ = fit_conservnet(one, steps=2, width=8, depth=1, activation="tanh", learning_rate=4e-3)
     assert model.objective.name == "nv" and model.activation == "tanh"
-    assert model.optimizer._learning_rate.peak == pytest.approx(2e-3)
+    assert model.optimizer._learning_rate.peak == pytest.approx(4e-3)
     with pytest.raises(ValueError, match="at least 2 groups"):
         fit_conservnet(one, steps=2, width=8, depth=1, objective="ratio")  # asked for: an error, not a switch
 
@@ -135,7 +135,7 @@ def test_the_nv_objective_brings_its_own_settings_on_grouped_data_and_explicit_c
     assert ratio.optimizer._learning_rate.peak == pytest.approx(RECIPES["fast"]["learning_rate"])
     nv, _ = fit_conservnet(train, steps=2, width=8, depth=1, objective="nv", q=2.0)
     assert nv.objective.name == "nv" and nv.objective.q == 2.0 and nv.activation == "mish"
-    assert nv.optimizer._learning_rate.peak == pytest.approx(1e-3)
+    assert nv.optimizer._learning_rate.peak == pytest.approx(2e-3)
     mine, _ = fit_conservnet(train, steps=2, width=8, depth=1, objective="nv", activation="tanh", learning_rate=3e-3)
     assert mine.activation == "tanh" and mine.optimizer._learning_rate.peak == pytest.approx(3e-3)
     paper, _ = fit_conservnet(train, steps=2, width=8, depth=1, recipe="paper")
