@@ -145,7 +145,10 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step
     per = train.n_groups if per is None else int(per)
     if model is None:
-        model_kwargs, learning_rate = _objective_settings(r, per, recipe_kwargs, set(model_kwargs), learning_rate)
+        model_kwargs, learning_rate, objective = _objective_settings(r, per, recipe_kwargs, set(model_kwargs),
+                                                                     learning_rate)
+    else:
+        objective = model.objective
     if scheme == "sequential":
         return _fit_sequential(train, test, steps=steps, recipe=recipe, learning_rate=learning_rate,
                                groups_per_step=groups_per_step, scaling=scaling, eval_every=eval_every,
@@ -155,7 +158,6 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
                                **model_kwargs)
     if int(steps) < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    objective = model.objective if model is not None else losses.get(model_kwargs.get("objective", "nv"))
     lr = r["learning_rate"] if learning_rate is None else float(learning_rate)
     if not lr > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
@@ -195,11 +197,10 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
 
 
 def _objective_settings(r, per, model_kwargs, given, learning_rate):
-    """``(model kwargs, learning rate)`` of recipe ``r`` once its objective is settled: the recipe's
+    """``(model kwargs, learning rate, objective)`` of recipe ``r`` once its objective is settled: the recipe's
     ``one_group_objective`` when ``per`` groups a step are too few for its own and none was ``given``, then
     that objective's ``objective_settings`` for every setting not ``given`` (the learning rate if None)."""
-    name = model_kwargs.get("objective", "nv")
-    objective = losses.get(name)
+    objective = losses.get(model_kwargs.get("objective", "nv"))
     if "objective" not in given and per < objective.min_groups and r.get("one_group_objective"):
         model_kwargs = {**model_kwargs, "objective": r["one_group_objective"]}
         objective = losses.get(model_kwargs["objective"])
@@ -207,7 +208,7 @@ def _objective_settings(r, per, model_kwargs, given, learning_rate):
     if own:
         model_kwargs = {**model_kwargs, **{k: v for k, v in own["model"].items() if k not in given}}
         learning_rate = own["learning_rate"] if learning_rate is None else learning_rate
-    return model_kwargs, learning_rate
+    return model_kwargs, learning_rate, objective
 
 
 def _check_logged_inputs(model, data):
