@@ -21,7 +21,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 __all__ = ["pearson_rho", "spearman_rho", "linear_fit", "r2", "mean_intra_group_std", "relative_spread",
-           "invariant_report", "InvariantMetrics"]
+           "invariant_report", "predict_groups", "InvariantMetrics"]
 
 
 def _flat(f, c):
@@ -101,6 +101,12 @@ def invariant_report(f, c=None) -> dict:
         out.update(rho=pearson_rho(f, c), spearman=spearman_rho(f, c), std=mean_intra_group_std(f, c),
                    r2=r2(f, c), a=a, b=b)
     return out
+
+
+def predict_groups(model, data, batch_size: int = 4096) -> np.ndarray:
+    """Model outputs on grouped data: (G, M, outputs)."""
+    flat = model.predict(data.flat().astype(np.float32), batch_size=batch_size, verbose=0)
+    return np.asarray(flat).reshape(data.n_groups, data.n_members, -1)
 
 
 class InvariantMetrics(keras.callbacks.Callback):

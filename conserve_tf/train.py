@@ -64,6 +64,9 @@ def define_flags():
                        "the weights of the epoch (--log_every steps) where the objective on them was lowest. 0: off; "
                        "0.2 for noisy measurements (docs/conservnet_recipe.md, noise).", lower_bound=0.0,
                        upper_bound=0.9)
+    flags.DEFINE_integer("restarts", None, "Train again from a fresh start (seed + 100003 k) up to this many times "
+                         "when the network is no flatter on its own training groups than on shuffled ones (a run stuck "
+                         "on a trivial or plateau solution); default: the recipe's (fast 1, paper 0).", lower_bound=0)
     flags.DEFINE_integer("groups_per_step", 0, "Groups per optimizer step (0: the recipe's choice).", lower_bound=0)
     flags.DEFINE_float("learning_rate", 0.0, "Peak learning rate (0: the recipe's).", lower_bound=0.0)
     flags.DEFINE_integer("width", None, "Hidden layer width (default: the recipe's).", lower_bound=1)
@@ -151,6 +154,19 @@ def _report(model, train, test, k):
     return metrics
 
 
+def _print_attempts(attempts, results):
+    """Record the judged attempts of ``fit_conservnet`` (``history.attempts``) and, when a run was restarted,
+    print each attempt's outcome on its own training groups."""
+    judged = [a for a in attempts if a["found"] is not None]
+    if judged:
+        results["attempts"] = attempts
+    for i, a in enumerate(judged if len(judged) > 1 else []):
+        what = "found an invariant" if a["found"] else "found nothing, restarted" if i + 1 < len(judged) else \
+            "found nothing"
+        print(f"attempt {i + 1} (seed {a['seed']}, {a['seconds']:.1f} s): {what} (spread on its training groups "
+              f"{a['ratio']:.2f} of the shuffled-group baseline)")
+
+
 def _verdicts(model, test, f_train, f_test, k, history):
     """Print and return, per output of f (G, M, k), whether it is an invariant of the held-out groups
     (one held-out group: of the held-out trajectory, against states with shuffled coordinates)."""
@@ -224,7 +240,7 @@ def main(argv):
         spreader=FLAGS.spreader, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty,
         validation=FLAGS.validation or None,
         penalty_samples=FLAGS.penalty_samples or None)
-    for name in ("width", "depth", "activation", "spread", "radial", "q", "r", "objective"):  # unset: the recipe's
+    for name in ("width", "depth", "activation", "spread", "radial", "q", "r", "objective", "restarts"):  # unset: the recipe's
         if getattr(FLAGS, name) is not None:
             fit_kwargs[name] = getattr(FLAGS, name)
     if FLAGS.scheme == "sequential":
@@ -242,7 +258,10 @@ def main(argv):
     seconds = time.perf_counter() - start
     k = FLAGS.invariants
     per = " per output, one output after another" if FLAGS.scheme == "sequential" and k > 1 else ""
-    print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s")
+    attempts = getattr(history, "attempts", [])
+    tries = f" ({len(attempts)} attempts, the steps of the one kept)" if len(attempts) > 1 else ""
+    print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s{tries}")
+    _print_attempts(attempts, results)
     results["network"] = f"{model.depth} x {model.width} {model.activation}, objective {model.objective.name}"
     print(f"network: {results['network']}")
     if model.log_inputs:

@@ -23,6 +23,10 @@ One group (a single trajectory, as the measured double pendulum) has no other gr
 states after every input column is shuffled on its own (each coordinate keeps its values, the joint
 relation that makes F constant is broken). An invariant is flat on the trajectory and varies on the
 shuffled states; a trivial F is flat on both.
+
+:func:`fitted_verdict` applies the same tests to the data a model was trained on, which is what
+``fit_conservnet(restarts=...)`` has before any held-out data are touched: a run stuck on a trivial or
+plateau solution is not flat even on its own training groups.
 """
 
 from __future__ import annotations
@@ -31,10 +35,9 @@ import dataclasses
 
 import numpy as np
 
-from .metrics import relative_spread
-from .training import predict_groups
+from .metrics import predict_groups, relative_spread
 
-__all__ = ["Verdict", "verdict_from_outputs", "invariant_verdict", "trajectory_verdict"]
+__all__ = ["Verdict", "verdict_from_outputs", "invariant_verdict", "trajectory_verdict", "fitted_verdict"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,3 +161,13 @@ def trajectory_verdict(model, test, output: int = 0, n_shuffles: int = 20, max_r
               f"coordinates (ratio {ratio:.2f})")
     msg = f"invariant found: {detail}" if found else f"no invariant found: F is not flatter on the trajectory; {detail}"
     return Verdict(found, s, mu, sd, float(ratio), float(z), None, None, msg)
+
+
+def fitted_verdict(model, data, output: int = 0, seed: int = 0) -> Verdict:
+    """The verdict on the groups ``data`` that ``model`` was fitted on (or on members held out of them):
+    :func:`invariant_verdict` with two or more groups, :func:`trajectory_verdict` with one. It cannot tell
+    overfitting from an invariant (training groups are flat either way); it does tell a run that found
+    nothing, which is what deciding a restart needs."""
+    if data.n_groups < 2:
+        return trajectory_verdict(model, data, output=output, seed=seed)
+    return invariant_verdict(model, data, output=output, seed=seed)

@@ -98,7 +98,7 @@ def test_validation_keeps_the_weights_of_the_lowest_held_out_objective():
     train = make_system("s1", 6, 20, seed=0).with_noise(0.3, seed=1)
     rec = _weights_recorder()
     model, history = fit_conservnet(train, steps=80, width=16, depth=1, validation=0.25, steps_per_epoch=10,
-                                    callbacks=[rec], seed=0, decorrelate=False)
+                                    callbacks=[rec], seed=0, decorrelate=False, restarts=0)
     assert len(history.history["val_loss"]) == 8 and rec.val == history.history["val_loss"]
     best = int(np.argmin(rec.val))
     assert best < 7, rec.val  # on these noisy data the held-out objective turns up before the end
@@ -140,3 +140,52 @@ def test_the_nv_objective_brings_its_own_settings_on_grouped_data_and_explicit_c
     assert mine.activation == "tanh" and mine.optimizer._learning_rate.peak == pytest.approx(3e-3)
     paper, _ = fit_conservnet(train, steps=2, width=8, depth=1, recipe="paper")
     assert paper.activation == "mish" and float(paper.optimizer.learning_rate) == pytest.approx(5e-5)
+
+
+def test_a_run_that_finds_nothing_is_restarted_from_fresh_starts_and_the_flattest_kept():
+    """Random groups: no attempt finds an invariant, each restart is a fresh start with its own seed, and the
+    model returned is the attempt whose training groups are flattest against the shuffled baseline."""
+    from conserve_tf.training import RESTART_SEED_STEP
+    from conserve_tf.verdict import fitted_verdict
+
+    data = make_system("random", 6, 20, seed=0)
+    model, history = fit_conservnet(data, steps=20, width=8, depth=1, seed=3, restarts=2)
+    attempts = history.attempts
+    assert [a["seed"] for a in attempts] == [3, 3 + RESTART_SEED_STEP, 3 + 2 * RESTART_SEED_STEP]
+    assert [a["found"] for a in attempts] == [False, False, False]
+    best = min(attempts, key=lambda a: a["ratio"])
+    assert fitted_verdict(model, data, seed=best["seed"]).ratio == pytest.approx(best["ratio"])
+    alone, _ = fit_conservnet(data, steps=20, width=8, depth=1, seed=3 + RESTART_SEED_STEP, restarts=0)
+    assert fitted_verdict(alone, data, seed=3 + RESTART_SEED_STEP).ratio == pytest.approx(attempts[1]["ratio"])
+
+
+def test_a_run_that_finds_the_invariant_is_not_restarted_and_restarts_default_to_the_recipe():
+    train = make_system("s1", 8, 30, seed=0)
+    assert (RECIPES["fast"]["restarts"], RECIPES["paper"]["restarts"]) == (1, 0)
+    _, history = fit_conservnet(train, steps=150, width=32, depth=2, seed=0)  # the recipe's one restart, unused
+    assert len(history.attempts) == 1 and history.attempts[0]["found"] and history.attempts[0]["ratio"] < 0.2
+    _, history = fit_conservnet(train, steps=2, width=8, depth=1, restarts=0)
+    assert history.attempts == [{"seed": 0, "found": None, "ratio": None, "seconds": history.attempts[0]["seconds"]}]
+    one = GroupedData(np.random.default_rng(0).normal(size=(1, 30, 3)), name="trajectory")
+    _, history = fit_conservnet(one, steps=2, width=8, depth=1, restarts=1)  # one group: the trajectory verdict
+    assert len(history.attempts) == 2 and not history.attempts[0]["found"]
+
+
+@pytest.mark.parametrize("restarts, extra, message", [
+    (-1, {}, "restarts must be a whole number >= 0"),
+    (1.5, {}, "restarts must be a whole number >= 0"),
+    (True, {}, "restarts must be a whole number >= 0"),
+    (1, {"scheme": "sequential", "outputs": 2}, "not supported with scheme='sequential'"),
+])
+def test_bad_restarts_are_clear_errors(restarts, extra, message):
+    with pytest.raises(ValueError, match=message):
+        fit_conservnet(make_system("s1", 4, 10, seed=0), steps=1, restarts=restarts, **extra)
+
+
+def test_restarts_cannot_continue_a_given_model():
+    train = make_system("s1", 4, 10, seed=0)
+    model, _ = fit_conservnet(train, steps=1, width=8, depth=1, restarts=0)
+    with pytest.raises(ValueError, match="cannot continue a given model"):
+        fit_conservnet(train, steps=1, model=model, restarts=1)
+    _, history = fit_conservnet(train, steps=1, model=model)  # the recipe's restart does not apply to it
+    assert len(history.attempts) == 1 and history.attempts[0]["found"] is None
