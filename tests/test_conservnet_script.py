@@ -1,6 +1,7 @@
 """The conserve_tf.train script end to end, its clear errors, and the S1 benchmark's quick mode."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -110,6 +111,20 @@ def test_one_trajectory_trains_with_the_defaults_and_gets_a_verdict():
 
 
 @pytest.mark.slow
+def test_a_stuck_run_is_restarted_and_says_so(tmp_path):
+    """Random groups hold no invariant: the first attempt finds nothing on its own training groups, the script
+    restarts it with the next seed, prints both attempts and saves them in results.json."""
+    out = _run("--system=random", "--groups=6", "--members=20", "--epochs=20", "--width=8", "--depth=1",
+               "--log_every=10", "--verbose=0", "--readout=none", "--restarts=1", f"--out_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "trained 20 optimizer steps in" in out.stdout and "(2 attempts, the steps of the one kept)" in out.stdout
+    assert "attempt 1 (seed 0, " in out.stdout and "found nothing, restarted (spread on its training groups" in out.stdout
+    assert "attempt 2 (seed 100003, " in out.stdout and "WARNING, F: no invariant found" in out.stdout
+    saved = json.loads((tmp_path / "results.json").read_text())["attempts"]
+    assert [a["seed"] for a in saved] == [0, 100003] and not any(a["found"] for a in saved)
+
+
+@pytest.mark.slow
 def test_console_script_help_lists_its_flags():
     assert_help_lists("conservnet-train", ("--system:", "--data:", "--out_dir:",
                                            "--[no]tensorboard:", "--strategy:", "Built-in system"))
@@ -122,6 +137,7 @@ def test_console_script_help_lists_its_flags():
     (["--data=/no/such/file.csv"], "error: no such data file: /no/such/file.csv"),
     (["--save=model.h5"], "error: --save must name a .keras file"),
     (["--objective=ratio", "--recipe=paper", "--epochs=1"], "error: objective='ratio' compares the variance"),
+    (["--restarts=-1"], "flag --restarts=-1: -1 is not a non-negative integer"),
 ])
 def test_script_bad_flags_are_one_line_errors(args, message):
     out = _run(*args, timeout=120)
