@@ -111,8 +111,9 @@ def run_recipe(train, test, recipe, steps, eval_steps, **model_kwargs):
     from conserve_tf import fit_conservnet
 
     timer = _Timer(eval_steps)
+    # the seconds of one training to a rho: no restart (the timer would add a second training's)
     model, _ = fit_conservnet(train, test, steps=steps, recipe=recipe, eval_every=1, steps_per_epoch=eval_steps,
-                              callbacks=[timer], **model_kwargs)
+                              callbacks=[timer], restarts=0, **model_kwargs)
     return model, timer
 
 
