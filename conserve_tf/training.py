@@ -201,11 +201,6 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
         if restarts:
             verdict = fitted_verdict(fitted, train if val is None else val, seed=attempt_seed)
             entry.update(found=verdict.found, ratio=verdict.ratio)
-            if verbose:
-                print(f"attempt {k + 1} of {restarts + 1} (seed {attempt_seed}): "
-                      + ("invariant found" if verdict.found else "no invariant found")
-                      + f" on the {'held-out' if val is not None else 'training'} members "
-                        f"(spread ratio {verdict.ratio:.2f} of the shuffled-group baseline)")
         attempts.append(entry)
         if best is None or entry["found"] or _better(entry, attempts[best[2]]):
             best = (fitted, history, k)
