@@ -142,6 +142,8 @@ def tensorboard_callback(log_dir: str):
 
     Put it after the callbacks that add entries to the logs (for example
     :class:`conserve_tf.metrics.InvariantMetrics`' ``val_rho``): Keras calls callbacks in list order.
+    When the same callback sees a second training (a restart of ``fit_conservnet``), training k logs to
+    ``log_dir/restart_k`` instead of writing over the first one's steps.
     """
     import keras  # delayed: see set_seed
 
@@ -149,8 +151,21 @@ def tensorboard_callback(log_dir: str):
         import tensorboard  # noqa: F401  (TensorFlow's summary writers need it; not a TensorFlow dependency)
     except ImportError:
         raise ValueError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
-    return keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False,
-                                       histogram_freq=0, profile_batch=0)
+
+    class AttemptTensorBoard(keras.callbacks.TensorBoard):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.base_dir, self.trainings = self.log_dir, 0
+
+        def on_train_begin(self, logs=None):
+            if self.trainings:  # set_model derives the train/validation writers' folders from log_dir
+                self.log_dir = os.path.join(self.base_dir, f"restart_{self.trainings}")
+                self.set_model(self.model)
+            self.trainings += 1
+            super().on_train_begin(logs)
+
+    return AttemptTensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False, histogram_freq=0,
+                              profile_batch=0)
 
 
 def write_run(out_dir: str, model, results: dict, history=None, steps_per_epoch: int = 1, outputs=None,

@@ -1,6 +1,7 @@
 """The conserve_tf.train script end to end, its clear errors, and the S1 benchmark's quick mode."""
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -55,7 +56,7 @@ def test_script_on_user_csv_without_constants(tmp_path):
 def test_script_out_dir_and_tensorboard(tmp_path):
     pytest.importorskip("tensorboard")
     out = _run("--groups=4", "--members=12", "--epochs=20", "--width=8", "--depth=1", "--log_every=10",
-               "--degree=2", "--verbose=0", f"--out_dir={tmp_path / 'run'}", "--tensorboard")
+               "--degree=2", "--verbose=0", f"--out_dir={tmp_path / 'run'}", "--tensorboard", "--restarts=0")
     assert out.returncode == 0, out.stderr[-2000:]
     res = check_run_folder(tmp_path / "run", ["model.keras", "results.json", "invariant.png", "training.png"])
     printed = [line for line in out.stdout.splitlines() if line.startswith("test : ")][0]
@@ -114,14 +115,20 @@ def test_one_trajectory_trains_with_the_defaults_and_gets_a_verdict():
 def test_a_stuck_run_is_restarted_and_says_so(tmp_path):
     """Random groups hold no invariant: the first attempt finds nothing on its own training groups, the script
     restarts it with the next seed, prints both attempts and saves them in results.json."""
+    tensorboard = importlib.util.find_spec("tensorboard") is not None
     out = _run("--system=random", "--groups=6", "--members=20", "--epochs=20", "--width=8", "--depth=1",
-               "--log_every=10", "--verbose=0", "--readout=none", "--restarts=1", f"--out_dir={tmp_path}")
+               "--log_every=10", "--verbose=0", "--readout=none", "--restarts=1", f"--out_dir={tmp_path}",
+               *(["--tensorboard"] if tensorboard else []))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "trained 20 optimizer steps in" in out.stdout and "(2 attempts, the steps of the one kept)" in out.stdout
     assert "attempt 1 (seed 0, " in out.stdout and "found nothing, restarted (spread on its training groups" in out.stdout
     assert "attempt 2 (seed 100003, " in out.stdout and "WARNING, F: no invariant found" in out.stdout
     saved = json.loads((tmp_path / "results.json").read_text())["attempts"]
     assert [a["seed"] for a in saved] == [0, 100003] and not any(a["found"] for a in saved)
+    if tensorboard:  # each attempt's curves in a folder of their own, not written over one another
+        scalars = read_scalars(str(tmp_path / "tensorboard"))
+        assert [s for s, _ in scalars["validation"]["epoch_rho"]] == [0, 1]
+        assert [s for s, _ in scalars[os.path.join("restart_1", "validation")]["epoch_rho"]] == [0, 1]
 
 
 @pytest.mark.slow
