@@ -16,6 +16,10 @@ Public API:
 * several invariants: module :mod:`invariants` (:func:`invariant_readout`, :func:`known_invariants`,
   :func:`output_spreads`) and module :mod:`counting` (:func:`count_invariants`, :func:`decide_count`)
 * Kepler's physics, shared by the data sets of all packages: module :mod:`kepler`
+* rotation-invariant inputs (``ConservNet(symmetry="rotation")``): module :mod:`symmetry`
+  (:func:`rotation_invariants`, :func:`symmetric_scaling`)
+* the verdict of a run: :class:`Verdict`, :func:`invariant_verdict`, :func:`verdict_from_outputs`,
+  :func:`fitted_verdict` (what restarts are decided on)
 """
 
 import importlib
@@ -38,10 +42,11 @@ _EXPORTS = {
     "count_invariants": "counting", "decide_count": "counting", "invariant_readout": "invariants",
     "known_invariants": "invariants", "output_spreads": "invariants",
     "Verdict": "verdict", "invariant_verdict": "verdict", "verdict_from_outputs": "verdict",
+    "fitted_verdict": "verdict", "rotation_invariants": "symmetry",
 }
 _MODULES = ("metrics", "symbolic", "groups", "systems", "physical", "pendulum", "model", "training", "distribute",
             "callbacks", "cli", "scaling", "spreaders", "invariants", "verdict", "losses", "penalties",
-            "counting", "kepler")
+            "counting", "kepler", "symmetry")
 
 __all__ = sorted(_EXPORTS) + ["metrics", "symbolic"]
 

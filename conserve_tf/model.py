@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import losses, penalties
+from . import losses, penalties, symmetry as symmetries
 from . import schedules  # noqa: F401  (registers the recipes' learning-rate schedules, so saved optimizers load)
 from .distribute import BuiltModelMixin
 
@@ -69,13 +69,15 @@ class ConservNet(BuiltModelMixin, keras.Model):
     ``log_inputs``: indices of the features that enter as their natural logarithm before it (they must
     stay > 0; a non-positive value stops ``predict``/``fit`` with an error naming the feature).
     ``towers=True`` gives every output its own MLP, which the one-output-at-a-time scheme needs
-    (:meth:`set_stage`). The flat options of :data:`OPTION_NAMES` (``q=``, ``r=``, ``independence=``, ...)
+    (:meth:`set_stage`). ``symmetry="rotation"`` feeds the MLP the rotation invariants of the scaled state
+    (q, v) (:mod:`conserve_tf.symmetry`: (..., 2 d) -> (..., 4) in the plane, else (..., 3)) instead of the
+    state, so F cannot depend on the orientation of the data. The flat options of :data:`OPTION_NAMES` (``q=``, ``r=``, ``independence=``, ...)
     are accepted as a convenience and turned into the objects by :func:`objectives_from_options`.
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
                  objective="nv", penalty="cos2", scale=None, offset=None, towers: bool = False, log_inputs=None,
-                 **kwargs):
+                 symmetry=None, **kwargs):
         options = {key: kwargs.pop(key) for key in OPTION_NAMES if key in kwargs}
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
@@ -95,6 +97,13 @@ class ConservNet(BuiltModelMixin, keras.Model):
         self.log_inputs = sorted({int(i) for i in (log_inputs or ())})
         if self.log_inputs and self.log_inputs[0] < 0:
             raise ValueError(f"log_inputs must be feature indices >= 0, got {log_inputs}")
+        symmetries.check_symmetry(symmetry, None if scale is None else len(scale))
+        self.symmetry = symmetry
+        if symmetry is not None and (self.scale, self.offset, self.log_inputs) != symmetries.symmetric_scaling(
+                symmetry, self.scale, self.offset, self.log_inputs):
+            raise ValueError(f"symmetry={symmetry!r} needs one scale factor for all positions and one for all "
+                             f"velocities, no offset and no logarithm (conserve_tf.symmetry.symmetric_scaling); "
+                             f"got scale={self.scale}, offset={self.offset}, log_inputs={self.log_inputs}")
 
         def dense(units, name, act=None):  # sub-layers do not inherit the model's dtype policy in Keras 3
             return keras.layers.Dense(units, activation=act, name=name, dtype=self.dtype_policy)
@@ -117,8 +126,10 @@ class ConservNet(BuiltModelMixin, keras.Model):
             raise ValueError(f"the model's input scaling has {len(self.scale)} features, the data {n_features}")
         if self.log_inputs and self.log_inputs[-1] >= n_features:
             raise ValueError(f"log_inputs {self.log_inputs} name features beyond the data's {n_features}")
+        symmetries.check_symmetry(self.symmetry, n_features)
+        first = n_features if self.symmetry is None else symmetries.n_invariants(n_features)
         for stack in (self.tower_layers if self.towers else [self.hidden + [self.head]]):
-            shape = (None, n_features)
+            shape = (None, first)
             for layer in stack:
                 layer.build(shape)
                 shape = (None, self.width)
@@ -164,7 +175,10 @@ class ConservNet(BuiltModelMixin, keras.Model):
         return x
 
     def network(self, xs, upto: int | None = None):
-        """The MLP on already-scaled inputs (..., F) -> (..., outputs) (towers: the first ``upto`` outputs)."""
+        """The MLP on already-scaled inputs (..., F) -> (..., outputs) (towers: the first ``upto`` outputs); with a
+        ``symmetry``, on their invariants."""
+        if self.symmetry is not None:
+            xs = symmetries.rotation_invariants(xs)
         if self.towers:
             outs = []
             for stack in self.tower_layers[:upto]:
@@ -300,7 +314,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
         config.update(width=self.width, depth=self.depth, activation=self.activation, outputs=self.outputs,
                       objective=keras.saving.serialize_keras_object(self.objective),
                       penalty=None if self.penalty is None else keras.saving.serialize_keras_object(self.penalty),
-                      scale=self.scale, offset=self.offset, towers=self.towers, log_inputs=self.log_inputs)
+                      scale=self.scale, offset=self.offset, towers=self.towers, log_inputs=self.log_inputs,
+                      symmetry=self.symmetry)
         return config
 
     @classmethod

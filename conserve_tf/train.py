@@ -64,6 +64,10 @@ def define_flags():
                        "the weights of the epoch (--log_every steps) where the objective on them was lowest. 0: off; "
                        "0.2 for noisy measurements (docs/conservnet_recipe.md, noise).", lower_bound=0.0,
                        upper_bound=0.9)
+    flags.DEFINE_enum("symmetry", None, ["rotation"], "Feed the network the rotation invariants of the state "
+                      "(|q|², q.v, |v|², and q x v in the plane; features = positions then velocities of one body), so "
+                      "the invariant found cannot depend on orientation (a central potential's E with L fixed, "
+                      "docs/conservnet_recipe.md, Fig. 6).")
     flags.DEFINE_integer("restarts", None, "Train again from a fresh start (seed + 100003 k) up to this many times "
                          "when the network is no flatter on its own training groups than on shuffled ones (a run stuck "
                          "on a trivial or plateau solution); default: the recipe's (fast 1, paper 0).", lower_bound=0)
@@ -240,7 +244,8 @@ def main(argv):
         spreader=FLAGS.spreader, strategy=strategy, independence=FLAGS.independence, penalty=FLAGS.penalty,
         validation=FLAGS.validation or None,
         penalty_samples=FLAGS.penalty_samples or None)
-    for name in ("width", "depth", "activation", "spread", "radial", "q", "r", "objective", "restarts"):  # unset: the recipe's
+    for name in ("width", "depth", "activation", "spread", "radial", "q", "r", "objective", "restarts",
+                 "symmetry"):  # unset: the recipe's (symmetry: none)
         if getattr(FLAGS, name) is not None:
             fit_kwargs[name] = getattr(FLAGS, name)
     if FLAGS.scheme == "sequential":
@@ -262,7 +267,8 @@ def main(argv):
     tries = f" ({len(attempts)} attempts, the steps of the one kept)" if len(attempts) > 1 else ""
     print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s{tries}")
     _print_attempts(attempts, results)
-    results["network"] = f"{model.depth} x {model.width} {model.activation}, objective {model.objective.name}"
+    results["network"] = (f"{model.depth} x {model.width} {model.activation}, objective {model.objective.name}"
+                          + (f", {model.symmetry}-invariant inputs" if model.symmetry else ""))
     print(f"network: {results['network']}")
     if model.log_inputs:
         logged = [train.feature_names[i] for i in model.log_inputs]

@@ -34,6 +34,7 @@ from .metrics import InvariantMetrics, invariant_report, predict_groups
 from .model import ConservNet
 from .scaling import input_scaling
 from .schedules import HoldThenCosine
+from .symmetry import check_symmetry, symmetric_scaling
 from .verdict import fitted_verdict
 
 __all__ = ["RECIPES", "DEFAULT_STEPS", "SCHEDULES", "RESTART_SEED_STEP", "HoldThenCosine", "recipe_settings", "as_dataset",
@@ -85,8 +86,11 @@ def as_dataset(data, groups_per_step: int | None = None, shuffle: bool = True, s
 
 
 def build_conservnet(data, scaling: str = "auto", **model_kwargs) -> ConservNet:
-    """A ConservNet whose input scaling is computed from ``data`` (see :mod:`conserve_tf.scaling`)."""
-    scale, offset, log = input_scaling(data, scaling)
+    """A ConservNet whose input scaling is computed from ``data`` (see :mod:`conserve_tf.scaling`); with a
+    ``symmetry``, made fit for it (:func:`conserve_tf.symmetry.symmetric_scaling`)."""
+    symmetry = model_kwargs.get("symmetry")
+    check_symmetry(symmetry, data.n_features)
+    scale, offset, log = symmetric_scaling(symmetry, *input_scaling(data, scaling), data.feature_names)
     return ConservNet(scale=scale, offset=offset, log_inputs=log, **model_kwargs)
 
 

@@ -132,6 +132,17 @@ def test_a_stuck_run_is_restarted_and_says_so(tmp_path):
 
 
 @pytest.mark.slow
+def test_symmetry_flag_feeds_the_rotation_invariants(tmp_path):
+    out = _run("--system=kepler_fixed_l", "--groups=4", "--members=12", "--epochs=10", "--width=8", "--depth=1",
+               "--log_every=10", "--verbose=0", "--readout=none", "--symmetry=rotation", f"--out_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "network: 1 x 8 tanh, objective ratio, rotation-invariant inputs" in out.stdout
+    assert keras.models.load_model(tmp_path / "model.keras").symmetry == "rotation"
+    bad = _run("--system=s2", "--epochs=1", "--symmetry=rotation", timeout=120)  # 3 features: not (q, v)
+    assert bad.returncode != 0 and "error: symmetry='rotation' reads the features as the positions" in bad.stderr
+
+
+@pytest.mark.slow
 def test_console_script_help_lists_its_flags():
     assert_help_lists("conservnet-train", ("--system:", "--data:", "--out_dir:",
                                            "--[no]tensorboard:", "--strategy:", "Built-in system"))

@@ -1,0 +1,73 @@
+"""Rotation-invariant inputs: a learned invariant that cannot depend on the orientation of the data.
+
+A state x = (q, v) of one body in d >= 2 dimensions (features q_1..q_d, then v_1..v_d: the layout of the
+Kepler data, (x, y, v_x, v_y)) is mapped to the scalars that no rotation R (applied to q and v together)
+changes: the dot products |q|², q·v and |v|² and, in the plane, the Levi-Civita contraction
+q × v = q_1 v_2 − q_2 v_1 (Müller 2023, Eqs. 40-41; :class:`lagrangian.symmetry.RotationInvariant` is the
+layer of the Lagrangian networks for n bodies). Any function of them is rotation invariant exactly, not just
+on the training data.
+
+Why it matters: a central potential conserves L, E and the orientation of the orbit (the direction of the
+Laplace-Runge-Lenz vector, docs/conservnet_recipe.md and docs/siamese.md). A network free to use the
+orientation does, when L is held fixed (the paper's Fig. 6); on rotation-invariant inputs it can only learn
+functions of L, E and e = |A|, and with L fixed that leaves E.
+
+The invariants are computed from the scaled inputs, so the scaling must treat every component of q alike
+and every component of v alike (one factor per vector, no offset, no logarithm); :func:`symmetric_scaling`
+makes a scaling so.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+__all__ = ["SYMMETRIES", "n_invariants", "rotation_invariants", "symmetric_scaling", "check_symmetry"]
+
+#: the symmetries a ConservNet input can be made invariant under (None: no constraint)
+SYMMETRIES = ("rotation",)
+
+
+def check_symmetry(symmetry, n_features: int | None = None) -> None:
+    """A clear error unless ``symmetry`` is None or in :data:`SYMMETRIES` and ``n_features`` (if given) is
+    2 d with d >= 2 (positions then velocities of one body)."""
+    if symmetry is None:
+        return
+    if symmetry not in SYMMETRIES:
+        raise ValueError(f"symmetry must be None or one of {SYMMETRIES}, got {symmetry!r}")
+    if n_features is not None and (n_features % 2 or n_features < 4):
+        raise ValueError(f"symmetry={symmetry!r} reads the features as the positions then the velocities of one body "
+                         f"in d >= 2 dimensions (2 d features, e.g. x, y, vx, vy); got {n_features} features")
+
+
+def n_invariants(n_features: int) -> int:
+    """How many rotation invariants a state of ``n_features`` = 2 d features gives: 4 in the plane, else 3."""
+    return 4 if n_features == 4 else 3
+
+
+def rotation_invariants(x):
+    """x (..., 2 d) = (q, v) -> (..., 3) = (|q|², q·v, |v|²), or (..., 4) with q × v appended when d = 2."""
+    d = x.shape[-1] // 2
+    q, v = x[..., :d], x[..., d:]
+    out = [tf.reduce_sum(q * q, axis=-1), tf.reduce_sum(q * v, axis=-1), tf.reduce_sum(v * v, axis=-1)]
+    if d == 2:
+        out.append(q[..., 0] * v[..., 1] - q[..., 1] * v[..., 0])
+    return tf.stack(out, axis=-1)
+
+
+def symmetric_scaling(symmetry, scale, offset, log_inputs, feature_names=None):
+    """``(scale, offset, log_inputs)`` fit for ``symmetry``: every component of q takes the smallest factor
+    any of them had, and so does v; an offset or a logarithm (they break the invariance) is an error."""
+    if symmetry is None:
+        return scale, offset, log_inputs
+    if offset is not None and any(o != 0 for o in offset):
+        raise ValueError(f"symmetry={symmetry!r} needs inputs scaled without an offset (the rotation acts about the "
+                         f"origin); use scaling='auto', 'factors', 'rule' or 'none', not 'standardize'")
+    if log_inputs:
+        names = [feature_names[i] for i in log_inputs] if feature_names is not None else list(log_inputs)
+        raise ValueError(f"symmetry={symmetry!r} needs linear inputs, but feature(s) {names} would enter as their "
+                         f"logarithm; use scaling='factors'")
+    if scale is None:
+        return scale, None, []
+    d = len(scale) // 2
+    scale = [min(scale[:d])] * d + [min(scale[d:])] * d
+    return scale, None, []
