@@ -19,9 +19,12 @@ makes a scaling so.
 
 from __future__ import annotations
 
+import keras
+import numpy as np
 import tensorflow as tf
 
-__all__ = ["SYMMETRIES", "n_invariants", "rotation_invariants", "symmetric_scaling", "check_symmetry"]
+__all__ = ["SYMMETRIES", "n_invariants", "rotation_invariants", "symmetric_scaling", "check_symmetry",
+           "RotationInvariants", "vector_variances"]
 
 #: the symmetries a ConservNet input can be made invariant under (None: no constraint)
 SYMMETRIES = ("rotation",)
@@ -71,3 +74,23 @@ def symmetric_scaling(symmetry, scale, offset, log_inputs, feature_names=None):
     d = len(scale) // 2
     scale = [min(scale[:d])] * d + [min(scale[d:])] * d
     return scale, None, []
+
+
+@keras.saving.register_keras_serializable(package="conserve_tf")
+class RotationInvariants(keras.layers.Layer):
+    """:func:`rotation_invariants` as a Keras layer (no weights): (batch, 2 d) -> (batch, 4 or 3), for models
+    built as a stack of layers (the Siamese subnetwork)."""
+
+    def call(self, x):
+        return rotation_invariants(x)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], n_invariants(int(input_shape[-1])))
+
+
+def vector_variances(x) -> np.ndarray:
+    """Per-feature variances (2 d,) for a normalization that keeps rotation invariance: no centring, and one
+    value for all of q (the mean square of its components over x (N, 2 d)) and one for all of v."""
+    x = np.asarray(x, dtype=np.float64)
+    d = x.shape[-1] // 2
+    return np.repeat([np.mean(x[:, :d] ** 2), np.mean(x[:, d:] ** 2)], d)

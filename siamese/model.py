@@ -27,13 +27,15 @@ from keras import ops
 # registers HoldThenCosine, the schedule of the recipe's optimizer, so that keras.models.load_model can
 # rebuild a compiled network saved by siamese.train in a process that only imported this module
 from conserve_tf import schedules as _schedules  # noqa: F401
+from conserve_tf.symmetry import RotationInvariants, check_symmetry
 
 __all__ = ["SimilarityHead", "SiameseNetwork", "build_subnetwork"]
 
 
 def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
-                     mean=None, variance=None, name: str = "f") -> keras.Sequential:
-    """The shared MLP f: (batch, n_features) -> (batch, bottleneck); optional input normalization."""
+                     mean=None, variance=None, name: str = "f", symmetry=None) -> keras.Sequential:
+    """The shared MLP f: (batch, n_features) -> (batch, bottleneck); optional input normalization, then with
+    ``symmetry="rotation"`` the rotation invariants of the (normalized) state (:mod:`conserve_tf.symmetry`)."""
     n_features, bottleneck = int(n_features), int(bottleneck)
     hidden = [int(h) for h in hidden]
     if n_features < 1:
@@ -49,6 +51,14 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
         if mean.shape != (n_features,) or variance.shape != (n_features,):
             raise ValueError(f"mean and variance need one value per feature ({n_features})")
         layers.append(keras.layers.Normalization(mean=mean, variance=np.maximum(variance, 1e-12)))
+    check_symmetry(symmetry, n_features)
+    if symmetry is not None:
+        d = n_features // 2
+        if mean is not None and np.any(mean != 0) or variance is not None and (
+                np.ptp(variance[:d]) > 0 or np.ptp(variance[d:]) > 0):
+            raise ValueError(f"symmetry={symmetry!r} needs a normalization without centring and with one variance for "
+                             f"all positions and one for all velocities (conserve_tf.symmetry.vector_variances)")
+        layers.append(RotationInvariants(name="rotation_invariants"))
     layers += [keras.layers.Dense(h, activation=activation) for h in hidden]
     layers.append(keras.layers.Dense(bottleneck, name="bottleneck"))
     return keras.Sequential(layers, name=name)
@@ -72,17 +82,19 @@ class SiameseNetwork(keras.Model):
     """Siamese network with a shared bottleneck subnetwork; output P(unrelated) (batch, 1), Eq. (1).
 
     Build either from ``subnetwork`` (any Keras model mapping (batch, F) -> (batch, k)) or from
-    ``n_features`` with ``hidden``, ``activation``, ``bottleneck``, ``mean``/``variance``
+    ``n_features`` with ``hidden``, ``activation``, ``bottleneck``, ``mean``/``variance``, ``symmetry``
     (see :func:`build_subnetwork`).
     """
 
     def __init__(self, n_features: int | None = None, hidden=(160, 160), activation: str = "tanh",
-                 bottleneck: int = 1, subnetwork=None, mean=None, variance=None, **kwargs):
+                 bottleneck: int = 1, subnetwork=None, mean=None, variance=None, symmetry=None, **kwargs):
         super().__init__(**kwargs)
+        self.symmetry = symmetry
         if subnetwork is None:
             if n_features is None:
                 raise ValueError("SiameseNetwork needs n_features (or a ready subnetwork)")
-            subnetwork = build_subnetwork(n_features, hidden, activation, bottleneck, mean, variance)
+            subnetwork = build_subnetwork(n_features, hidden, activation, bottleneck, mean, variance,
+                                          symmetry=symmetry)
         elif isinstance(subnetwork, dict):
             subnetwork = keras.saving.deserialize_keras_object(subnetwork)
         self.subnetwork = subnetwork
@@ -131,7 +143,7 @@ class SiameseNetwork(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(n_features=self.n_features, hidden=self.hidden, activation=self.activation_name,
-                      bottleneck=self.bottleneck,
+                      bottleneck=self.bottleneck, symmetry=self.symmetry,
                       subnetwork=keras.saving.serialize_keras_object(self.subnetwork))
         return config
 

@@ -55,6 +55,9 @@ def define_flags():
     flags.DEFINE_list("hidden", ["160", "160"], "hidden layer widths of the shared subnetwork")
     flags.DEFINE_string("activation", "tanh", "hidden activation")
     flags.DEFINE_integer("bottleneck", 1, "bottleneck neurons (1 = interpretable scalar f)")
+    flags.DEFINE_enum("symmetry", None, ["rotation"], "f reads the rotation invariants of the state (|q|², q.v, |v|², "
+                      "and q x v in the plane; features = positions then velocities of one body), so it cannot read "
+                      "the orientation of an orbit (docs/siamese.md, central potential)")
     flags.DEFINE_enum("recipe", "cosine", RECIPE_NAMES, "cosine (default): Adam 3e-3 held, then cosine decay over "
                       "the budget; adam: Adam 3e-3 halved on plateaus; paper: Adadelta lr 100 (Wetzel 2020)")
     flags.DEFINE_integer("epochs", None, "epoch budget (default: 10 million training pairs in all, at most 300 "
@@ -109,7 +112,7 @@ def main(argv):
     model, info = train_siamese(train, test, hidden=hidden, activation=f.activation, bottleneck=f.bottleneck,
                                 recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                                 learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, strategy=strategy,
-                                backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard)
+                                backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard, symmetry=f.symmetry)
     seconds = time.perf_counter() - start
     print(f"{train.name}: {info['epochs']} epochs, train accuracy {info['train_accuracy']:.4f}, "
           f"test accuracy {info['test_accuracy']:.4f}")

@@ -26,6 +26,7 @@ from conserve_tf.groups import GroupedData
 from conserve_tf.metrics import InvariantMetrics
 from conserve_tf.runs import set_seed
 from conserve_tf.schedules import HoldThenCosine
+from conserve_tf.symmetry import check_symmetry, vector_variances
 
 from .model import SiameseNetwork
 from .pairs import make_pairs
@@ -119,7 +120,7 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
                   recipe: str = "cosine", epochs: int | None = None, batch_size: int = 256,
                   learning_rate: float | None = None, pairs_per_group: int | None = None, seed: int = 0,
                   normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True, strategy=None,
-                  backup_dir: str | None = None, eval_every: int = 0):
+                  backup_dir: str | None = None, eval_every: int = 0, symmetry=None):
     """Build pairs from GroupedData ``train`` (and ``test``), build and fit a SiameseNetwork.
 
     ``epochs`` caps the recipe's maximum (the budget; the ``cosine`` recipe's default is
@@ -130,7 +131,9 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     :class:`~conserve_tf.metrics.InvariantMetrics` on f (``val_rho`` etc. against the first known invariant,
     or ``val_relative_spread`` without) every that many epochs, ahead of ``callbacks``. Returns
     ``(model, info)`` with ``info`` holding ``train_accuracy``, ``test_accuracy`` (None without test data),
-    ``epochs`` run and ``history``.
+    ``epochs`` run and ``history``. ``symmetry="rotation"``: f reads the rotation invariants of the state
+    (features = positions then velocities of one body; :mod:`conserve_tf.symmetry`), after a normalization
+    without centring and with one variance per vector (:func:`conserve_tf.symmetry.vector_variances`).
     """
 
     _recipe(recipe)  # an unknown recipe fails before any work
@@ -141,10 +144,16 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     epochs = resolve_epochs(recipe, epochs, len(tr.y), batch_size)
     te = make_pairs(test, pairs_per_group, seed=seed + 1) if test is not None else None
     flat = train.flat()
-    stats = dict(mean=flat.mean(0), variance=flat.var(0)) if normalize else {}
+    check_symmetry(symmetry, train.n_features)
+    if not normalize:
+        stats = {}
+    elif symmetry is None:
+        stats = dict(mean=flat.mean(0), variance=flat.var(0))
+    else:
+        stats = dict(mean=np.zeros(train.n_features), variance=vector_variances(flat))
     with (strategy or tf.distribute.get_strategy()).scope():
         model = SiameseNetwork(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
-                               **stats)
+                               symmetry=symmetry, **stats)
         compile_siamese(model, recipe, learning_rate, optimizer_steps(epochs, len(tr.y), batch_size))
     val = (te.x.astype(np.float32), te.y) if te is not None and validate else None
     held_out = [InvariantMetrics(test, every=eval_every, predict_fn=lambda x: grouped_invariant(model, x))

@@ -124,3 +124,27 @@ def test_a_trained_network_reloads_in_a_fresh_process(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.split()[0] == "SiameseNetwork"
+
+
+def test_rotation_invariant_subnetwork_is_exact_saves_and_refuses_a_centring(tmp_path):
+    from conserve_tf.symmetry import vector_variances
+    from siamese.systems import make_system
+
+    data = make_system("central_potential", 200, 2, seed=0)
+    flat = data.flat()
+    keras.utils.set_random_seed(0)
+    net = SiameseNetwork(4, hidden=(8, 8), mean=np.zeros(4), variance=vector_variances(flat), symmetry="rotation")
+    angle = 1.3
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    turned = np.concatenate([flat[:, :2] @ rot.T, flat[:, 2:] @ rot.T], axis=1)
+    np.testing.assert_allclose(net.invariant(turned), net.invariant(flat), rtol=1e-5, atol=1e-5)
+    net.save(tmp_path / "snn.keras")
+    back = keras.models.load_model(tmp_path / "snn.keras")
+    assert back.symmetry == "rotation"
+    np.testing.assert_allclose(back.invariant(flat), net.invariant(flat), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="normalization without centring"):
+        SiameseNetwork(4, hidden=(8,), mean=flat.mean(0), variance=flat.var(0), symmetry="rotation")
+    with pytest.raises(ValueError, match="positions then the velocities"):
+        SiameseNetwork(3, hidden=(8,), symmetry="rotation")
+    model, info = train_siamese(data, epochs=1, hidden=(8,), symmetry="rotation", validate=False)
+    assert model.symmetry == "rotation" and 0.0 <= info["train_accuracy"] <= 1.0
