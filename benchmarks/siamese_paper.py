@@ -2,14 +2,16 @@
 
     python -m benchmarks.siamese_paper [--quick] [--seeds 0,1,2] [--out_dir results/siamese_paper]
         [--epochs N] [--groups 50000] [--em_groups 200000] [--test_groups 5000] [--hidden 160,160]
-        [--recipe cosine] [--systems special_relativity,...]
+        [--recipe cosine] [--systems special_relativity,...] [--symmetry rotation]
 
 Without flags every data set is trained with the defaults of ``python -m siamese.train --system=NAME``
 (the paper's data sizes, 160-160 tanh, the ``cosine`` recipe with its 10-million-pair budget).
 ``special_relativity`` draws Λ from the whole Lorentz group, ``sr_orthochronous`` from the proper
 orthochronous group only (docs/siamese.md: there sign(t) of timelike events is a second invariant that the
 network uses). The paper trains up to 10 000 epochs; the numbers reached are printed beside the paper's
-(results.csv/.md/.json), one row per seed, with one scatter plot per system and seed.
+(results.csv/.md/.json), one row per seed, with one scatter plot per system and seed. ``--symmetry=rotation``
+trains the central-potential data sets (whose features are one body's position and velocity) on the rotation
+invariants of the state (docs/siamese.md), the other data sets as without it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from benchmarks import harness
 
 PAPER_ACC = {"special_relativity": (94, 92), "sr_orthochronous": (94, 92), "sr_fixed_interval": (58, 57), "central_potential": (98, 97),
              "central_fixed_L": (99, 99), "electromagnetism": (95, 94), "em_fixed_EdotB": (93, 92)}
+ROTATION_SYSTEMS = ("central_potential", "central_fixed_L")  # features (x, y, vx, vy): --symmetry applies
 PAPER_TABLES = {  # degree -> (train R², test R²); Tables I-V
     "special_relativity": {1: (0.0013, 0.0005), 2: (0.9894, 0.9893), 3: (0.9900, 0.9899), 4: (0.9907, 0.9906)},
     "sr_orthochronous": {1: (0.0013, 0.0005), 2: (0.9894, 0.9893), 3: (0.9900, 0.9899), 4: (0.9907, 0.9906)},
@@ -41,7 +44,7 @@ PAPER_FORMULA = {"special_relativity": ("s2", "88 (-t² + x² + y² + z²) - 60"
 
 def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int | None = None,
               em_groups: int | None = None, test_groups: int | None = None, hidden=None, recipe: str = "cosine",
-              seeds=(0,), systems=None) -> dict:
+              seeds=(0,), systems=None, symmetry: str | None = None) -> dict:
     """Train one SNN per data set of paper 004 and seed, and read it out; returns {seed: {system: numbers}}."""
     from siamese.training import PAPER_GROUPS, default_groups
 
@@ -51,20 +54,23 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
     os.makedirs(out_dir, exist_ok=True)
     sizes = dict(epochs=2 if quick else epochs, test_groups=test_groups or (300 if quick else 5_000),
                  hidden=tuple(hidden or ((16,) if quick else (160, 160))), recipe=recipe, quick=quick)
+    if symmetry not in (None, "rotation"):
+        raise ValueError(f"symmetry must be None or 'rotation', got {symmetry!r}")
     results = {}
     for seed in seeds:
         for k, name in enumerate(PAPER_ACC):
             if systems and name not in systems:
                 continue
             n = 600 if quick else (em_groups if name in PAPER_GROUPS else groups) or default_groups(name)
-            results.setdefault(int(seed), {})[name] = _one(name, k, n, int(seed), out_dir, **sizes)
+            results.setdefault(int(seed), {})[name] = _one(name, k, n, int(seed), out_dir,
+                                                            symmetry if name in ROTATION_SYSTEMS else None, **sizes)
     harness.write_results(out_dir, "siamese_paper", [row for seed, res in results.items() for row in _rows(res, seed)],
                           title="Siamese network, paper 004 reproduction: conserve-tf beside the paper")
     return results
 
 
-def _one(name, k, n, seed, out_dir, epochs, test_groups, hidden, recipe, quick) -> dict:
-    """Train and read out one data set with one seed."""
+def _one(name, k, n, seed, out_dir, symmetry, epochs, test_groups, hidden, recipe, quick) -> dict:
+    """Train and read out one data set with one seed (``symmetry``: see :func:`siamese.train_siamese`)."""
     from siamese import EXTRA_FEATURES, invariant_scores, make_system, pattern_match, readout
     from siamese import scatter_invariants, train_siamese
 
@@ -72,8 +78,8 @@ def _one(name, k, n, seed, out_dir, epochs, test_groups, hidden, recipe, quick) 
     test = make_system(name, test_groups, 2, seed=seed * 1000 + 10 * k + 1)
     start = time.perf_counter()
     model, info = train_siamese(train, test, hidden=hidden, recipe=recipe, epochs=epochs, seed=seed,
-                                validate=not quick)
-    row = {"train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
+                                validate=not quick, symmetry=symmetry)
+    row = {"symmetry": symmetry, "train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
            "epochs": info["epochs"], "groups": n, "seconds": time.perf_counter() - start,
            "scores": invariant_scores(model, test)}
     max_samples = 1000 if quick else 20_000
@@ -108,7 +114,7 @@ def _rows(results, seed) -> list:
     """One results row per number of paper 004 that we measure, the paper's beside it."""
     rows = []
     for system, r in results.items():
-        name = f"{system} (seed {seed})"
+        name = f"{system} (seed {seed}{', rotation-invariant inputs' if r.get('symmetry') else ''})"
         sizes = (f"{r['epochs']} epochs, {r['groups']} training groups, {r['seconds']:.0f} s; scatter plot "
                  f"{os.path.basename(r['plot'])}")
         for i, part in enumerate(("train", "test")):
@@ -150,10 +156,12 @@ def define_flags():
     flags.DEFINE_enum("recipe", "cosine", ["cosine", "adam", "paper"], "training recipe (siamese.training.RECIPES)")
     flags.DEFINE_list("seeds", ["0"], "seeds; each trains every system once")
     flags.DEFINE_list("systems", None, f"run only these (default all: {', '.join(PAPER_ACC)})")
+    flags.DEFINE_enum("symmetry", None, ["rotation"], "train the central-potential data sets on the rotation "
+                      "invariants of the state (docs/siamese.md)")
 
 
 if __name__ == "__main__":
     harness.main("siamese_paper", benchmark, define_flags, lambda F: {
         "epochs": F.epochs, "groups": F.groups, "em_groups": F.em_groups, "test_groups": F.test_groups,
         "hidden": [int(h) for h in F.hidden] if F.hidden else None, "recipe": F.recipe, "systems": F.systems,
-        "seeds": [int(s) for s in F.seeds]}, seed=False)
+        "seeds": [int(s) for s in F.seeds], "symmetry": F.symmetry}, seed=False)

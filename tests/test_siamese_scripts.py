@@ -86,3 +86,19 @@ def test_paper_benchmark_quick(tmp_path):
         if "table" in row:
             assert all(np.isfinite([t["r2_train"], t["r2_test"]]).all() for t in row["table"])
     assert (tmp_path / "results.md").exists()
+
+
+@pytest.mark.slow
+def test_paper_benchmark_symmetry_applies_to_the_central_potential_only(tmp_path):
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from benchmarks.siamese_paper import benchmark
+
+    res = benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L", "electromagnetism"],
+                    symmetry="rotation")[0]
+    assert res["central_fixed_L"]["symmetry"] == "rotation" and res["electromagnetism"]["symmetry"] is None
+    with open(tmp_path / "results.csv", newline="") as fh:
+        names = [row["quantity"] for row in csv.DictReader(fh)]
+    assert "central_fixed_L (seed 0, rotation-invariant inputs): test accuracy" in names
+    with pytest.raises(ValueError, match="symmetry must be None or 'rotation'"):
+        benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L"], symmetry="mirror")
