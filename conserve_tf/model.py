@@ -71,8 +71,9 @@ class ConservNet(BuiltModelMixin, keras.Model):
     ``towers=True`` gives every output its own MLP, which the one-output-at-a-time scheme needs
     (:meth:`set_stage`). ``symmetry="rotation"`` feeds the MLP the rotation invariants of the scaled state
     (q, v) (:mod:`conserve_tf.symmetry`: (..., 2 d) -> (..., 4) in the plane, else (..., 3)) instead of the
-    state, so F cannot depend on the orientation of the data. The flat options of :data:`OPTION_NAMES` (``q=``, ``r=``, ``independence=``, ...)
-    are accepted as a convenience and turned into the objects by :func:`objectives_from_options`.
+    state, so F cannot depend on the orientation of the data. The flat options of :data:`OPTION_NAMES`
+    (``q=``, ``r=``, ``independence=``, ...) are accepted as a convenience and turned into the objects by
+    :func:`objectives_from_options`.
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
