@@ -65,9 +65,9 @@ def define_flags():
                        "0.2 for noisy measurements (docs/conservnet_recipe.md, noise).", lower_bound=0.0,
                        upper_bound=0.9)
     flags.DEFINE_enum("symmetry", None, ["rotation"], "Feed the network the rotation invariants of the state "
-                      "(|q|², q.v, |v|², and q x v in the plane; features = positions then velocities of one body), so "
-                      "the invariant found cannot depend on orientation (a central potential's E with L fixed, "
-                      "docs/conservnet_recipe.md, Fig. 6).")
+                      "(|q|², q.v, |v|², and q x v in the plane; features = positions then velocities of one "
+                      "body), so the invariant found cannot depend on orientation (a central potential's E with L "
+                      "fixed, docs/conservnet_recipe.md, Fig. 6).")
     flags.DEFINE_integer("restarts", None, "Train again from a fresh start (seed + 100003 k) up to this many times "
                          "when the network is no flatter on its own training groups than on shuffled ones (a run stuck "
                          "on a trivial or plateau solution); default: the recipe's (fast 1, paper 0).", lower_bound=0)
