@@ -38,8 +38,7 @@ from .symmetry import check_symmetry, symmetric_scaling
 from .verdict import fitted_verdict
 
 __all__ = ["RECIPES", "DEFAULT_STEPS", "SCHEDULES", "RESTART_SEED_STEP", "HoldThenCosine", "recipe_settings",
-           "as_dataset",
-           "build_conservnet", "fit_conservnet", "predict_groups", "evaluate_invariant"]
+           "as_dataset", "build_conservnet", "fit_conservnet", "predict_groups", "evaluate_invariant"]
 
 #: optimizer steps of a training when none are given (``fit_conservnet``, ``python -m conserve_tf.train``)
 DEFAULT_STEPS = 4000
