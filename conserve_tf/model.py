@@ -99,12 +99,8 @@ class ConservNet(BuiltModelMixin, keras.Model):
         if self.log_inputs and self.log_inputs[0] < 0:
             raise ValueError(f"log_inputs must be feature indices >= 0, got {log_inputs}")
         symmetries.check_symmetry(symmetry, None if scale is None else len(scale))
+        symmetries.check_symmetric_scaling(symmetry, self.scale, self.offset, self.log_inputs)
         self.symmetry = symmetry
-        if symmetry is not None and (self.scale, self.offset, self.log_inputs) != symmetries.symmetric_scaling(
-                symmetry, self.scale, self.offset, self.log_inputs):
-            raise ValueError(f"symmetry={symmetry!r} needs one scale factor for all positions and one for all "
-                             f"velocities, no offset and no logarithm (conserve_tf.symmetry.symmetric_scaling); "
-                             f"got scale={self.scale}, offset={self.offset}, log_inputs={self.log_inputs}")
 
         def dense(units, name, act=None):  # sub-layers do not inherit the model's dtype policy in Keras 3
             return keras.layers.Dense(units, activation=act, name=name, dtype=self.dtype_policy)

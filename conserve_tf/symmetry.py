@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = ["SYMMETRIES", "n_invariants", "rotation_invariants", "symmetric_scaling", "check_symmetry",
-           "RotationInvariants", "vector_variances"]
+           "check_symmetric_scaling", "RotationInvariants", "vector_variances"]
 
 #: the symmetries a ConservNet input can be made invariant under (None: no constraint)
 SYMMETRIES = ("rotation",)
@@ -40,6 +40,22 @@ def check_symmetry(symmetry, n_features: int | None = None) -> None:
     if n_features is not None and (n_features % 2 or n_features < 4):
         raise ValueError(f"symmetry={symmetry!r} reads the features as the positions then the velocities of one body "
                          f"in d >= 2 dimensions (2 d features, e.g. x, y, vx, vy); got {n_features} features")
+
+
+def check_symmetric_scaling(symmetry, factors, offset=None, log_inputs=()) -> None:
+    """A clear error unless the scaling a model applies before the invariants keeps them invariant: ``factors``
+    (per feature, a scale or a variance) one value for all of q and one for all of v, ``offset`` (a centring:
+    an offset or a mean) absent or zero, no ``log_inputs``."""
+    if symmetry is None:
+        return
+    d = None if factors is None else len(factors) // 2
+    uneven = d is not None and any(np.ptp(np.asarray(part, float)) > 0 for part in (factors[:d], factors[d:]))
+    centred = offset is not None and np.any(np.asarray(offset) != 0)
+    if uneven or centred or len(log_inputs):
+        raise ValueError(f"symmetry={symmetry!r} needs one scale factor for all positions and one for all velocities, "
+                         f"a normalization without centring (no offset or mean) and no logarithm "
+                         f"(conserve_tf.symmetry.symmetric_scaling, vector_variances); got factors {factors}, "
+                         f"centring {offset}, logarithm of features {list(log_inputs)}")
 
 
 def n_invariants(n_features: int) -> int:

@@ -164,9 +164,10 @@ def _print_attempts(attempts, results):
     judged = [a for a in attempts if a["found"] is not None]
     if judged:
         results["attempts"] = attempts
-    for i, a in enumerate(judged if len(judged) > 1 else []):
-        what = "found an invariant" if a["found"] else "found nothing, restarted" if i + 1 < len(judged) else \
-            "found nothing"
+    if len(judged) < 2:
+        return
+    for i, a in enumerate(judged):
+        what = "found an invariant" if a["found"] else "found nothing" + (", restarted" if i + 1 < len(judged) else "")
         print(f"attempt {i + 1} (seed {a['seed']}, {a['seconds']:.1f} s): {what} (spread on its training groups "
               f"{a['ratio']:.2f} of the shuffled-group baseline)")
 

@@ -27,7 +27,7 @@ from keras import ops
 # registers HoldThenCosine, the schedule of the recipe's optimizer, so that keras.models.load_model can
 # rebuild a compiled network saved by siamese.train in a process that only imported this module
 from conserve_tf import schedules as _schedules  # noqa: F401
-from conserve_tf.symmetry import RotationInvariants, check_symmetry
+from conserve_tf.symmetry import RotationInvariants, check_symmetric_scaling, check_symmetry
 
 __all__ = ["SimilarityHead", "SiameseNetwork", "build_subnetwork"]
 
@@ -52,12 +52,8 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
             raise ValueError(f"mean and variance need one value per feature ({n_features})")
         layers.append(keras.layers.Normalization(mean=mean, variance=np.maximum(variance, 1e-12)))
     check_symmetry(symmetry, n_features)
+    check_symmetric_scaling(symmetry, variance, mean)
     if symmetry is not None:
-        d = n_features // 2
-        if mean is not None and np.any(mean != 0) or variance is not None and (
-                np.ptp(variance[:d]) > 0 or np.ptp(variance[d:]) > 0):
-            raise ValueError(f"symmetry={symmetry!r} needs a normalization without centring and with one variance for "
-                             f"all positions and one for all velocities (conserve_tf.symmetry.vector_variances)")
         layers.append(RotationInvariants(name="rotation_invariants"))
     layers += [keras.layers.Dense(h, activation=activation) for h in hidden]
     layers.append(keras.layers.Dense(bottleneck, name="bottleneck"))

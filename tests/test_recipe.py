@@ -165,7 +165,8 @@ def test_a_run_that_finds_the_invariant_is_not_restarted_and_restarts_default_to
     _, history = fit_conservnet(train, steps=150, width=32, depth=2, seed=0)  # the recipe's one restart, unused
     assert len(history.attempts) == 1 and history.attempts[0]["found"] and history.attempts[0]["ratio"] < 0.2
     _, history = fit_conservnet(train, steps=2, width=8, depth=1, restarts=0)
-    assert history.attempts == [{"seed": 0, "found": None, "ratio": None, "seconds": history.attempts[0]["seconds"]}]
+    (only,) = history.attempts  # one attempt, not judged
+    assert (only["seed"], only["found"], only["ratio"]) == (0, None, None)
     one = GroupedData(np.random.default_rng(0).normal(size=(1, 30, 3)), name="trajectory")
     _, history = fit_conservnet(one, steps=2, width=8, depth=1, restarts=1)  # one group: the trajectory verdict
     assert len(history.attempts) == 2 and not history.attempts[0]["found"]
