@@ -132,7 +132,7 @@ def main(argv):
         from conserve_tf.symbolic import keras_input_gradient, read_out  # delayed: pyoperon and sympy load late
 
         x_tr, x_te = train.flat()[:20_000], test.flat()[:5_000]
-        grads = {} if f.readout_fit == "affine" else {"grad_train": keras_input_gradient(model.subnetwork, x_tr),
+        grads = {} if f.readout_fit != "gradient" else {"grad_train": keras_input_gradient(model.subnetwork, x_tr),
                                                       "grad_test": keras_input_gradient(model.subnetwork, x_te)}
         found = read_out("symbolic", "f", x_tr, model.invariant(x_tr).reshape(-1), x_te,
                          model.invariant(x_te).reshape(-1), train.feature_names, seconds=f.readout_seconds,

@@ -81,6 +81,44 @@ def test_affine_and_gradient_fits_agree_on_monotone_target():
     assert alignment(by_affine.expression, symbols, xt, grad_ct) > 0.99
 
 
+def test_monotone_fit_names_a_bent_invariant_that_the_affine_fit_misses():
+    # F = z + 0.3 z³, z the standardized 1.7 C - 0.4: an invariant bent by a monotone map, as a network's is
+    x, c, _ = pendulum()
+    xt, ct, _ = pendulum(seed=5)
+    f, ft = control_target(c), control_target(ct, seed=2)
+    mean, std = f.mean(), f.std()
+
+    def bend(v):
+        return (v - mean) / std + 0.3 * ((v - mean) / std) ** 3
+
+    opts = dict(feature_names=NAMES, seed=0, functions=("square", "cos"), library=False, **SMALL)
+    monotone = symbolic_readout(x, bend(f), xt, bend(ft), fit="monotone", **opts)
+    affine = symbolic_readout(x, bend(f), xt, bend(ft), fit="affine", **opts)
+    assert monotone.formula == "omega**2 - 2*cos(theta)" and monotone.criterion == "r2_h"
+    assert monotone.r2_h_test > 0.99999 and monotone.r2_test < 0.95  # a·g + b cannot follow the bend
+    assert affine.formula != monotone.formula  # the affine fit spends extra terms on h's curvature
+    assert affine.r2_h_test < monotone.r2_h_test
+
+
+def test_monotone_fit_never_chooses_a_formula_whose_h_turns():
+    from conserve_tf.symbolic._sympy_tools import cubic_design, monotone_cubic
+    from conserve_tf.symbolic.regression import _score
+
+    x, c, _ = pendulum()
+    xt, ct, _ = pendulum(seed=5)
+    symbols = [sympy.Symbol(n, real=True) for n in NAMES]
+    t, w = symbols
+    core = w ** 2 - 2 * sympy.cos(t)
+    u = (c - c.mean()) / c.std()
+    assert np.allclose(cubic_design(c, c)[:, 1], u) and np.allclose(cubic_design(c, c)[:, 3], u ** 3)
+    assert monotone_cubic(np.array([0.0, 1.0, 0.0, 0.3]), c) and not monotone_cubic(np.array([0.0, 0.0, 1.0, 0.0]), c)
+    # F = C² over C of both signs: C's level sets are not F's, so C is flagged, while C² is not
+    args = (symbols, x, (c - 0.3) ** 2, None, xt, (ct - 0.3) ** 2, None, "monotone")
+    assert _score(core, *args)["degenerate"] and not _score((core - 0.3) ** 2, *args)["degenerate"]
+    # the affine fit has no such rule
+    assert not _score(core, *args[:-1], "affine")["degenerate"]
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(functions=("sin", "erf")), "unknown function"),
     (dict(fit="quadratic"), "fit must be"),
@@ -161,6 +199,16 @@ def test_benchmark_quick(tmp_path):
     fronts = json.loads((tmp_path / "fronts.json").read_text())
     assert fronts["pendulum/symbolic-affine"]["formula"] == details[1]["formula"]
     assert (tmp_path / "results.md").read_text().count("| pendulum ") == 2
+
+
+def test_benchmark_quick_monotone_fit_on_a_bent_control(tmp_path):
+    from benchmarks.symbolic_readout import benchmark
+
+    rows = benchmark(quick=True, out_dir=str(tmp_path), fit="monotone", warp="cube")
+    assert [(r["method"], r["kind"], r["passed"]) for r in rows] == [
+        ("polynomial", "control, cube warp", False), ("symbolic-monotone", "control, cube warp", True)]
+    table = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert table[1]["quantity"] == "pendulum symbolic-monotone: held-out R² of h(g)" and table[1]["ours"] > 0.9999
 
 
 def test_large_offset_small_variation_is_read():

@@ -4,7 +4,8 @@ Public API:
 
 * :func:`polynomial_readout`, :class:`ReadoutResult`, :func:`design_matrix`, :func:`format_terms`
   (module :mod:`.polynomial`): ridge regression on polynomial features, as in the three papers;
-* :func:`symbolic_readout`, :class:`SymbolicResult`, :func:`keras_input_gradient`, :data:`FUNCTIONS`
+* :func:`symbolic_readout`, :class:`SymbolicResult`, :func:`keras_input_gradient`, :data:`FUNCTIONS`,
+  :data:`FITS`
   (module :mod:`.regression`): symbolic regression with Operon (``pyoperon``), printed by sympy,
   robust to F being the invariant only up to a monotone map (docs/symbolic.md);
 * :func:`library_candidates`, :func:`build_library` (module :mod:`.library`): sparse sums of terms from a
@@ -17,9 +18,9 @@ Public API:
 from .polynomial import ReadoutResult, design_matrix, format_terms, polynomial_readout
 from .library import build_library, library_candidates
 from .conserved import ConservedResult, conserved_formula, within_fraction
-from .regression import FUNCTIONS, SymbolicResult, keras_input_gradient, symbolic_readout
+from .regression import FITS, FUNCTIONS, SymbolicResult, keras_input_gradient, symbolic_readout
 from .scripted import READOUTS, read_out
 
 __all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms",
-           "SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "READOUTS", "read_out",
+           "SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "FITS", "READOUTS", "read_out",
            "library_candidates", "build_library", "ConservedResult", "conserved_formula", "within_fraction"]

@@ -61,6 +61,22 @@ def compile_expression(expr, symbols):
     return evaluate
 
 
+def cubic_design(values, reference):
+    """Columns 1, u, u², u³ of u = (values - mean) / std, mean and std those of ``reference`` (N,) -> (N, 4).
+
+    The basis of h in F ≈ h(g) with h a cubic polynomial (the first two columns: an affine map)."""
+    u = (np.asarray(values, np.float64) - np.mean(reference)) / np.std(reference)
+    return np.column_stack([np.ones_like(u), u, u ** 2, u ** 3])
+
+
+def monotone_cubic(coef, reference, points: int = 257) -> bool:
+    """True when the cubic h with coefficients ``coef`` (of :func:`cubic_design`, constant first) has a
+    derivative of one sign over the range of ``reference``: h is then monotone there, as F = h(C) must be."""
+    u = (np.linspace(np.min(reference), np.max(reference), points) - np.mean(reference)) / np.std(reference)
+    slope = coef[1] + 2 * coef[2] * u + 3 * coef[3] * u ** 2
+    return bool(np.all(slope > 0) or np.all(slope < 0))
+
+
 def _gradient_fn(expr, symbols, params=()):
     parts = [sympy.lambdify(list(symbols) + list(params), sympy.diff(expr, s), "numpy") for s in symbols]
 
@@ -87,6 +103,7 @@ def refine(core, symbols, x, f, g, fit):
     """Refit the numeric constants of ``core`` in float64 by scipy least squares.
 
     affine: residuals a·core(x) + b - f with (a, b) solved for at every step (variable projection);
+    monotone: the same with a cubic h(core) (:func:`cubic_design`) in place of a·core + b;
     gradient: the component of the unit ∇core orthogonal to g, whose squared norm is 1 - cos².
     The refit is kept only when it lowers the residual norm; more than 12 constants are left as they are."""
     from scipy.optimize import least_squares
@@ -96,16 +113,15 @@ def refine(core, symbols, x, f, g, fit):
         return core
     params = sympy.symbols(f"_p0:{len(floats)}")
     template = core.xreplace(dict(zip(floats, params)))
-    if fit == "affine":
+    if fit in ("affine", "monotone"):
         fn = sympy.lambdify(list(symbols) + list(params), template, "numpy")
-        design_ones = np.ones_like(f)
 
         def residual(p):
             with np.errstate(all="ignore"):
                 v = np.broadcast_to(np.asarray(fn(*x.T, *p), np.float64), f.shape)
-            if not np.all(np.isfinite(v)):
+            if not np.all(np.isfinite(v)) or np.ptp(v) == 0:
                 return np.full(f.shape, 1e6)
-            design = np.column_stack([v, design_ones])
+            design = cubic_design(v, v)[:, :2 if fit == "affine" else 4]
             coef, *_ = np.linalg.lstsq(design, f, rcond=None)
             return design @ coef - f
     else:

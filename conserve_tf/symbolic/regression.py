@@ -1,9 +1,11 @@
 """Symbolic-regression read-out of a learned scalar F(x): a term library and Operon propose, sympy
 simplifies and prints.
 
-F is an invariant only up to a monotone map h(C). Two fits (docs/symbolic.md says which works where):
+F is an invariant only up to a monotone map h(C). Three fits (docs/symbolic.md says which works where):
 
 * ``fit="affine"`` (default): F ≈ a·g(x) + b, scored by R² of that fit;
+* ``fit="monotone"``: F ≈ h(g(x)) with h a cubic polynomial, monotone over the data, scored by the
+  held-out R² of that fit; h's curvature no longer has to be made up by extra terms of g;
 * ``fit="gradient"``: ∇g(x) ∥ ∇F(x), scored by the alignment A = mean cos²(∇g, ∇F) (1 = level sets
   identical); h drops out. The caller passes ∇F as an array (N, F), e.g. from :func:`keras_input_gradient`.
 
@@ -27,9 +29,16 @@ import numpy as np
 from . import _operon
 from ._operon import DEFAULT_FUNCTIONS, FUNCTIONS
 from .library import library_candidates
-from ._sympy_tools import alignment, compile_expression, degenerate, normalize, prune, refine, rounded, size
+from ._sympy_tools import (alignment, compile_expression, cubic_design, degenerate, monotone_cubic, normalize, prune,
+                           refine, rounded, size)
 
-__all__ = ["SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "DEFAULT_FUNCTIONS"]
+__all__ = ["SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "DEFAULT_FUNCTIONS", "FITS"]
+
+#: the fits of :func:`symbolic_readout`: F ≈ a·g + b, F ≈ h(g) with a monotone cubic h, ∇g ∥ ∇F
+FITS = ("affine", "monotone", "gradient")
+
+#: the score each fit chooses by (held-out, the larger the better)
+CRITERIA = {"affine": "r2", "monotone": "r2_h", "gradient": "alignment"}
 
 
 @dataclasses.dataclass
@@ -43,9 +52,9 @@ class SymbolicResult:
     such a map; with ``fit="gradient"`` this is the R² that says how well F is named);
     ``alignment_train``/``alignment_test``:
     mean cos²(∇core, ∇F) (``None`` without gradients); ``source``: which proposer found the chosen
-    formula ("library" or "operon"); ``criterion``: the score the choice used ("r2" or
-    "alignment"); ``front``: list of ``(length, held-out score, formula)``, shortest first; ``seconds``:
-    wall time of the whole read-out; ``fit``, ``seed``, ``threads``, ``feature_names``: the settings.
+    formula ("library" or "operon"); ``criterion``: the score the choice used ("r2", "r2_h" or
+    "alignment", :data:`CRITERIA`); ``front``: list of ``(length, held-out score, formula)``, shortest
+    first; ``seconds``: wall time of the whole read-out; ``fit``, ``seed``, ``threads``, ``feature_names``: the settings.
     """
 
     formula: str
@@ -96,8 +105,8 @@ def _array(name, a, ndim):
 
 
 def _check_options(fit, time_budget, threads, tolerance, max_length, digits):
-    if fit not in ("affine", "gradient"):
-        raise ValueError(f"fit must be 'affine' or 'gradient', got {fit!r}")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
     if not (np.isfinite(time_budget) and time_budget > 0):
         raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget}")
     if int(threads) != threads or threads < 1:
@@ -165,15 +174,15 @@ def _score(expr, symbols, x, f, g, xt, ft, gt, fit):
     if not (np.all(np.isfinite(values)) and np.all(np.isfinite(values_t))) or np.ptp(values) == 0:
         return None
     a, b = np.polyfit(values, f, 1)
-    u = (values - values.mean()) / values.std()  # conditioned for the cubic
-    h = np.polyfit(u, f, 3)
+    h, *_ = np.linalg.lstsq(cubic_design(values, values), f, rcond=None)  # F ≈ h(g), conditioned basis
     row = {"expr": expr, "length": size(expr), "scale": float(a), "offset": float(b),
            "r2_train": _r2(a * values + b, f), "r2_test": _r2(a * values_t + b, ft),
-           "r2_h_test": _r2(np.polyval(h, (values_t - values.mean()) / values.std()), ft),
+           "r2_h_test": _r2(cubic_design(values_t, values) @ h, ft),
            "al_train": None if g is None else alignment(expr, symbols, x, g),
            "al_test": None if gt is None else alignment(expr, symbols, xt, gt),
-           "degenerate": degenerate(expr, symbols, x)}
-    row["score"] = row["al_test"] if fit == "gradient" else row["r2_test"]
+           # F = h(C) with h monotone: a g that needs a non-monotone h does not have F's level sets
+           "degenerate": degenerate(expr, symbols, x) or (fit == "monotone" and not monotone_cubic(h, values))}
+    row["score"] = {"gradient": row["al_test"], "monotone": row["r2_h_test"]}.get(fit, row["r2_test"])
     return row
 
 
@@ -190,8 +199,9 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     ``max_evaluations`` or ``time_budget`` seconds, whichever comes first; it is deterministic for a
     fixed ``seed`` when it ends by generations or evaluations with ``threads=1`` (a run cut by the
     clock, or several threads, may differ from run to run). ``tolerance``: the printed formula is the
-    shortest whose held-out score (R² or alignment) is at least the best minus this; formulas that use
-    a function only in its Taylor range (``_sympy_tools.degenerate``) are never chosen. Front members
+    shortest whose held-out score (R², R² of h(g), or alignment) is at least the best minus this; formulas
+    that use a function only in its Taylor range (``_sympy_tools.degenerate``), and with ``fit="monotone"``
+    those whose cubic h is not monotone over the data, are never chosen. Front members
     are simplified shortest first, and none is started after 1.5 x ``time_budget`` + 10 s.
 
     With ``library`` (default) a sparse fit on a library of candidate terms
@@ -220,9 +230,11 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     f_search = (f[pick] - f.mean()) / f.std()
     proposals = []
     if library:
-        proposals = library_candidates(symbols, x, f, g, fit=fit, functions=offered, seed=seed,
+        proposals = library_candidates(symbols, x, f, g, fit="gradient" if fit == "gradient" else "affine",
+                                       functions=offered, seed=seed,
                                        time_budget=min(10.0, time_budget / 4))
-    members = _operon.search(fit, primitives, x[pick], f_search, seed=seed, threads=threads,
+    members = _operon.search("gradient" if fit == "gradient" else "affine", primitives, x[pick], f_search,
+                             seed=seed, threads=threads,
                              time_budget=max(1.0, time_budget - (time.perf_counter() - start)), max_length=max_length,
                              population=population, generations=generations, max_evaluations=max_evaluations,
                              loss=loss)
@@ -255,7 +267,7 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
         scale=chosen["scale"], offset=chosen["offset"], r2_train=chosen["r2_train"], r2_test=chosen["r2_test"],
         r2_h_test=chosen["r2_h_test"],
         alignment_train=chosen["al_train"], alignment_test=chosen["al_test"],
-        source=chosen["source"], criterion="alignment" if fit == "gradient" else "r2",
+        source=chosen["source"], criterion=CRITERIA[fit],
         front=[(r["length"], r["score"], str(r["expr"])) for r in front], seconds=time.perf_counter() - start,
         fit=fit, seed=int(seed), threads=int(threads), feature_names=names)
 

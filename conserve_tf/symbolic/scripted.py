@@ -22,7 +22,8 @@ def read_out(kind: str, name: str, x_train, f_train, x_test, f_test, feature_nam
 
     Polynomial: ridge on monomials up to ``degree`` (with ``extra_features`` columns such as 1/r), the
     R² table and the formula of the chosen degree. Symbolic: library terms and Operon with ``functions``,
-    at most about ``seconds`` of search; ``fit="affine"``: F ≈ a·g(x) + b, ``fit="gradient"``: ∇g ∥ ∇F
+    at most about ``seconds`` of search; ``fit="affine"``: F ≈ a·g(x) + b, ``fit="monotone"``: F ≈ h(g(x))
+    with h a monotone cubic, ``fit="gradient"``: ∇g ∥ ∇F
     with the input-gradients ``grad_train``/``grad_test`` (N, F); the printed g is the simplest of the front.
     """
     if kind not in READOUTS:
@@ -40,7 +41,8 @@ def read_out(kind: str, name: str, x_train, f_train, x_test, f_test, feature_nam
         res = symbolic_readout(x_train, f_train, x_test, f_test, fit=fit, grad_train=grad_train, grad_test=grad_test,
                                feature_names=feature_names, functions=functions, time_budget=seconds, seed=seed,
                                tolerance=1e-3)  # docs/symbolic.md: trained F
-        how = f"{name} ≈ a·g + b" if fit == "affine" else f"level sets of g = those of {name}"
+        how = {"affine": f"{name} ≈ a·g + b", "monotone": f"{name} ≈ h(g), h a monotone cubic"}.get(
+            fit, f"level sets of g = those of {name}")
         print_fn(f"\nsymbolic read-out of {name} ({how}; found by the {res.source}; {res.seconds:.0f} s):")
         score = "" if res.alignment_test is None else f"alignment {res.alignment_test:.5f}, "
         print_fn(f"g = {res.formula}   (held-out {score}R² {res.r2_test:.5f} of a·g + b, {res.r2_h_test:.5f} "
