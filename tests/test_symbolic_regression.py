@@ -100,6 +100,18 @@ def test_monotone_fit_names_a_bent_invariant_that_the_affine_fit_misses():
     assert affine.r2_h_test < monotone.r2_h_test
 
 
+def test_scripts_print_the_monotone_fit():
+    from conserve_tf.symbolic import read_out
+
+    x, c, _ = pendulum(300)
+    lines = []
+    out = read_out("symbolic", "F", x, np.exp(0.5 * c), x, np.exp(0.5 * c), NAMES, seconds=3.0,
+                   functions=("square", "cos"), fit="monotone", print_fn=lines.append)
+    assert "symbolic read-out of F (F ≈ h(g), h a monotone cubic;" in lines[0]
+    assert out["symbolic"]["fit"] == "monotone" and out["symbolic"]["criterion"] == "r2_h"
+    assert f"g = {out['symbolic']['formula']}" in lines[1]
+
+
 def test_monotone_fit_never_chooses_a_formula_whose_h_turns():
     from conserve_tf.symbolic._sympy_tools import cubic_design, monotone_cubic
     from conserve_tf.symbolic.regression import _score
