@@ -131,6 +131,21 @@ def test_monotone_fit_never_chooses_a_formula_whose_h_turns():
     assert not _score(core, *args[:-1], "affine")["degenerate"]
 
 
+def test_exp_of_a_formula_is_also_offered_as_the_formula_itself_when_h_drops_out():
+    from conserve_tf.symbolic.regression import _variants
+
+    x, c, g = pendulum(300)
+    t, w = [sympy.Symbol(n, real=True) for n in NAMES]
+    member = sympy.exp(0.5 * w ** 2) * sympy.exp(-sympy.cos(t))  # exp(C): the level sets of C
+    f = np.exp(c)
+    shown = {str(rounded(v, 3)) for v in _variants(member, [t, w], x, f, g * f[:, None], "monotone")}
+    assert "omega**2 - 2*cos(theta)" in shown
+    assert "omega**2 - 2*cos(theta)" in {str(rounded(v, 3)) for v in _variants(member, [t, w], x, f, g, "gradient")}
+    # F ≈ a·g + b is not blind to h: the affine fit keeps exp(C) as it is
+    assert "omega**2 - 2*cos(theta)" not in {str(rounded(v, 3)) for v in _variants(member, [t, w], x, f, None,
+                                                                                 "affine")}
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(functions=("sin", "erf")), "unknown function"),
     (dict(fit="quadratic"), "fit must be"),

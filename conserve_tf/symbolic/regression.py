@@ -25,6 +25,7 @@ import json
 import time
 
 import numpy as np
+import sympy
 
 from . import _operon
 from ._operon import DEFAULT_FUNCTIONS, FUNCTIONS
@@ -154,7 +155,8 @@ def _r2(pred, f):
 
 
 def _variants(expr, symbols, x, f, g, fit):
-    """The normal form of a front member with refined constants, and the same without its crumbs."""
+    """The normal form of a front member with refined constants, the same without its crumbs, and (for the
+    monotone and gradient fits, which h(g) does not change) the exponent u of a member exp(u)."""
     core = normalize(expr, symbols)
     if core is None:
         return []
@@ -164,6 +166,13 @@ def _variants(expr, symbols, x, f, g, fit):
     if pruned is not None:
         pruned = normalize(refine(normalize(pruned, symbols), symbols, x, f, g, fit), symbols)
         out += [pruned] if pruned is not None else []
+    if fit != "affine":
+        for member in list(out):
+            merged = sympy.powsimp(member, combine="exp")  # exp(a)·exp(b) -> exp(a + b)
+            if merged.func is sympy.exp:
+                inner = normalize(merged.args[0], symbols)
+                inner = None if inner is None else normalize(refine(inner, symbols, x, f, g, fit), symbols)
+                out += [inner] if inner is not None else []
     return out
 
 
@@ -191,7 +200,7 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
                      seed: int = 0, time_budget: float = 35.0, threads: int = 1, max_length: int = 30,
                      population: int = 500, generations: int = 1000, max_evaluations: int = 500_000,
                      max_samples: int = 1000, digits: int = 3, library: bool = True) -> SymbolicResult:
-    """Symbolic regression of F (N,) on x (N, F); see the module docstring for the two fits.
+    """Symbolic regression of F (N,) on x (N, F); see the module docstring for the three fits.
 
     Without ``x_test`` a quarter of the training samples (drawn with ``seed``) is held out. At most
     ``max_samples`` training samples go to the search. ``functions`` (names in :data:`FUNCTIONS`) are
@@ -218,9 +227,6 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
         raise ValueError(f"{len(names)} feature names for {x.shape[1]} features")
     if np.ptp(f) == 0:
         raise ValueError("f_train is constant: there is nothing to read off")
-
-    import sympy
-
     symbols = [sympy.Symbol(n, real=True) for n in names]
     pick = np.random.default_rng(seed).permutation(x.shape[0])[:int(max_samples)]
     # 256 samples carry the direction objective: its cost per candidate is 2F evaluations of each sample
