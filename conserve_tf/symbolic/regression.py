@@ -31,7 +31,7 @@ from . import _operon
 from ._operon import DEFAULT_FUNCTIONS, FUNCTIONS
 from .library import library_candidates
 from ._sympy_tools import (alignment, compile_expression, cubic_design, degenerate, monotone_cubic, normalize, prune,
-                           refine, rounded, size)
+                           refine, rounded, size, straightened)
 
 __all__ = ["SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "DEFAULT_FUNCTIONS", "FITS"]
 
@@ -176,6 +176,21 @@ def _variants(expr, symbols, x, f, g, fit):
     return out
 
 
+def _straighten(proposals, symbols, x, f):
+    """h⁻¹(F) (:func:`~._sympy_tools.straightened`) for the proposal g whose monotone cubic h(g) fits F
+    best on (x, f); None when no proposal has a monotone h."""
+    best, chosen = -np.inf, None
+    for expr in proposals:
+        values = compile_expression(expr, symbols)(x)
+        if not np.all(np.isfinite(values)) or np.ptp(values) == 0:
+            continue
+        design = cubic_design(values, values)
+        coef, *_ = np.linalg.lstsq(design, f, rcond=None)
+        if monotone_cubic(coef, values) and _r2(design @ coef, f) > best:
+            best, chosen = _r2(design @ coef, f), values
+    return None if chosen is None else straightened(chosen, f)
+
+
 def _score(expr, symbols, x, f, g, xt, ft, gt, fit):
     """Scores of one displayed formula on the full training and the held-out data; None if not finite."""
     evaluate = compile_expression(expr, symbols)
@@ -239,6 +254,11 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
         proposals = library_candidates(symbols, x, f, g, fit="gradient" if fit == "gradient" else "affine",
                                        functions=offered, seed=seed,
                                        time_budget=min(10.0, time_budget / 4))
+        if fit == "monotone":  # once more on F straightened through the best proposal's h
+            target = _straighten(proposals, symbols, x, f)
+            if target is not None:
+                proposals += library_candidates(symbols, x, target, fit="affine", functions=offered, seed=seed,
+                                                time_budget=min(10.0, time_budget / 4))
     members = _operon.search("gradient" if fit == "gradient" else "affine", primitives, x[pick], f_search,
                              seed=seed, threads=threads,
                              time_budget=max(1.0, time_budget - (time.perf_counter() - start)), max_length=max_length,
