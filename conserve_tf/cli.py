@@ -90,10 +90,10 @@ def define_readout_flags() -> None:
                        lower_bound=1.0)
     flags.DEFINE_list("readout_functions", ["div", "square", "sin", "cos", "exp", "log", "sqrt"],
                       "Functions the symbolic read-out may use besides +, -, *.")
-    flags.DEFINE_enum("readout_fit", "gradient", ["gradient", "monotone", "affine"],
-                      "Symbolic read-out: fit the formula's gradient direction to the output's input-gradient "
-                      "(ignores a monotone map F = h(C); docs/symbolic.md), fit F = h(formula) with h a "
-                      "monotone cubic, or fit F = a*formula + b.")
+    flags.DEFINE_enum("readout_fit", "monotone", ["monotone", "gradient", "affine"],
+                      "Symbolic read-out: fit F = h(formula) with h a monotone cubic (docs/symbolic.md), fit the "
+                      "formula's gradient direction to the output's input-gradient (blind to any monotone map "
+                      "F = h(C)), or fit F = a*formula + b.")
     flags.DEFINE_boolean("data_formula", False, "Also search the raw groups, without the network, for the sparse formula "
                          "most nearly constant within them (symbolic.conserved_formula; --readout_seconds, "
                          "--readout_functions): a cross-check of the network's read-out.")

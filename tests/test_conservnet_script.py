@@ -85,8 +85,9 @@ def test_script_symbolic_readout_and_verdict(tmp_path):
     res = check_run_folder(tmp_path / "run", ["results.json"])
     formula = res["readout"]["F"]["symbolic"]["formula"]
     assert f"g = {formula}" in out.stdout and "symbolic read-out of F" in out.stdout
-    # the default fit matches level sets (∇g ∥ ∇F), scored by the alignment
-    assert res["readout"]["F"]["symbolic"]["fit"] == "gradient" and "alignment" in out.stdout
+    # the default fit is F ≈ h(g) with h a monotone cubic, scored by the held-out R² of h(g)
+    assert res["readout"]["F"]["symbolic"]["fit"] == "monotone" and "of a cubic h(g)" in out.stdout
+    assert res["readout"]["F"]["symbolic"]["criterion"] == "r2_h"
     assert res["readout"]["F"]["formula"] in out.stdout  # the polynomial one stays where it was
     assert res["verdict"]["F"]["message"] in out.stdout and isinstance(res["verdict"]["F"]["found"], bool)
     # --data_formula: printed and saved; what it finds is tested without the clock in test_symbolic_conserved.py
