@@ -10,12 +10,13 @@ is within 1 % of the true one.
         [--systems=s1,s2,...] [--fit=affine|monotone|gradient|both|all] [--warp=none|cube|exp]
         [--time_budget=35] [--threads=1]
         [--tolerance=1e-4] [--seed=0]
-        [--trained --trained_systems=s2,s3,lotka_volterra,double_pendulum [--trained_steps=N]]
+        [--trained --trained_systems=s2,s3,lotka_volterra,double_pendulum,siamese_central_fixed_L [--trained_steps=N]]
         [--from_data --data_systems=s1,s2,s3,lotka_volterra,kepler [--data_noise=0.01] [--data_budget=20]]
 
 ``--fit=both`` runs the affine and the gradient fit, ``--fit=all`` all three.
 ``--trained`` also trains a ConservNet with the defaults (``conserve_tf.fit_conservnet``) on each of
-``--trained_systems`` and reads its output F (∇F from ``keras_input_gradient`` for the gradient fit); a
+``--trained_systems`` (``siamese_central_fixed_L``: the Siamese network of ``siamese.train
+--system=central_fixed_L --symmetry=rotation``, E to be named) and reads its output F (∇F from ``keras_input_gradient`` for the gradient fit); a
 trained read-out passes with exactly the true terms and every coefficient ratio within 5 %. ``--from_data``
 also runs ``conserve_tf.symbolic.conserved_formula`` on the raw groups of each of ``--data_systems`` ((20, 200)
 split within groups, optional N(0, noise) on the inputs), no network: its "R²" is 1 − the held-out
@@ -91,8 +92,9 @@ CONTROLS = {
 }
 
 
-#: systems whose trained ConservNet --trained reads out (the measured double pendulum: one trajectory)
-TRAINED = ("s2", "s3", "lotka_volterra", "double_pendulum")
+#: systems whose trained network --trained reads out: ConservNet (the measured double pendulum: one
+#: trajectory), and the Siamese bottleneck on the central potential with L fixed, rotation-invariant inputs
+TRAINED = ("s2", "s3", "lotka_volterra", "double_pendulum", "siamese_central_fixed_L")
 
 
 #: monotone maps of the standardized target z that --warp applies: (w(z), w'(z))
@@ -177,35 +179,65 @@ def run_controls(names, fits, options, seed, warp="none"):
     return out
 
 
-def run_trained(systems, steps, fits, options, seed):
-    """Train a ConservNet with the defaults on each system and read its output F (both fits: ∇F by
-    ``keras_input_gradient``). A read-out passes when it has exactly the true terms with every coefficient
-    ratio within 5 % (issue 16's bar for trained networks); the network's own held-out |rho| against the
-    true invariant says whether there was an invariant to name."""
+def _conservnet_trained(system, steps, seed):
+    """A ConservNet trained with the defaults: (x, f, grad, x_test, f_test, grad_test, names, true, rho)."""
     import conserve_tf
     from conserve_tf.symbolic import keras_input_gradient
 
+    if system == "double_pendulum":
+        train, test = conserve_tf.double_pendulum_split()
+        true = None
+    else:
+        train = conserve_tf.make_system(system, groups=SIZE["groups"], members=SIZE["members"], seed=seed)
+        test = conserve_tf.make_system(system, groups=SIZE["groups"], members=SIZE["members"], seed=seed + 1)
+        symbols = [sympy.Symbol(n, real=True) for n in train.feature_names]
+        true = CONTROLS[system][1](dict(zip(train.feature_names, symbols)))
+    model, _ = conserve_tf.fit_conservnet(train, test, seed=seed, **({} if steps is None else {"steps": steps}))
+    x, xt = train.flat(), test.flat()
+    f = np.asarray(model.predict(x.astype(np.float32), verbose=0))[:, 0]
+    ft = np.asarray(model.predict(xt.astype(np.float32), verbose=0))[:, 0]
+    rho = None if true is None else abs(float(np.corrcoef(ft, test.flat_constants())[0, 1]))
+    return (x, f, keras_input_gradient(model, x), xt, ft, keras_input_gradient(model, xt), list(train.feature_names),
+            true, rho)
+
+
+def _siamese_trained(seed, groups=None, epochs=None):
+    """The Siamese network of ``python -m siamese.train --system=central_fixed_L --symmetry=rotation`` (its
+    defaults and data seeds; the read-out on its first 20 000 training and 5000 test states), read like a
+    ConservNet: f, its input-gradient, and E = v²/2 − 1/r as the invariant to name. ``groups`` and
+    ``epochs`` shrink the run (tests)."""
+    from conserve_tf.symbolic import keras_input_gradient
+    from siamese.training import load_data, train_siamese
+
+    train, test = load_data("central_fixed_L", groups=groups, seed=seed)
+    model, _ = train_siamese(train, test, seed=seed, symmetry="rotation", epochs=epochs)
+    x, xt = train.flat()[:20_000], test.flat()[:5_000]
+    f, ft = model.invariant(x).reshape(-1), model.invariant(xt).reshape(-1)
+    names = list(train.feature_names)
+    s = {n: sympy.Symbol(n, real=True) for n in names}
+    true = (s["vx"] ** 2 + s["vy"] ** 2) / 2 - 1 / sympy.sqrt(s["x"] ** 2 + s["y"] ** 2)
+    rho = abs(float(np.corrcoef(ft, test.flat_constants("E")[:5_000])[0, 1]))
+    return (x, f, keras_input_gradient(model.subnetwork, x), xt, ft, keras_input_gradient(model.subnetwork, xt),
+            names, true, rho)
+
+
+def run_trained(systems, steps, fits, options, seed):
+    """Train each network with the defaults and read its output F (∇F by ``keras_input_gradient`` for the
+    gradient fit). A read-out passes when it has exactly the true terms with every coefficient ratio within
+    5 % (issue 16's bar for trained networks); the network's own held-out |rho| against the true invariant
+    says whether there was an invariant to name."""
     out = []
     for system in systems:
-        if system == "double_pendulum":
-            train, test = conserve_tf.double_pendulum_split()
-            true = None
+        if system == "siamese_central_fixed_L":
+            x, f, g, xt, ft, gt, names, true, rho = _siamese_trained(seed)
+            kind = "trained Siamese, --symmetry=rotation"
         else:
-            train = conserve_tf.make_system(system, groups=SIZE["groups"], members=SIZE["members"], seed=seed)
-            test = conserve_tf.make_system(system, groups=SIZE["groups"], members=SIZE["members"], seed=seed + 1)
-            symbols = [sympy.Symbol(n, real=True) for n in train.feature_names]
-            true = CONTROLS[system][1](dict(zip(train.feature_names, symbols)))
-        model, _ = conserve_tf.fit_conservnet(train, test, seed=seed, **({} if steps is None else {"steps": steps}))
-        x, xt = train.flat(), test.flat()
-        f = np.asarray(model.predict(x.astype(np.float32), verbose=0))[:, 0]
-        ft = np.asarray(model.predict(xt.astype(np.float32), verbose=0))[:, 0]
-        rho = None if true is None else abs(float(np.corrcoef(ft, test.flat_constants())[0, 1]))
-        g, gt = keras_input_gradient(model, x), keras_input_gradient(model, xt)
-        names = list(train.feature_names)
+            x, f, g, xt, ft, gt, names, true, rho = _conservnet_trained(system, steps, seed)
+            kind = "trained ConservNet"
         for row in readouts(x, f, g, xt, ft, gt, names, fits, seed=seed, **options):
             ok, err = (None, None) if true is None else term_check(row["expr"], true, names)
             shown = "-" if rho is None else f"{rho:.4f}"
-            row.update(system=system, kind=f"trained ConservNet (held-out |rho| {shown})",
+            row.update(system=system, kind=f"{kind} (held-out |rho| {shown})",
                        true="" if true is None else str(true), exact_terms=ok, max_ratio_error=err,
                        passed=None if true is None else bool(ok and err <= 0.05))
             out.append(row)

@@ -238,6 +238,21 @@ def test_benchmark_quick_monotone_fit_on_a_bent_control(tmp_path):
     assert table[1]["quantity"] == "pendulum symbolic-monotone: held-out R² of h(g)" and table[1]["ours"] > 0.9999
 
 
+def test_benchmark_reads_the_siamese_bottleneck_against_the_generators_energy():
+    from benchmarks.symbolic_readout import _siamese_trained
+    from conserve_tf.symbolic._sympy_tools import compile_expression
+    from siamese.training import load_data
+
+    x, f, g, xt, ft, gt, names, true, rho = _siamese_trained(0, groups=300, epochs=1)
+    assert names == ["x", "y", "vx", "vy"] and x.shape == (600, 4) and xt.shape == (5000, 4)
+    assert f.shape == (600,) and ft.shape == (5000,) and g.shape == x.shape and gt.shape == xt.shape
+    assert 0.0 <= rho <= 1.0
+    # the formula to be named is the generator's own E on every test state
+    _, test = load_data("central_fixed_L", groups=300, seed=0)
+    energy = compile_expression(true, [sympy.Symbol(n, real=True) for n in names])(xt)
+    assert np.allclose(energy, test.flat_constants("E")[:5000], rtol=1e-9, atol=1e-9)
+
+
 def test_large_offset_small_variation_is_read():
     # a trained F is often a big constant plus a small variation; Operon's float32 would lose it unstandardized
     x, c, _ = pendulum()
