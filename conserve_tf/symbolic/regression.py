@@ -86,7 +86,8 @@ class SymbolicResult:
 
     def markdown(self) -> str:
         """The front as a Markdown table; the chosen row is marked."""
-        rows = [f"| length | held-out {self.criterion} | formula |", "| --- | --- | --- |"]
+        label = {"r2": "R² of a·g + b", "r2_h": "R² of h(g)", "alignment": "alignment"}[self.criterion]
+        rows = [f"| length | held-out {label} | formula |", "| --- | --- | --- |"]
         for length, score, formula in self.front:
             mark = " **(chosen)**" if formula == self.formula else ""
             rows.append(f"| {length} | {score:.6f} | `{formula}`{mark} |")
