@@ -5,7 +5,8 @@ F is an invariant only up to a monotone map h(C). Three fits (docs/symbolic.md s
 
 * ``fit="affine"`` (default): F ≈ a·g(x) + b, scored by R² of that fit;
 * ``fit="monotone"``: F ≈ h(g(x)) with h a cubic polynomial, monotone over the data, scored by the
-  held-out R² of that fit; h's curvature no longer has to be made up by extra terms of g;
+  held-out R² of that fit; h's curvature no longer has to be made up by extra terms of g. The library
+  runs a second time on h⁻¹(F) for the best first proposal (``_sympy_tools.straightened``);
 * ``fit="gradient"``: ∇g(x) ∥ ∇F(x), scored by the alignment A = mean cos²(∇g, ∇F) (1 = level sets
   identical); h drops out. The caller passes ∇F as an array (N, F), e.g. from :func:`keras_input_gradient`.
 
