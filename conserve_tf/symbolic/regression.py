@@ -43,7 +43,7 @@ FITS = ("affine", "monotone", "gradient")
 CRITERIA = {"affine": "r2", "monotone": "r2_h", "gradient": "alignment"}
 
 #: training rows on which the constants of every front member are refit
-REFINE_ROWS = 1000
+REFINE_ROWS = 300
 
 
 @dataclasses.dataclass
@@ -272,7 +272,7 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     members.sort(key=lambda m: m[1].Length)
     proposals += [(reg, tree) for reg, tree in members]
     candidates = {}
-    few = pick[:REFINE_ROWS]  # the search rows: 300 left 3-5 % noise in the ratios of 6-7 constants
+    few = pick[:REFINE_ROWS]  # enough to refine a handful of constants, and cheaper than all (docs/symbolic.md)
     for proposal in proposals:
         if time.perf_counter() - start > 1.5 * time_budget + 10:
             break  # a guard against pathological simplification; the longest members are dropped
