@@ -189,6 +189,20 @@ def test_normal_form_and_display():
     assert str(rounded(0.333333 * t + 2.0000001 * w, 3)) == "2*omega + 0.333*theta"
 
 
+def test_values_too_large_for_least_squares_are_skipped_not_raised():
+    from conserve_tf.symbolic._sympy_tools import least_squares_or_none
+    from conserve_tf.symbolic.regression import _score
+
+    x, c, _ = pendulum(200)
+    t, w = [sympy.Symbol(n, real=True) for n in NAMES]
+    huge = sympy.sin(10 ** (60 * (w + 3)))  # finite sin of arguments up to 1e300: their squares overflow
+    assert not degenerate(huge, [t, w], x)
+    assert least_squares_or_none(np.array([[1.0, np.inf], [1.0, 2.0]]), np.ones(2)) is None
+    assert _score(10 ** (60 * (w + 3)), [t, w], x, c, None, x, c, None, "monotone") is None
+    row = _score(w ** 2 - 2 * sympy.cos(t), [t, w], x, 1.7 * c - 0.4, None, x, 1.7 * c - 0.4, None, "affine")
+    assert row["scale"] == pytest.approx(0.85) and row["offset"] == pytest.approx(-0.4) and row["r2_test"] > 0.999999
+
+
 def test_crumbs_pruned_and_taylor_stand_ins_flagged():
     x, _, _ = pendulum(200)
     t, w = sympy.symbols("theta omega", real=True)

@@ -64,8 +64,11 @@ def compile_expression(expr, symbols):
 def cubic_design(values, reference):
     """Columns 1, u, u², u³ of u = (values - mean) / std, mean and std those of ``reference`` (N,) -> (N, 4).
 
-    The basis of h in F ≈ h(g) with h a cubic polynomial (the first two columns: an affine map)."""
-    u = (np.asarray(values, np.float64) - np.mean(reference)) / np.std(reference)
+    The basis of h in F ≈ h(g) with h a cubic polynomial (the first two columns: an affine map). A reference
+    whose std overflows float64 gives NaN columns (:func:`least_squares_or_none` then declines)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.std(reference)
+    u = (np.asarray(values, np.float64) - np.mean(reference)) / (scale if np.isfinite(scale) else np.nan)
     return np.column_stack([np.ones_like(u), u, u ** 2, u ** 3])
 
 
@@ -86,8 +89,8 @@ def straightened(values, f, grid: int = 4001):
     the bent F itself needed extra terms (the response transformation of alternating conditional
     expectations, one step)."""
     values, f = np.asarray(values, np.float64), np.asarray(f, np.float64)
-    coef, *_ = np.linalg.lstsq(cubic_design(values, values), f, rcond=None)
-    if not monotone_cubic(coef, values):
+    coef = least_squares_or_none(cubic_design(values, values), f)
+    if coef is None or not monotone_cubic(coef, values):
         return None
     u = np.linspace(values.min(), values.max(), grid)
     h = cubic_design(u, values) @ coef
@@ -141,8 +144,8 @@ def refine(core, symbols, x, f, g, fit):
             if not np.all(np.isfinite(v)) or np.ptp(v) == 0:
                 return np.full(f.shape, 1e6)
             design = cubic_design(v, v)[:, :2 if fit == "affine" else 4]
-            coef, *_ = np.linalg.lstsq(design, f, rcond=None)
-            return design @ coef - f
+            coef = least_squares_or_none(design, f)
+            return np.full(f.shape, 1e6) if coef is None else design @ coef - f
     else:
         grad = _gradient_fn(template, symbols, params)
         n = g / np.linalg.norm(g, axis=1, keepdims=True)
@@ -202,8 +205,20 @@ def degenerate(expr, symbols, x, floor: float = 1e-5) -> bool:
         val = compile_expression(node, symbols)(x)
         if not (np.all(np.isfinite(arg)) and np.all(np.isfinite(val))) or np.ptp(val) == 0 or np.ptp(arg) == 0:
             continue
-        design = np.column_stack([np.ones_like(arg), arg, arg ** 2])
-        coef, *_ = np.linalg.lstsq(design, val, rcond=None)
-        if np.sum((design @ coef - val) ** 2) < floor * np.sum((val - val.mean()) ** 2):
+        with np.errstate(over="ignore"):
+            design = np.column_stack([np.ones_like(arg), arg, arg ** 2])
+        coef = least_squares_or_none(design, val)
+        if coef is not None and np.sum((design @ coef - val) ** 2) < floor * np.sum((val - val.mean()) ** 2):
             return True
     return False
+
+
+def least_squares_or_none(design, target):
+    """Least-squares coefficients of ``target`` (N,) on the columns of ``design`` (N, K), or None when
+    the design is not finite (an argument of 1e200 squared) or LAPACK fails on it."""
+    if not np.all(np.isfinite(design)):
+        return None
+    try:
+        return np.linalg.lstsq(design, target, rcond=None)[0]
+    except np.linalg.LinAlgError:
+        return None

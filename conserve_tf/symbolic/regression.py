@@ -31,8 +31,8 @@ import sympy
 from . import _operon
 from ._operon import DEFAULT_FUNCTIONS, FUNCTIONS
 from .library import library_candidates
-from ._sympy_tools import (alignment, compile_expression, cubic_design, degenerate, monotone_cubic, normalize, prune,
-                           refine, rounded, size, straightened)
+from ._sympy_tools import (alignment, compile_expression, cubic_design, degenerate, least_squares_or_none, monotone_cubic,
+                           normalize, prune, refine, rounded, size, straightened)
 
 __all__ = ["SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "DEFAULT_FUNCTIONS", "FITS"]
 
@@ -190,8 +190,8 @@ def _straighten(proposals, symbols, x, f):
         if not np.all(np.isfinite(values)) or np.ptp(values) == 0:
             continue
         design = cubic_design(values, values)
-        coef, *_ = np.linalg.lstsq(design, f, rcond=None)
-        if monotone_cubic(coef, values) and _r2(design @ coef, f) > best:
+        coef = least_squares_or_none(design, f)
+        if coef is not None and monotone_cubic(coef, values) and _r2(design @ coef, f) > best:
             best, chosen = _r2(design @ coef, f), values
     return None if chosen is None else straightened(chosen, f)
 
@@ -202,11 +202,14 @@ def _score(expr, symbols, x, f, g, xt, ft, gt, fit):
     values, values_t = evaluate(x), evaluate(xt)
     if not (np.all(np.isfinite(values)) and np.all(np.isfinite(values_t))) or np.ptp(values) == 0:
         return None
-    a, b = np.polyfit(values, f, 1)
-    h, *_ = np.linalg.lstsq(cubic_design(values, values), f, rcond=None)  # F ≈ h(g), conditioned basis
+    design, design_t = cubic_design(values, values), cubic_design(values_t, values)  # a conditioned basis
+    h, line = least_squares_or_none(design, f), least_squares_or_none(design[:, :2], f)  # h(g); a·g + b
+    if h is None or line is None or not np.all(np.isfinite(design_t)):
+        return None  # values too large for float64 least squares
+    a, b = line[1] / values.std(), line[0] - line[1] * values.mean() / values.std()
     row = {"expr": expr, "length": size(expr), "scale": float(a), "offset": float(b),
-           "r2_train": _r2(a * values + b, f), "r2_test": _r2(a * values_t + b, ft),
-           "r2_h_test": _r2(cubic_design(values_t, values) @ h, ft),
+           "r2_train": _r2(design[:, :2] @ line, f), "r2_test": _r2(design_t[:, :2] @ line, ft),
+           "r2_h_test": _r2(design_t @ h, ft),
            "al_train": None if g is None else alignment(expr, symbols, x, g),
            "al_test": None if gt is None else alignment(expr, symbols, xt, gt),
            # F = h(C) with h monotone: a g that needs a non-monotone h does not have F's level sets
