@@ -111,6 +111,13 @@ def test_scripts_print_the_monotone_fit():
     assert "symbolic read-out of F (F ≈ h(g), h a monotone cubic;" in lines[0]
     assert out["symbolic"]["fit"] == "monotone" and out["symbolic"]["criterion"] == "r2_h"
     assert f"g = {out['symbolic']['formula']}" in lines[1]
+    assert out["symbolic"]["named"] and not any(line.startswith("WARNING") for line in lines)
+    # F without any formula behind it: the best of the front is printed, and said not to name F
+    noise = np.random.default_rng(3).normal(size=300)
+    lines = []
+    out = read_out("symbolic", "F", x, noise, x, noise, NAMES, seconds=3.0, functions=("square", "cos"),
+                   fit="monotone", print_fn=lines.append)
+    assert not out["symbolic"]["named"] and lines[-1].startswith("WARNING: g explains little of F")
 
 
 def test_monotone_fit_never_chooses_a_formula_whose_h_turns():
