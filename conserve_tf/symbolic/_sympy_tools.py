@@ -143,7 +143,7 @@ def refine(core, symbols, x, f, g, fit):
                 v = np.broadcast_to(np.asarray(fn(*x.T, *p), np.float64), f.shape)
             if not np.all(np.isfinite(v)) or np.ptp(v) == 0:
                 return np.full(f.shape, 1e6)
-            design = cubic_design(v, v)[:, :2 if fit == "affine" else 4]
+            design = cubic_design(v, v)[:, :2 if fit == "affine" else None]
             coef = least_squares_or_none(design, f)
             return np.full(f.shape, 1e6) if coef is None else design @ coef - f
     else:
