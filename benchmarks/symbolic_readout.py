@@ -16,8 +16,8 @@ is within 1 % of the true one.
 ``--fit=both`` runs the affine and the gradient fit, ``--fit=all`` all three.
 ``--trained`` also trains a ConservNet with the defaults (``conserve_tf.fit_conservnet``) on each of
 ``--trained_systems`` (``siamese_central_fixed_L``: the Siamese network of ``siamese.train
---system=central_fixed_L --symmetry=rotation``, E to be named) and reads its output F (∇F from ``keras_input_gradient`` for the gradient fit); a
-trained read-out passes with exactly the true terms and every coefficient ratio within 5 %. ``--from_data``
+--system=central_fixed_L --symmetry=rotation``, E to be named) and reads its output F (∇F from
+``keras_input_gradient`` for the gradient fit); a trained read-out passes with exactly the true terms and every coefficient ratio within 5 %. ``--from_data``
 also runs ``conserve_tf.symbolic.conserved_formula`` on the raw groups of each of ``--data_systems`` ((20, 200)
 split within groups, optional N(0, noise) on the inputs), no network: its "R²" is 1 − the held-out
 within-group fraction W/T, and it passes with exactly the true terms and ratios within 1 % (Kepler: E or L). Writes
@@ -172,8 +172,8 @@ def run_controls(names, fits, options, seed, warp="none"):
         x, f, g, xt, ft, gt, feats, true = control_data(name, seed, warp)
         for row in readouts(x, f, g, xt, ft, gt, feats, fits, seed=seed, **options):
             ok, err = term_check(row["expr"], true, feats)
-            row.update(system=name, kind="control" if warp == "none" else f"control, {warp} warp", true=str(true), exact_terms=ok, max_ratio_error=err,
-                       passed=bool(ok and err <= 0.01))
+            row.update(system=name, kind="control" if warp == "none" else f"control, {warp} warp", true=str(true),
+                       exact_terms=ok, max_ratio_error=err, passed=bool(ok and err <= 0.01))
             out.append(row)
             _print(row)
     return out

@@ -70,8 +70,8 @@ def test_monotone_fit_straightens_a_bent_target_and_names_the_invariant():
     assert res.formula == TRUE["lotka_volterra"] and res.source == "library" and res.r2_h_test > 0.9998
     # h⁻¹ undoes a monotone h up to the cubic's error, and there is no inverse of a turning h
     c = np.linspace(-2.0, 2.0, 500)
-    assert np.corrcoef(straightened(c, np.exp(0.5 * c)), c)[0, 1] > 0.999
-    assert straightened(c, (c - 0.3) ** 2) is None
+    assert np.corrcoef(straightened(c, None, np.exp(0.5 * c)), c)[0, 1] > 0.999
+    assert straightened(c, None, (c - 0.3) ** 2) is None
 
 
 def test_library_grammar():

@@ -96,6 +96,7 @@ def test_monotone_fit_names_a_bent_invariant_that_the_affine_fit_misses():
     affine = symbolic_readout(x, bend(f), xt, bend(ft), fit="affine", **opts)
     assert monotone.formula == "omega**2 - 2*cos(theta)" and monotone.criterion == "r2_h"
     assert monotone.markdown().startswith("| length | held-out R² of h(g) | formula |")
+    assert monotone.score == monotone.r2_h_test and affine.score == affine.r2_test
     assert monotone.r2_h_test > 0.99999 and monotone.r2_test < 0.95  # a·g + b cannot follow the bend
     assert affine.formula != monotone.formula  # the affine fit spends extra terms on h's curvature
     assert affine.r2_h_test < monotone.r2_h_test

@@ -80,16 +80,18 @@ def monotone_cubic(coef, reference, points: int = 257) -> bool:
     return bool(np.all(slope > 0) or np.all(slope < 0))
 
 
-def straightened(values, f, grid: int = 4001):
+def straightened(values, coef, f, grid: int = 4001):
     """F mapped back through the inverse of its monotone cubic fit on ``values``: h⁻¹(F) (N,), or None.
 
-    h is the least-squares cubic F ≈ h(g) (:func:`cubic_design`); when it is monotone over the range of g,
+    h is the cubic F ≈ h(g) with coefficients ``coef`` (of :func:`cubic_design`; None: the least-squares
+    fit of ``f``); when it is monotone over the range of g,
     h⁻¹ is read off a ``grid`` of g by interpolation (F beyond h's range is clipped to its ends). If g is
     close to the invariant C, h⁻¹(F) is close to an affine function of C, which an affine fit can name where
     the bent F itself needed extra terms (the response transformation of alternating conditional
     expectations, one step)."""
     values, f = np.asarray(values, np.float64), np.asarray(f, np.float64)
-    coef = least_squares_or_none(cubic_design(values, values), f)
+    if coef is None:
+        coef = least_squares_or_none(cubic_design(values, values), f)
     if coef is None or not monotone_cubic(coef, values):
         return None
     u = np.linspace(values.min(), values.max(), grid)

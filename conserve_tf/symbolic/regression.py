@@ -42,6 +42,9 @@ FITS = ("affine", "monotone", "gradient")
 #: the score each fit chooses by (held-out, the larger the better)
 CRITERIA = {"affine": "r2", "monotone": "r2_h", "gradient": "alignment"}
 
+#: where each criterion's held-out value is kept in a scored candidate, and its name in words
+_SCORES = {"r2": ("r2_test", "R² of a·g + b"), "r2_h": ("r2_h_test", "R² of h(g)"), "alignment": ("al_test", "alignment")}
+
 #: training rows on which the constants of every front member are refit
 REFINE_ROWS = 300
 
@@ -81,6 +84,11 @@ class SymbolicResult:
     threads: int
     feature_names: list
 
+    @property
+    def score(self) -> float:
+        """The held-out score the formula was chosen by (:attr:`criterion`)."""
+        return {"r2": self.r2_test, "r2_h": self.r2_h_test, "alignment": self.alignment_test}[self.criterion]
+
     def as_dict(self) -> dict:
         """JSON-ready dictionary (the sympy expression as its string)."""
         out = dataclasses.asdict(self)
@@ -90,8 +98,7 @@ class SymbolicResult:
 
     def markdown(self) -> str:
         """The front as a Markdown table; the chosen row is marked."""
-        label = {"r2": "R² of a·g + b", "r2_h": "R² of h(g)", "alignment": "alignment"}[self.criterion]
-        rows = [f"| length | held-out {label} | formula |", "| --- | --- | --- |"]
+        rows = [f"| length | held-out {_SCORES[self.criterion][1]} | formula |", "| --- | --- | --- |"]
         for length, score, formula in self.front:
             mark = " **(chosen)**" if formula == self.formula else ""
             rows.append(f"| {length} | {score:.6f} | `{formula}`{mark} |")
@@ -191,9 +198,10 @@ def _straighten(proposals, symbols, x, f):
             continue
         design = cubic_design(values, values)
         coef = least_squares_or_none(design, f)
-        if coef is not None and monotone_cubic(coef, values) and _r2(design @ coef, f) > best:
-            best, chosen = _r2(design @ coef, f), values
-    return None if chosen is None else straightened(chosen, f)
+        quality = -np.inf if coef is None or not monotone_cubic(coef, values) else _r2(design @ coef, f)
+        if quality > best:
+            best, chosen = quality, (values, coef)
+    return None if chosen is None else straightened(*chosen, f)
 
 
 def _score(expr, symbols, x, f, g, xt, ft, gt, fit):
@@ -214,7 +222,7 @@ def _score(expr, symbols, x, f, g, xt, ft, gt, fit):
            "al_test": None if gt is None else alignment(expr, symbols, xt, gt),
            # F = h(C) with h monotone: a g that needs a non-monotone h does not have F's level sets
            "degenerate": degenerate(expr, symbols, x) or (fit == "monotone" and not monotone_cubic(h, values))}
-    row["score"] = {"gradient": row["al_test"], "monotone": row["r2_h_test"]}.get(fit, row["r2_test"])
+    row["score"] = row[_SCORES[CRITERIA[fit]][0]]
     return row
 
 
@@ -257,18 +265,17 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     # Operon computes in float32: a learned F is often a large constant plus a small variation, which
     # float32 would round away, so the search sees F standardized (the affine map is refit below)
     f_search = (f[pick] - f.mean()) / f.std()
+    search_fit = "gradient" if fit == "gradient" else "affine"  # the proposers' objective; monotone rescores
     proposals = []
     if library:
-        proposals = library_candidates(symbols, x, f, g, fit="gradient" if fit == "gradient" else "affine",
-                                       functions=offered, seed=seed,
+        proposals = library_candidates(symbols, x, f, g, fit=search_fit, functions=offered, seed=seed,
                                        time_budget=min(10.0, time_budget / 4))
         if fit == "monotone":  # once more on F straightened through the best proposal's h
             target = _straighten(proposals, symbols, x, f)
             if target is not None:
                 proposals += library_candidates(symbols, x, target, fit="affine", functions=offered, seed=seed,
                                                 time_budget=min(10.0, time_budget / 4))
-    members = _operon.search("gradient" if fit == "gradient" else "affine", primitives, x[pick], f_search,
-                             seed=seed, threads=threads,
+    members = _operon.search(search_fit, primitives, x[pick], f_search, seed=seed, threads=threads,
                              time_budget=max(1.0, time_budget - (time.perf_counter() - start)), max_length=max_length,
                              population=population, generations=generations, max_evaluations=max_evaluations,
                              loss=loss)

@@ -51,10 +51,9 @@ def read_out(kind: str, name: str, x_train, f_train, x_test, f_test, feature_nam
         print_fn(f"g = {res.formula}   (held-out {score}R² {res.r2_test:.5f} of a·g + b, {res.r2_h_test:.5f} "
                  f"of a cubic h(g); a = {res.scale:.4g}, b = {res.offset:.4g})")
         out["symbolic"] = res.as_dict()
-        # the score this fit chose by; below NAMED the formula is the best of a poor lot, and is said to be
-        chosen = {"affine": res.r2_test, "monotone": res.r2_h_test}.get(fit, res.alignment_test)
-        out["symbolic"]["named"] = bool(chosen >= NAMED)
-        if chosen < NAMED:
-            print_fn(f"WARNING: g explains little of {name} on held-out data (score {chosen:.3f} < {NAMED}): the "
+        # below NAMED the formula is the best of a poor lot, and is said to be
+        out["symbolic"]["named"] = bool(res.score >= NAMED)
+        if res.score < NAMED:
+            print_fn(f"WARNING: g explains little of {name} on held-out data (score {res.score:.3f} < {NAMED}): the "
                      f"read-out did not name {name} (docs/symbolic.md, Limits)")
     return out
