@@ -103,7 +103,7 @@ def test_killed_training_resumes_to_the_same_step_count(tmp_path):
     assert not model_path.exists()
     out = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "trained 400 optimizer steps" in out.stdout
+    assert "trained 400 optimizer steps" in out.stdout, out.stdout  # the whole output if it fails (a CI flake, 2026-12-04)
     model = keras.models.load_model(model_path)
     assert isinstance(model, ConservNet)
     assert not backup.exists() or not any(backup.rglob("*.weights.h5"))  # removed once training completed
