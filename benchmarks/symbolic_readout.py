@@ -10,7 +10,8 @@ is within 1 % of the true one.
         [--systems=s1,s2,...] [--fit=affine|monotone|gradient|both|all] [--warp=none|cube|exp]
         [--time_budget=35] [--threads=1]
         [--tolerance=1e-4] [--seed=0]
-        [--trained --trained_systems=s2,s3,lotka_volterra,double_pendulum,siamese_central_fixed_L [--trained_steps=N]]
+        [--trained --trained_systems=s2,s3,lotka_volterra,double_pendulum,double_pendulum_sim,
+                   siamese_central_fixed_L [--trained_steps=N]]
         [--from_data --data_systems=s1,s2,s3,lotka_volterra,kepler [--data_noise=0.01] [--data_budget=20]]
 
 ``--fit=both`` runs the affine and the gradient fit, ``--fit=all`` all three.
@@ -77,6 +78,13 @@ def _abs_log(v):
     return sympy.log(sympy.Abs(v))
 
 
+def _double_pendulum_energy(s):
+    """E of the simulated double pendulum (m = l = 1, g = 9.81), ``conserve_tf.pendulum.double_pendulum_energy``."""
+    g = sympy.Float(9.81)
+    return (s["omega1"] ** 2 + s["omega2"] ** 2 / 2 + s["omega1"] * s["omega2"] * sympy.cos(s["theta1"] - s["theta2"])
+            - 2 * g * sympy.cos(s["theta1"]) - g * sympy.cos(s["theta2"]))
+
+
 # name -> (inputs(seed) -> (x (N, F), names), true invariant as a sympy expression of the named symbols)
 CONTROLS = {
     "s1": (_cn("s1"), lambda s: s["x1"] - 3 * s["x2"] * s["x3"] + sympy.Rational(1, 2) * s["x4"] ** 2),
@@ -86,6 +94,7 @@ CONTROLS = {
                        + sympy.Float(0.4) * _abs_log(s["x"]) - sympy.Float(0.4) * s["y"] - sympy.Float(0.1) * s["x"]),
     "kepler_energy": (_kepler, lambda s: (s["vx"] ** 2 + s["vy"] ** 2) / 2 - s["rinv"]),
     "pendulum": (_pendulum, lambda s: s["omega"] ** 2 / 2 - sympy.cos(s["theta"])),
+    "double_pendulum_sim": (_cn("double_pendulum_sim"), lambda s: _double_pendulum_energy(s)),
     "interval_s2": (_siamese("special_relativity"), lambda s: -s["t"] ** 2 + s["x"] ** 2 + s["y"] ** 2 + s["z"] ** 2),
     "EdotB": (_siamese("electromagnetism"), lambda s: s["Ex"] * s["Bx"] + s["Ey"] * s["By"] + s["Ez"] * s["Bz"]),
     "E2mB2": (_siamese("electromagnetism"), lambda s: sum(s[f"E{c}"] ** 2 - s[f"B{c}"] ** 2 for c in "xyz")),
@@ -93,8 +102,9 @@ CONTROLS = {
 
 
 #: systems whose trained network --trained reads out: ConservNet (the measured double pendulum: one
-#: trajectory), and the Siamese bottleneck on the central potential with L fixed, rotation-invariant inputs
-TRAINED = ("s2", "s3", "lotka_volterra", "double_pendulum", "siamese_central_fixed_L")
+#: trajectory; the simulated one: one trajectory per group), and the Siamese bottleneck on the central
+#: potential with L fixed, rotation-invariant inputs
+TRAINED = ("s2", "s3", "lotka_volterra", "double_pendulum", "double_pendulum_sim", "siamese_central_fixed_L")
 
 
 #: monotone maps of the standardized target z that --warp applies: (w(z), w'(z))

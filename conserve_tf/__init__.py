@@ -3,7 +3,8 @@
 Public API:
 
 * grouped data: :class:`GroupedData`, :class:`GroupedDataError`
-* systems: :func:`make_system`, :data:`SYSTEMS`, :func:`load_double_pendulum`, :func:`double_pendulum_split`
+* systems: :func:`make_system`, :data:`SYSTEMS`, :func:`load_double_pendulum`, :func:`double_pendulum_split`,
+  :func:`simulated_double_pendulum`
 * the model: :class:`ConservNet`, :func:`ball_noise`, :func:`input_scaling`; its objectives (module
   :mod:`losses`): :class:`NVLoss` (Eq. 1), :class:`VarianceLoss` (Eq. C1), :class:`WithinGroupRatio`, with
   their functional forms :func:`nv_loss_terms`, :func:`within_group_ratio`; the independence penalties of
@@ -30,6 +31,7 @@ _EXPORTS = {
     "GroupedData": "groups", "GroupedDataError": "groups",
     "make_system": "systems", "SYSTEMS": "systems",
     "load_double_pendulum": "pendulum", "double_pendulum_split": "pendulum",
+    "simulated_double_pendulum": "pendulum",
     "ConservNet": "model", "NVLoss": "losses", "VarianceLoss": "losses", "WithinGroupRatio": "losses",
     "nv_loss_terms": "losses", "within_group_ratio": "losses", "GradientCosinePenalty": "penalties",
     "GradientLogdetPenalty": "penalties", "gradient_cosine_penalty": "penalties",

@@ -8,6 +8,11 @@ Every loader returns a :class:`~conserve_tf.groups.GroupedData` with ONE group: 
 states (θ1, θ2, ω1, ω2) in rad and rad/s, unscaled; ``scale`` = (1, 1, 0.1, 0.1) is the paper's input
 scaling; there are no true constants. The measurement times (M,) in seconds are in
 ``params["times"]`` (a NumPy array), the rows of the file in ``params["rows"]`` (start, stop).
+
+One measured trajectory holds one value of the energy, so a network trained on it cannot single the
+energy out (docs/symbolic.md). :func:`simulated_double_pendulum` draws many trajectories of the ideal
+point-mass pendulum instead, one group per trajectory, with the energy as the group's constant
+(``make_system("double_pendulum_sim")``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from importlib import resources
 import numpy as np
 
 from conserve_tf.groups import GroupedData
+from conserve_tf.physical import _add_noise, _check_common, _integrate
 
 __all__ = [
     "FEATURES",
@@ -25,6 +31,8 @@ __all__ = [
     "double_pendulum_split",
     "double_pendulum_energy",
     "double_pendulum_energy_features",
+    "double_pendulum_rhs",
+    "simulated_double_pendulum",
 ]
 
 FEATURES = ("theta1", "theta2", "omega1", "omega2")
@@ -151,3 +159,58 @@ def double_pendulum_energy_features(x) -> np.ndarray:
         raise ValueError(f"states must have a last axis of 4 (theta1, theta2, omega1, omega2), got shape {x.shape}")
     t1, t2, w1, w2 = (x[..., i] for i in range(4))
     return np.stack([w1**2, w2**2, w1 * w2 * np.cos(t1 - t2), np.cos(t1), np.cos(t2)], axis=-1)
+
+
+def double_pendulum_rhs(s, m1: float = 1.0, m2: float = 1.0, l1: float = 1.0, l2: float = 1.0,
+                        g: float = 9.81) -> np.ndarray:
+    """d/dt of states s (B, 4) = (θ1, θ2, ω1, ω2) of the ideal double pendulum: (B, 4).
+
+    The Euler-Lagrange equations of the energy of :func:`double_pendulum_energy`, δ = θ1 − θ2:
+    [[(m1 + m2) l1², m2 l1 l2 cos δ], [m2 l1 l2 cos δ, m2 l2²]] (ω1', ω2') =
+    (−m2 l1 l2 ω2² sin δ − (m1 + m2) g l1 sin θ1, m2 l1 l2 ω1² sin δ − m2 g l2 sin θ2).
+    """
+    t1, t2, w1, w2 = (s[:, i] for i in range(4))
+    d = t1 - t2
+    a11, a12, a22 = (m1 + m2) * l1 ** 2, m2 * l1 * l2 * np.cos(d), m2 * l2 ** 2
+    b1 = -m2 * l1 * l2 * w2 ** 2 * np.sin(d) - (m1 + m2) * g * l1 * np.sin(t1)
+    b2 = m2 * l1 * l2 * w1 ** 2 * np.sin(d) - m2 * g * l2 * np.sin(t2)
+    det = a11 * a22 - a12 ** 2
+    return np.stack([w1, w2, (a22 * b1 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det], axis=1)
+
+
+def simulated_double_pendulum(groups: int = 20, members: int = 100, seed: int = 0, energy=(-9.81, 19.62),
+                              horizon: float = 100.0, noise: float = 0.0) -> GroupedData:
+    """Trajectories of the ideal double pendulum (m1 = m2 = l1 = l2 = 1, g = 9.81), one group each.
+
+    Each trajectory is released from rest at angles θ1, θ2 ~ U(−π, π), kept when its energy E lies in
+    ``energy`` (default [−g, 2g]: the pendulum swings over large angles and chaotically, so E is its only
+    invariant; nearer the bottom, E < −g, the motion is close to two independent normal modes whose
+    energies are both nearly conserved). Members at M equally spaced times t = k · horizon / M,
+    k = 0 … M − 1, from ``scipy.integrate.solve_ivp`` (DOP853, rtol = atol = 1e-12); angles wrapped to
+    [−π, π). ``noise`` adds N(0, noise) to the stored states.
+    Returns GroupedData: x (G, M, 4) = (θ1, θ2, ω1, ω2), c (G,) = E, scale (1, 1, 0.1, 0.1) (the paper's
+    factors for the measured pendulum).
+    """
+    g, m = _check_common(groups, members, "solve_ivp", noise)
+    low, high = (float(v) for v in energy)
+    if not -29.43 < low < high:
+        raise ValueError(f"energy must be a range (low, high) with -3g = -29.43 < low < high, got {energy!r}")
+    if not np.isfinite(horizon) or horizon <= 0:
+        raise ValueError(f"horizon must be a positive time in seconds, got {horizon!r}")
+    rng = np.random.default_rng(seed)
+    y0 = np.empty((0, 4))
+    for _ in range(10_000):
+        cand = np.column_stack([rng.uniform(-np.pi, np.pi, size=(4 * g, 2)), np.zeros((4 * g, 2))])
+        e = double_pendulum_energy(cand)
+        y0 = np.concatenate([y0, cand[(e >= low) & (e <= high)]])[:g]
+        if len(y0) == g:
+            break
+    else:
+        raise ValueError(f"no state released from rest has an energy in {energy!r}")
+    times = np.tile(np.arange(m) * (float(horizon) / m), (g, 1))
+    x = _integrate(double_pendulum_rhs, y0, times, "solve_ivp")
+    x[..., :2] = (x[..., :2] + np.pi) % (2 * np.pi) - np.pi
+    params = dict(system="double_pendulum_sim", groups=g, members=m, seed=seed, energy=[low, high],
+                  horizon=float(horizon), noise=float(noise), m1=1.0, m2=1.0, l1=1.0, l2=1.0, g=9.81)
+    return GroupedData(_add_noise(x, noise, seed), c=double_pendulum_energy(y0), feature_names=list(FEATURES),
+                       constant_names=["E"], name="double_pendulum_sim", scale=_SCALE.copy(), params=params)

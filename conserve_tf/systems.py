@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import physical
+from . import pendulum, physical
 from .groups import GroupedData, UnknownSystemError, check_counts
 
 __all__ = ["s1", "s2", "s2_plus", "s3", "random_data", "make_system", "SYSTEMS", "invariant",
@@ -172,6 +172,7 @@ SYSTEMS = {
     "kepler": _physical("kepler"),
     "kepler_fixed_l": _physical("kepler_fixed_l"),
     "kepler+": _physical("kepler_plus"),
+    "double_pendulum_sim": pendulum.simulated_double_pendulum,
 }
 
 

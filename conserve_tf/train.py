@@ -33,7 +33,7 @@ from .scaling import SCALINGS
 
 FLAGS = flags.FLAGS
 SYSTEM_NAMES = ["s1", "s2", "s2+", "s3", "random", "lotka_volterra", "kepler", "kepler_fixed_l", "kepler+",
-                "double_pendulum"]
+                "double_pendulum", "double_pendulum_sim"]
 
 
 def define_flags():

@@ -179,3 +179,10 @@ def test_s1_benchmark_quick(tmp_path):
     with open(tmp_path / "results.csv", newline="") as fh:
         saved = {row["quantity"]: row["conserve_tf"] for row in csv.DictReader(fh)}
     assert float(saved["R² of aF+b against C"]) == pytest.approx(r["r2"])
+
+
+def test_every_built_in_system_is_a_choice_of_the_script():
+    from conserve_tf.systems import SYSTEMS
+    from conserve_tf.train import SYSTEM_NAMES
+
+    assert set(SYSTEM_NAMES) == set(SYSTEMS) | {"double_pendulum"}  # the measured pendulum loads from its file

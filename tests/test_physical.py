@@ -7,6 +7,7 @@ from scipy.integrate import solve_ivp
 from conserve_tf import physical as P
 from conserve_tf import pendulum as DP
 from conserve_tf.groups import GroupedData
+from conserve_tf.systems import make_system
 
 G, M = 6, 30  # small data: every generator runs in well under a second
 
@@ -192,17 +193,8 @@ def test_unknown_trial_and_missing_file_are_clear_errors(tmp_path):
 
 def test_ideal_energy_is_conserved_by_the_double_pendulum_equations_of_motion():
     m1, m2, l1, l2, g = 1.0, 0.7, 1.2, 0.8, 9.81
-
-    def rhs(_, s):  # Euler-Lagrange equations of the point-mass double pendulum, solved for the accelerations
-        t1, t2, w1, w2 = s
-        dl = t1 - t2
-        mass = np.array([[(m1 + m2) * l1**2, m2 * l1 * l2 * np.cos(dl)], [m2 * l1 * l2 * np.cos(dl), m2 * l2**2]])
-        force = np.array([-m2 * l1 * l2 * w2**2 * np.sin(dl) - (m1 + m2) * g * l1 * np.sin(t1),
-                          m2 * l1 * l2 * w1**2 * np.sin(dl) - m2 * g * l2 * np.sin(t2)])
-        return [w1, w2, *np.linalg.solve(mass, force)]
-
-    sol = solve_ivp(rhs, (0, 5), [1.0, -0.5, 0.3, 2.0], method="DOP853", rtol=1e-11, atol=1e-11,
-                    t_eval=np.linspace(0, 5, 200))
+    sol = solve_ivp(lambda _, s: DP.double_pendulum_rhs(s[None], m1, m2, l1, l2, g)[0], (0, 5), [1.0, -0.5, 0.3, 2.0],
+                    method="DOP853", rtol=1e-11, atol=1e-11, t_eval=np.linspace(0, 5, 200))
     E = DP.double_pendulum_energy(sol.y.T, m1=m1, m2=m2, l1=l1, l2=l2, g=g)
     assert np.ptp(E) < 1e-8 * np.ptp(DP.double_pendulum_energy(sol.y.T * [1, 1, 0, 0], m1, m2, l1, l2, g))
     feats = DP.double_pendulum_energy_features(sol.y.T)
@@ -210,3 +202,27 @@ def test_ideal_energy_is_conserved_by_the_double_pendulum_equations_of_motion():
     np.testing.assert_allclose(feats @ coef, E, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="last axis of 4"):
         DP.double_pendulum_energy(np.zeros((3, 2)))
+
+
+def test_double_pendulum_small_oscillations_have_the_normal_mode_frequencies():
+    # m = l = 1: linearized about the bottom, the two modes have ω² = g (2 ± √2)
+    eps, g = 1e-6, 9.81
+    jac = np.column_stack([(DP.double_pendulum_rhs(eps * e[None]) - DP.double_pendulum_rhs(-eps * e[None]))[0]
+                           / (2 * eps) for e in np.eye(4)])
+    freqs = np.sort(np.abs(np.linalg.eigvals(jac).imag))[::2]
+    np.testing.assert_allclose(freqs, np.sqrt(g * (2 + np.array([-1, 1]) * np.sqrt(2))), rtol=1e-6)
+
+
+def test_simulated_double_pendulum_groups_keep_their_energy():
+    data = DP.simulated_double_pendulum(groups=5, members=40, seed=3, horizon=20.0)
+    assert data.x.shape == (5, 40, 4) and data.feature_names == list(DP.FEATURES) and data.constant_names == ["E"]
+    E = DP.double_pendulum_energy(data.x)
+    assert np.max(np.abs(E - data.c[:, None])) < 1e-8 * np.ptp(data.c)  # one energy per trajectory
+    assert np.all((data.c >= -9.81) & (data.c <= 19.62)) and np.ptp(data.c) > 5.0
+    assert np.all(np.abs(data.x[..., :2]) <= np.pi) and np.ptp(data.x[..., 2:]) > 5.0  # wrapped angles, fast swings
+    np.testing.assert_array_equal(data.scale, [1.0, 1.0, 0.1, 0.1])
+    np.testing.assert_array_equal(data.x, make_system("double_pendulum_sim", 5, 40, seed=3, horizon=20.0).x)
+    with pytest.raises(ValueError, match="energy must be a range"):
+        DP.simulated_double_pendulum(groups=2, members=5, energy=(5.0, 1.0))
+    with pytest.raises(ValueError, match="horizon must be a positive"):
+        DP.simulated_double_pendulum(groups=2, members=5, horizon=0.0)

@@ -85,6 +85,27 @@ def test_library_grammar():
     assert max(levels) == 3 and len(shown) == len(terms)
 
 
+def test_four_inputs_keep_the_three_factor_terms_of_lowest_order():
+    # all of level 3 would be 10 550 terms for four inputs, past the 6000 cap: the order-3 ones stay
+    symbols = sympy.symbols("theta1 theta2 omega1 omega2", real=True)
+    x = np.random.default_rng(0).uniform(-3.0, 3.0, size=(200, 4))
+    terms, levels = build_library(symbols, x, ("square", "sin", "cos", "exp", "log", "sqrt", "div"))
+    shown = {str(sympy.Mul(*[f.expr for f in t])) for t, k in zip(terms, levels) if k == 3}
+    assert len(terms) <= 6000 and len(shown) > 1000
+    assert {"omega1*omega2*cos(theta1 - theta2)", "omega1*omega2*theta1", "omega2*theta2*sin(theta1)"} <= shown
+    assert "omega1**2*omega2*cos(theta1 - theta2)" not in shown and "omega1*omega2/theta1" in shown
+
+
+def test_affine_fit_names_the_double_pendulum_energy():
+    # 2E = 2 ω1² + ω2² + 2 ω1 ω2 cos(θ1 − θ2) − 4g cos θ1 − 2g cos θ2: five terms, one of three factors
+    data = make_system("double_pendulum_sim", groups=20, members=50, seed=0, horizon=50.0)
+    x, symbols = data.flat(), [sympy.Symbol(n, real=True) for n in data.feature_names]
+    f = 1.7 * data.flat_constants() - 0.4
+    found = _printed(library_candidates(symbols, x, f, functions=FUNCTIONS, seed=0, time_budget=CAP), symbols)
+    assert "2*omega1**2 + 2*omega1*omega2*cos(theta1 - theta2) + omega2**2 - 39.2*cos(theta1) - 19.6*cos(theta2)" \
+        in found
+
+
 def test_readout_prints_the_library_formula_and_is_reproducible():
     x, f, _ = _control("s3")
     opts = dict(feature_names=["x1", "x2", "x3", "x4"], seed=0, population=60, generations=5, time_budget=20.0)

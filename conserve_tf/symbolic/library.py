@@ -85,8 +85,9 @@ def _factors(symbols, x, functions):
 
 def build_library(symbols, x, functions, max_columns: int = 6000):
     """The terms of the grammar above at x (N, F): ``(terms, levels)``, terms a list of tuples of
-    :class:`_Factor`, levels the number of factors of each. Level 3 is left out when the library would
-    exceed ``max_columns`` terms (many inputs)."""
+    :class:`_Factor`, levels the number of factors of each. A level that would take the library past
+    ``max_columns`` terms (many inputs) enters by order of :func:`_order`, whole orders only: with four
+    inputs level 3 keeps its order-3 terms (ω1·ω2·cos(θ1 − θ2), x1·x2·x3) and leaves out x1²·x2/x3."""
     factors = _factors(symbols, x, functions)
     terms = [(f,) for f in factors]
     for level in (2, 3):
@@ -96,10 +97,19 @@ def build_library(symbols, x, functions, max_columns: int = 6000):
             used = [c for f in fs if f.power for c in f.columns]
             if len(set(used)) == len(used) and sum(not f.power for f in fs) <= 1:
                 new.append(tuple(fs))
-        if len(terms) + len(new) > max_columns:
-            break
-        terms += new
+        orders = np.array([_order(t) for t in new])
+        for order in np.unique(orders):
+            chosen = [t for t, o in zip(new, orders) if o == order]
+            if len(terms) + len(chosen) > max_columns:
+                return terms, [len(t) for t in terms]
+            terms += chosen
     return terms, [len(t) for t in terms]
+
+
+def _order(term) -> int:
+    """A term's order: the sum of |exponent| of its powers plus one per other factor (x1·x2·cos x3: 3,
+    x1²/x2: 3, x1³·x2·sin x3: 5); within a level the library prefers low orders."""
+    return sum(abs(int(f.expr.as_base_exp()[1])) if f.power else 1 for f in term)
 
 
 def _values(term):
@@ -223,12 +233,20 @@ def library_candidates(symbols, x, f, grad=None, *, fit="affine", functions=("si
     return [sympy.Add(*[sympy.Float(float(c)) * _expression(terms[i]) for i, c in zip(s, out[s])]) for s in chosen]
 
 
+#: terms the forward beam goes past ``max_terms`` before pruning back (docs/symbolic.md: the double pendulum)
+LOOKAHEAD = 4
+
+
 def _supports(Z, y, width, max_terms, deadline):
-    """The best support of every size from a beam search, and the backward prunings of those."""
-    found = _beam(Z, y, width, max_terms, deadline)
+    """The best support of every size up to ``max_terms``: a forward beam search to ``max_terms`` +
+    :data:`LOOKAHEAD` terms, then backward pruning of the best support of every size. The look-ahead finds
+    sums whose terms cancel: the double pendulum's E = T + V, where no single term follows E but the
+    kinetic and the potential terms together do, is not on the forward path to five terms, yet is
+    contained in the best support of seven to ten, from which pruning recovers it."""
+    found = _beam(Z, y, width, max_terms + LOOKAHEAD, deadline)
     for s in _best_per_size(found):
         found.update(_backward(s, lambda t: Z[:, list(t)], y))
-    return _best_per_size(found)
+    return [s for s in _best_per_size(found) if len(s) <= max_terms]
 
 
 def _affine_search(values, y, levels, width, max_terms, deadline):
