@@ -83,11 +83,12 @@ def _factors(symbols, x, functions):
     return [f for f in out if f.usable()]
 
 
-def build_library(symbols, x, functions, max_columns: int = 6000):
+def build_library(symbols, x, functions, max_columns: int = 6000, by_order: bool = True):
     """The terms of the grammar above at x (N, F): ``(terms, levels)``, terms a list of tuples of
     :class:`_Factor`, levels the number of factors of each. A level that would take the library past
     ``max_columns`` terms (many inputs) enters by order of :func:`_order`, whole orders only: with four
-    inputs level 3 keeps its order-3 terms (ω1·ω2·cos(θ1 − θ2), x1·x2·x3) and leaves out x1²·x2/x3."""
+    inputs level 3 keeps its order-3 terms (ω1·ω2·cos(θ1 − θ2), x1·x2·x3) and leaves out x1²·x2/x3.
+    ``by_order=False`` takes whole levels only (such a level is left out)."""
     factors = _factors(symbols, x, functions)
     terms = [(f,) for f in factors]
     for level in (2, 3):
@@ -97,7 +98,7 @@ def build_library(symbols, x, functions, max_columns: int = 6000):
             used = [c for f in fs if f.power for c in f.columns]
             if len(set(used)) == len(used) and sum(not f.power for f in fs) <= 1:
                 new.append(tuple(fs))
-        orders = np.array([_order(t) for t in new])
+        orders = np.array([_order(t) for t in new]) if by_order else np.zeros(len(new))
         for order in np.unique(orders):
             chosen = [t for t, o in zip(new, orders) if o == order]
             if len(terms) + len(chosen) > max_columns:
@@ -237,13 +238,13 @@ def library_candidates(symbols, x, f, grad=None, *, fit="affine", functions=("si
 LOOKAHEAD = 4
 
 
-def _supports(Z, y, width, max_terms, deadline):
+def _supports(Z, y, width, max_terms, deadline, lookahead=LOOKAHEAD):
     """The best support of every size up to ``max_terms``: a forward beam search to ``max_terms`` +
-    :data:`LOOKAHEAD` terms, then backward pruning of the best support of every size. The look-ahead finds
+    ``lookahead`` terms, then backward pruning of the best support of every size. The look-ahead finds
     sums whose terms cancel: the double pendulum's E = T + V, where no single term follows E but the
     kinetic and the potential terms together do, is not on the forward path to five terms, yet is
     contained in the best support of seven to ten, from which pruning recovers it."""
-    found = _beam(Z, y, width, max_terms + LOOKAHEAD, deadline)
+    found = _beam(Z, y, width, max_terms + lookahead, deadline)
     for s in _best_per_size(found):
         found.update(_backward(s, lambda t: Z[:, list(t)], y))
     return [s for s in _best_per_size(found) if len(s) <= max_terms]
@@ -264,8 +265,9 @@ def _affine_search(values, y, levels, width, max_terms, deadline):
     return out
 
 
-def _gradient_search(projected, energy, anchors, levels, width, max_terms, deadline):
-    """{support: coefficients} with P(∇φ_a + Σ c_k ∇φ_k) ≈ 0, anchor φ_a first with coefficient 1."""
+def _gradient_search(projected, energy, anchors, levels, width, max_terms, deadline, lookahead=LOOKAHEAD):
+    """{support: coefficients} with P(∇φ_a + Σ c_k ∇φ_k) ≈ 0, anchor φ_a first with coefficient 1; each
+    anchor's beam looks ``lookahead`` terms ahead (:func:`_supports`)."""
     norms = np.linalg.norm(projected, axis=0)
     out = {}
     for a in anchors:
@@ -276,7 +278,7 @@ def _gradient_search(projected, energy, anchors, levels, width, max_terms, deadl
                 return out
             idx = np.flatnonzero((norms > 1e-12 * norms.max()) & (levels <= level) & (np.arange(len(norms)) != a))
             Z = projected[:, idx] / norms[idx]
-            for s in _supports(Z, ya, width, max_terms - 1, deadline):
+            for s in _supports(Z, ya, width, max_terms - 1, deadline, lookahead):
                 coef, _ = _lstsq_rss(Z[:, list(s)], ya)
                 chosen = idx[list(s)]
                 out.setdefault((a,) + tuple(chosen), np.concatenate([[1.0 / energy[a]], coef / norms[chosen]]))
