@@ -117,13 +117,14 @@ def lotka_volterra_invariant(x: np.ndarray, alpha=1.1, beta=0.4, delta=0.1, gamm
 
 
 def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrator: str = "solve_ivp",
-                   noise: float = 0.0, min_c: float = -1.25) -> GroupedData:
+                   noise: float = 0.0, min_c: float = -1.25, max_c: float = 0.12) -> GroupedData:
     """Lotka-Volterra populations (Table II of Ha & Jeong 2021): x (G, M, 2) = (x, y), c (G,) = C.
 
     dx/dt = αx − γxy, dy/dt = −βy + δxy with (α, β, δ, γ) = (1.1, 0.4, 0.1, 0.4); initial x, y ~ U(1, 10),
-    redrawn while C < ``min_c`` (the published data: C in [-1.25, 0.12], x in [0.04, 25.5], y in [0.3, 9.8];
-    the largest C the draw can reach is 0.167 at the fixed point); members at t = 0, 1, ..., M − 1 (the
-    paper: Euler with dt = 0.01 for 100 M steps, every 100th kept).
+    redrawn while C lies outside [``min_c``, ``max_c``], the range of the published data (C in [-1.25, 0.12],
+    x in [0.04, 25.5], y in [0.3, 9.8]; the draw alone reaches C = 0.167 at the fixed point (4, 2.75), where
+    the orbits shrink to a point); members at t = 0, 1, ..., M − 1 (the paper: Euler with dt = 0.01 for
+    100 M steps, every 100th kept).
     """
     g, m = _check_common(groups, members, integrator, noise)
     p = LV_PARAMS
@@ -131,11 +132,12 @@ def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrat
     y0 = np.empty((0, 2))
     for _ in range(10_000):
         cand = rng.uniform(1.0, 10.0, size=(4 * g, 2))
-        y0 = np.concatenate([y0, cand[lotka_volterra_invariant(cand, **p) >= min_c]])[:g]
+        c = lotka_volterra_invariant(cand, **p)
+        y0 = np.concatenate([y0, cand[(c >= min_c) & (c <= max_c)]])[:g]
         if len(y0) == g:
             break
     else:
-        raise ValueError(f"no initial state in [1, 10]² has C >= min_c = {min_c}")
+        raise ValueError(f"no initial state in [1, 10]² has C in [min_c, max_c] = [{min_c}, {max_c}]")
 
     def rhs(s):
         x, y = s[:, 0], s[:, 1]
@@ -146,7 +148,8 @@ def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrat
     c = lotka_volterra_invariant(y0, **p)
     params = dict(system="lotka_volterra", groups=g, members=m, seed=seed, integrator=integrator,
                   noise=float(noise), dt=_DT if integrator == "euler" else None, sample_interval=1.0,
-                  rtol=_RTOL, atol=_ATOL, init_low=1.0, init_high=10.0, min_c=float(min_c), **p)
+                  rtol=_RTOL, atol=_ATOL, init_low=1.0, init_high=10.0, min_c=float(min_c), max_c=float(max_c),
+                  **p)
     return GroupedData(_add_noise(x, noise, seed), c=c, feature_names=["x", "y"], constant_names=["C"],
                        name="lotka_volterra", scale=np.array([0.1, 0.1]), params=params)
 

@@ -45,7 +45,7 @@ def test_synthetic_constants_and_ranges_follow_table_ii():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_lotka_volterra_ranges_match_the_published_data(seed):
     d = P.lotka_volterra(G, 100, seed=seed)
-    _within(d.c, -1.25, 0.17)
+    _within(d.c, -1.25, 0.12)  # the published C range; the draw alone reaches 0.167 at the fixed point
     _within(d.flat()[:, 0], 0.01, 27.0)
     _within(d.flat()[:, 1], 0.2, 10.0)
     inv = P.lotka_volterra_invariant(d.x)
