@@ -153,7 +153,10 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     attempt's seed, ``found``, ``ratio`` (that spread ratio, 1 = no better than chance) and seconds (one entry
     without a verdict when nothing was judged: ``restarts=0``, a given ``model``, or the sequential scheme).
     The ``callbacks`` given see every attempt's epochs, one attempt after another. With ``backup_dir``,
-    attempt k > 0 backs up to ``backup_dir/restart_k``.
+    attempt k > 0 backs up to ``backup_dir/restart_k``. Judged on the training groups, a network that
+    memorised its training members (flat on them, not between them) counts as found: check held-out members
+    (``evaluate_invariant(model, test)``, the script's verdict) or train with ``validation`` (docs/symbolic.md,
+    the double pendulum: 1 of 8 runs).
     """
     if scheme not in ("joint", "sequential"):
         raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
