@@ -18,7 +18,8 @@ is within 1 % of the true one.
 ``--trained`` also trains a ConservNet with the defaults (``conserve_tf.fit_conservnet``) on each of
 ``--trained_systems`` (``siamese_central_fixed_L``: the Siamese network of ``siamese.train
 --system=central_fixed_L --symmetry=rotation``, E to be named) and reads its output F (∇F from
-``keras_input_gradient`` for the gradient fit); a trained read-out passes with exactly the true terms and every coefficient ratio within 5 %. ``--from_data``
+``keras_input_gradient`` for the gradient fit); a trained read-out passes with exactly the true terms and
+every coefficient ratio within 5 %. ``--from_data``
 also runs ``conserve_tf.symbolic.conserved_formula`` on the raw groups of each of ``--data_systems`` ((20, 200)
 split within groups, optional N(0, noise) on the inputs), no network: its "R²" is 1 − the held-out
 within-group fraction W/T, and it passes with exactly the true terms and ratios within 1 % (Kepler: E or L). Writes
@@ -94,7 +95,7 @@ CONTROLS = {
                        + sympy.Float(0.4) * _abs_log(s["x"]) - sympy.Float(0.4) * s["y"] - sympy.Float(0.1) * s["x"]),
     "kepler_energy": (_kepler, lambda s: (s["vx"] ** 2 + s["vy"] ** 2) / 2 - s["rinv"]),
     "pendulum": (_pendulum, lambda s: s["omega"] ** 2 / 2 - sympy.cos(s["theta"])),
-    "double_pendulum_sim": (_cn("double_pendulum_sim"), lambda s: _double_pendulum_energy(s)),
+    "double_pendulum_sim": (_cn("double_pendulum_sim"), _double_pendulum_energy),
     "interval_s2": (_siamese("special_relativity"), lambda s: -s["t"] ** 2 + s["x"] ** 2 + s["y"] ** 2 + s["z"] ** 2),
     "EdotB": (_siamese("electromagnetism"), lambda s: s["Ex"] * s["Bx"] + s["Ey"] * s["By"] + s["Ez"] * s["Bz"]),
     "E2mB2": (_siamese("electromagnetism"), lambda s: sum(s[f"E{c}"] ** 2 - s[f"B{c}"] ** 2 for c in "xyz")),

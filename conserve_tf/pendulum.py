@@ -23,7 +23,7 @@ from importlib import resources
 import numpy as np
 
 from conserve_tf.groups import GroupedData
-from conserve_tf.physical import _add_noise, _check_common, _integrate
+from conserve_tf.physical import _add_noise, _check_common, _initial_states, _integrate
 
 __all__ = [
     "FEATURES",
@@ -198,15 +198,8 @@ def simulated_double_pendulum(groups: int = 20, members: int = 100, seed: int = 
     if not np.isfinite(horizon) or horizon <= 0:
         raise ValueError(f"horizon must be a positive time in seconds, got {horizon!r}")
     rng = np.random.default_rng(seed)
-    y0 = np.empty((0, 4))
-    for _ in range(10_000):
-        cand = np.column_stack([rng.uniform(-np.pi, np.pi, size=(4 * g, 2)), np.zeros((4 * g, 2))])
-        e = double_pendulum_energy(cand)
-        y0 = np.concatenate([y0, cand[(e >= low) & (e <= high)]])[:g]
-        if len(y0) == g:
-            break
-    else:
-        raise ValueError(f"no state released from rest has an energy in {energy!r}")
+    y0 = _initial_states(lambda n: np.column_stack([rng.uniform(-np.pi, np.pi, size=(n, 2)), np.zeros((n, 2))]),
+                         double_pendulum_energy, low, high, g, "state released from rest with an energy")
     times = np.tile(np.arange(m) * (float(horizon) / m), (g, 1))
     x = _integrate(double_pendulum_rhs, y0, times, "solve_ivp")
     x[..., :2] = (x[..., :2] + np.pi) % (2 * np.pi) - np.pi

@@ -72,6 +72,20 @@ def _add_noise(x: np.ndarray, noise: float, seed: int) -> np.ndarray:
     return x + np.random.default_rng([int(seed), 1]).normal(0.0, noise, size=x.shape)
 
 
+def _initial_states(draw, value, low: float, high: float, count: int, what: str) -> np.ndarray:
+    """``count`` states (count, D) kept in the order drawn from batches ``draw(4 * count)`` (n, D) whose
+    ``value`` (n,) lies in [low, high]; a ValueError naming ``what`` when 10 000 batches hold too few."""
+    kept = None
+    for _ in range(10_000):
+        cand = draw(4 * count)
+        v = value(cand)
+        ok = cand[(v >= low) & (v <= high)]
+        kept = ok if kept is None else np.concatenate([kept, ok])
+        if len(kept) >= count:
+            return kept[:count]
+    raise ValueError(f"no {what} in [{low}, {high}]")
+
+
 # ----------------------------------------------------------------------------- integration
 def _integrate(rhs, y0: np.ndarray, times: np.ndarray, integrator: str) -> np.ndarray:
     """Integrate the batched ODE dy/dt = rhs(y), y (B, D), and return states at ``times``.
@@ -129,15 +143,8 @@ def lotka_volterra(groups: int = 20, members: int = 100, seed: int = 0, integrat
     g, m = _check_common(groups, members, integrator, noise)
     p = LV_PARAMS
     rng = np.random.default_rng(seed)
-    y0 = np.empty((0, 2))
-    for _ in range(10_000):
-        cand = rng.uniform(1.0, 10.0, size=(4 * g, 2))
-        c = lotka_volterra_invariant(cand, **p)
-        y0 = np.concatenate([y0, cand[(c >= min_c) & (c <= max_c)]])[:g]
-        if len(y0) == g:
-            break
-    else:
-        raise ValueError(f"no initial state in [1, 10]² has C in [min_c, max_c] = [{min_c}, {max_c}]")
+    y0 = _initial_states(lambda n: rng.uniform(1.0, 10.0, size=(n, 2)), lambda s: lotka_volterra_invariant(s, **p),
+                         min_c, max_c, g, "initial state in [1, 10]² with C")
 
     def rhs(s):
         x, y = s[:, 0], s[:, 1]
