@@ -44,11 +44,11 @@ _EXPORTS = {
     "count_invariants": "counting", "decide_count": "counting", "invariant_readout": "invariants",
     "known_invariants": "invariants", "output_spreads": "invariants",
     "Verdict": "verdict", "invariant_verdict": "verdict", "verdict_from_outputs": "verdict",
-    "fitted_verdict": "verdict", "rotation_invariants": "symmetry",
+    "fitted_verdict": "verdict", "rotation_invariants": "symmetry", "ProductDense": "layers",
 }
 _MODULES = ("metrics", "symbolic", "groups", "systems", "physical", "pendulum", "model", "training", "distribute",
             "callbacks", "cli", "scaling", "spreaders", "invariants", "verdict", "losses", "penalties",
-            "counting", "kepler", "symmetry")
+            "counting", "kepler", "symmetry", "layers")
 
 __all__ = sorted(_EXPORTS) + ["metrics", "symbolic"]
 

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import losses, penalties, symmetry as symmetries
+from .layers import FIRST_LAYERS, ProductDense
 from . import schedules  # noqa: F401  (registers the recipes' learning-rate schedules, so saved optimizers load)
 from .distribute import BuiltModelMixin
 
@@ -71,14 +72,16 @@ class ConservNet(BuiltModelMixin, keras.Model):
     ``towers=True`` gives every output its own MLP, which the one-output-at-a-time scheme needs
     (:meth:`set_stage`). ``symmetry="rotation"`` feeds the MLP the rotation invariants of the scaled state
     (q, v) (:mod:`conserve_tf.symmetry`: (..., 2 d) -> (..., 4) in the plane, else (..., 3)) instead of the
-    state, so F cannot depend on the orientation of the data. The flat options of :data:`OPTION_NAMES`
+    state, so F cannot depend on the orientation of the data. ``first_layer="product"`` makes the first hidden
+    layer :class:`~conserve_tf.layers.ProductDense` (products of its inputs besides the linear map; the term is
+    scaled by ``product_gain``, which :func:`~conserve_tf.training.build_conservnet` sets from the data). The flat options of :data:`OPTION_NAMES`
     (``q=``, ``r=``, ``independence=``, ...) are accepted as a convenience and turned into the objects by
     :func:`objectives_from_options`.
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
                  objective="nv", penalty="cos2", scale=None, offset=None, towers: bool = False, log_inputs=None,
-                 symmetry=None, **kwargs):
+                 symmetry=None, first_layer: str = "dense", product_gain: float = 1.0, **kwargs):
         options = {key: kwargs.pop(key) for key in OPTION_NAMES if key in kwargs}
         super().__init__(**kwargs)
         if int(width) < 1 or int(depth) < 1 or int(outputs) < 1:
@@ -101,15 +104,24 @@ class ConservNet(BuiltModelMixin, keras.Model):
         symmetries.check_symmetry(symmetry, None if scale is None else len(scale))
         symmetries.check_symmetric_scaling(symmetry, self.scale, self.offset, self.log_inputs)
         self.symmetry = symmetry
+        if first_layer not in FIRST_LAYERS:
+            raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {first_layer!r}")
+        self.first_layer, self.product_gain = first_layer, float(product_gain)
 
         def dense(units, name, act=None):  # sub-layers do not inherit the model's dtype policy in Keras 3
             return keras.layers.Dense(units, activation=act, name=name, dtype=self.dtype_policy)
 
+        def mlp(prefix):
+            first = (ProductDense(self.width, activation, self.product_gain, name=f"{prefix}0",
+                                  dtype=self.dtype_policy) if first_layer == "product"
+                     else dense(self.width, f"{prefix}0", activation))
+            return [first] + [dense(self.width, f"{prefix}{i}", activation) for i in range(1, self.depth)]
+
         if self.towers:  # one MLP per output
-            self.tower_layers = [[dense(self.width, f"tower{j}_hidden_{i}", activation) for i in range(self.depth)]
-                                 + [dense(1, f"tower{j}_invariant")] for j in range(self.outputs)]
+            self.tower_layers = [mlp(f"tower{j}_hidden_") + [dense(1, f"tower{j}_invariant")]
+                                 for j in range(self.outputs)]
         else:
-            self.hidden = [dense(self.width, f"hidden_{i}", activation) for i in range(self.depth)]
+            self.hidden = mlp("hidden_")
             self.head = dense(self.outputs, "invariant")
         names = ("loss",) + tuple(self.objective.term_names) + ("independence",)
         self.trackers = [keras.metrics.Mean(name=name) for name in names]
@@ -171,11 +183,14 @@ class ConservNet(BuiltModelMixin, keras.Model):
             x = x * tf.constant(self.scale, dtype=x.dtype)
         return x
 
+    def first_layer_inputs(self, xs):
+        """What the first hidden layer sees: the scaled inputs (..., F), or with a ``symmetry`` their invariants."""
+        return xs if self.symmetry is None else symmetries.rotation_invariants(xs)
+
     def network(self, xs, upto: int | None = None):
         """The MLP on already-scaled inputs (..., F) -> (..., outputs) (towers: the first ``upto`` outputs); with a
         ``symmetry``, on their invariants."""
-        if self.symmetry is not None:
-            xs = symmetries.rotation_invariants(xs)
+        xs = self.first_layer_inputs(xs)
         if self.towers:
             outs = []
             for stack in self.tower_layers[:upto]:
@@ -312,7 +327,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
                       objective=keras.saving.serialize_keras_object(self.objective),
                       penalty=None if self.penalty is None else keras.saving.serialize_keras_object(self.penalty),
                       scale=self.scale, offset=self.offset, towers=self.towers, log_inputs=self.log_inputs,
-                      symmetry=self.symmetry)
+                      symmetry=self.symmetry, first_layer=self.first_layer, product_gain=self.product_gain)
         return config
 
     @classmethod

@@ -68,6 +68,9 @@ def define_flags():
                       "(|q|², q.v, |v|², and q x v in the plane; features = positions then velocities of one "
                       "body), so the invariant found cannot depend on orientation (a central potential's E with L "
                       "fixed, docs/conservnet_recipe.md, Fig. 6).")
+    flags.DEFINE_enum("first_layer", "dense", ["dense", "product"], "First hidden layer: dense, or product (a dense "
+                      "layer that also forms learned products of its inputs: more exact invariants, e.g. on S3, but F "
+                      "may bend against the textbook C; docs/conservnet_recipe.md, round 10).")
     flags.DEFINE_integer("restarts", None, "Train again from a fresh start (seed + 100003 k) up to this many times "
                          "when the network is no flatter on its own training groups than on shuffled ones (a run stuck "
                          "on a trivial or plateau solution); default: the recipe's (fast 1, paper 0).", lower_bound=0)
@@ -249,6 +252,8 @@ def main(argv):
                  "symmetry"):  # unset: the recipe's (symmetry: none)
         if getattr(FLAGS, name) is not None:
             fit_kwargs[name] = getattr(FLAGS, name)
+    if FLAGS.first_layer != "dense":
+        fit_kwargs["first_layer"] = FLAGS.first_layer
     if FLAGS.scheme == "sequential":
         fit_kwargs["scheme"] = "sequential"
     if out_dir and FLAGS.tensorboard:  # after fit's InvariantMetrics, so val_rho etc. are in the logs it writes
@@ -269,7 +274,9 @@ def main(argv):
     print(f"\ntrained {int(model.optimizer.iterations.numpy())} optimizer steps{per} in {seconds:.1f} s{tries}")
     _print_attempts(attempts, results)
     results["network"] = (f"{model.depth} x {model.width} {model.activation}, objective {model.objective.name}"
-                          + (f", {model.symmetry}-invariant inputs" if model.symmetry else ""))
+                          + (f", {model.symmetry}-invariant inputs" if model.symmetry else "")
+                          + (f", product first layer (gain {model.product_gain:.3g})" if model.first_layer == "product"
+                             else ""))
     print(f"network: {results['network']}")
     if model.log_inputs:
         logged = [train.feature_names[i] for i in model.log_inputs]

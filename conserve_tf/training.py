@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from . import losses
 from .callbacks import standard_callbacks
+from .layers import product_gain
 from .metrics import InvariantMetrics, invariant_report, predict_groups
 from .model import ConservNet
 from .scaling import input_scaling
@@ -87,11 +88,17 @@ def as_dataset(data, groups_per_step: int | None = None, shuffle: bool = True, s
 
 def build_conservnet(data, scaling: str = "auto", **model_kwargs) -> ConservNet:
     """A ConservNet whose input scaling is computed from ``data`` (see :mod:`conserve_tf.scaling`); with a
-    ``symmetry``, made fit for it (:func:`conserve_tf.symmetry.symmetric_scaling`)."""
+    ``symmetry``, made fit for it (:func:`conserve_tf.symmetry.symmetric_scaling`). With
+    ``first_layer="product"`` and no ``product_gain``, the gain is 1 / mean(x²) of what the first layer sees
+    on ``data`` (:func:`conserve_tf.layers.product_gain`)."""
     symmetry = model_kwargs.get("symmetry")
     check_symmetry(symmetry, data.n_features)
     scale, offset, log = symmetric_scaling(symmetry, *input_scaling(data, scaling), data.feature_names)
-    return ConservNet(scale=scale, offset=offset, log_inputs=log, **model_kwargs)
+    model = ConservNet(scale=scale, offset=offset, log_inputs=log, **model_kwargs)
+    if model.first_layer == "product" and "product_gain" not in model_kwargs:
+        seen = model.first_layer_inputs(model.scale_inputs(data.flat()))
+        model = ConservNet(scale=scale, offset=offset, log_inputs=log, product_gain=product_gain(seen), **model_kwargs)
+    return model
 
 
 def evaluate_invariant(model, data, output: int = 0, constant: int | str = 0) -> dict:

@@ -133,6 +133,16 @@ def test_a_stuck_run_is_restarted_and_says_so(tmp_path):
 
 
 @pytest.mark.slow
+def test_first_layer_flag_builds_and_saves_the_product_layer(tmp_path):
+    out = _run("--groups=4", "--members=12", "--epochs=10", "--width=8", "--depth=1", "--log_every=10",
+               "--verbose=0", "--readout=none", "--first_layer=product", f"--out_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "network: 1 x 8 tanh, objective ratio, product first layer (gain " in out.stdout
+    saved = keras.models.load_model(tmp_path / "model.keras")
+    assert saved.first_layer == "product" and saved.product_gain > 0
+
+
+@pytest.mark.slow
 def test_symmetry_flag_feeds_the_rotation_invariants(tmp_path):
     out = _run("--system=kepler_fixed_l", "--groups=4", "--members=12", "--epochs=10", "--width=8", "--depth=1",
                "--log_every=10", "--verbose=0", "--readout=none", "--symmetry=rotation", f"--out_dir={tmp_path}")
