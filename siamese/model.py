@@ -27,15 +27,19 @@ from keras import ops
 # registers HoldThenCosine, the schedule of the recipe's optimizer, so that keras.models.load_model can
 # rebuild a compiled network saved by siamese.train in a process that only imported this module
 from conserve_tf import schedules as _schedules  # noqa: F401
+from conserve_tf.layers import FIRST_LAYERS, ProductDense
 from conserve_tf.symmetry import RotationInvariants, check_symmetric_scaling, check_symmetry
 
 __all__ = ["SimilarityHead", "SiameseNetwork", "build_subnetwork"]
 
 
 def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
-                     mean=None, variance=None, name: str = "f", symmetry=None) -> keras.Sequential:
+                     mean=None, variance=None, name: str = "f", symmetry=None,
+                     first_layer: str = "dense") -> keras.Sequential:
     """The shared MLP f: (batch, n_features) -> (batch, bottleneck); optional input normalization, then with
-    ``symmetry="rotation"`` the rotation invariants of the (normalized) state (:mod:`conserve_tf.symmetry`)."""
+    ``symmetry="rotation"`` the rotation invariants of the (normalized) state (:mod:`conserve_tf.symmetry`).
+    ``first_layer="product"``: the first hidden layer is :class:`conserve_tf.layers.ProductDense` (learned products
+    of its inputs, gain 1 on the normalized inputs; docs/siamese.md, central potential)."""
     n_features, bottleneck = int(n_features), int(bottleneck)
     hidden = [int(h) for h in hidden]
     if n_features < 1:
@@ -44,6 +48,10 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
         raise ValueError(f"bottleneck must be >= 1 neuron, got {bottleneck}")
     if any(h < 1 for h in hidden):
         raise ValueError(f"hidden layer widths must be >= 1, got {hidden}")
+    if first_layer not in FIRST_LAYERS:
+        raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {first_layer!r}")
+    if first_layer == "product" and not hidden:
+        raise ValueError("first_layer='product' needs at least one hidden layer")
     layers = [keras.Input((n_features,))]
     if mean is not None or variance is not None:
         mean = np.zeros(n_features) if mean is None else np.asarray(mean, np.float32).reshape(-1)
@@ -55,7 +63,8 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
     check_symmetric_scaling(symmetry, variance, mean)
     if symmetry is not None:
         layers.append(RotationInvariants(name="rotation_invariants"))
-    layers += [keras.layers.Dense(h, activation=activation) for h in hidden]
+    layers += [ProductDense(h, activation=activation) if i == 0 and first_layer == "product"
+               else keras.layers.Dense(h, activation=activation) for i, h in enumerate(hidden)]
     layers.append(keras.layers.Dense(bottleneck, name="bottleneck"))
     return keras.Sequential(layers, name=name)
 
@@ -78,19 +87,20 @@ class SiameseNetwork(keras.Model):
     """Siamese network with a shared bottleneck subnetwork; output P(unrelated) (batch, 1), Eq. (1).
 
     Build either from ``subnetwork`` (any Keras model mapping (batch, F) -> (batch, k)) or from
-    ``n_features`` with ``hidden``, ``activation``, ``bottleneck``, ``mean``/``variance``, ``symmetry``
-    (see :func:`build_subnetwork`).
+    ``n_features`` with ``hidden``, ``activation``, ``bottleneck``, ``mean``/``variance``, ``symmetry``,
+    ``first_layer`` (see :func:`build_subnetwork`).
     """
 
     def __init__(self, n_features: int | None = None, hidden=(160, 160), activation: str = "tanh",
-                 bottleneck: int = 1, subnetwork=None, mean=None, variance=None, symmetry=None, **kwargs):
+                 bottleneck: int = 1, subnetwork=None, mean=None, variance=None, symmetry=None,
+                 first_layer: str = "dense", **kwargs):
         super().__init__(**kwargs)
-        self.symmetry = symmetry
+        self.symmetry, self.first_layer = symmetry, first_layer
         if subnetwork is None:
             if n_features is None:
                 raise ValueError("SiameseNetwork needs n_features (or a ready subnetwork)")
             subnetwork = build_subnetwork(n_features, hidden, activation, bottleneck, mean, variance,
-                                          symmetry=symmetry)
+                                          symmetry=symmetry, first_layer=first_layer)
         elif isinstance(subnetwork, dict):
             subnetwork = keras.saving.deserialize_keras_object(subnetwork)
         self.subnetwork = subnetwork
@@ -139,7 +149,7 @@ class SiameseNetwork(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update(n_features=self.n_features, hidden=self.hidden, activation=self.activation_name,
-                      bottleneck=self.bottleneck, symmetry=self.symmetry,
+                      bottleneck=self.bottleneck, symmetry=self.symmetry, first_layer=self.first_layer,
                       subnetwork=keras.saving.serialize_keras_object(self.subnetwork))
         return config
 

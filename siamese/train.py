@@ -55,6 +55,9 @@ def define_flags():
     flags.DEFINE_list("hidden", ["160", "160"], "hidden layer widths of the shared subnetwork")
     flags.DEFINE_string("activation", "tanh", "hidden activation")
     flags.DEFINE_integer("bottleneck", 1, "bottleneck neurons (1 = interpretable scalar f)")
+    flags.DEFINE_enum("first_layer", "dense", ["dense", "product"], "first hidden layer of f: dense, or product "
+                      "(also forms learned products of its inputs; on the central potential f then reads L, not the "
+                      "orbit's orientation: docs/siamese.md)")
     flags.DEFINE_enum("symmetry", None, ["rotation"], "f reads the rotation invariants of the state (|q|², q.v, |v|², "
                       "and q x v in the plane; features = positions then velocities of one body), so it cannot read "
                       "the orientation of an orbit (docs/siamese.md, central potential)")
@@ -112,7 +115,8 @@ def main(argv):
     model, info = train_siamese(train, test, hidden=hidden, activation=f.activation, bottleneck=f.bottleneck,
                                 recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                                 learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, strategy=strategy,
-                                backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard, symmetry=f.symmetry)
+                                backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard, symmetry=f.symmetry,
+                                first_layer=f.first_layer)
     seconds = time.perf_counter() - start
     print(f"{train.name}: {info['epochs']} epochs, train accuracy {info['train_accuracy']:.4f}, "
           f"test accuracy {info['test_accuracy']:.4f}")
@@ -157,6 +161,9 @@ def _multi(f, train, test, hidden, out_dir, results, tensorboard):
     from .multi import count_siamese_invariants, multi_readout, train_decorrelated
     from .training import grouped_invariant
 
+    if f.first_layer != "dense":
+        raise UsageError("--first_layer=product trains one bottleneck neuron; it is not available with --invariants "
+                         "or --count")
     kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                   learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, warmup=f.warmup)
     if f.count:

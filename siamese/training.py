@@ -120,7 +120,7 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
                   recipe: str = "cosine", epochs: int | None = None, batch_size: int = 256,
                   learning_rate: float | None = None, pairs_per_group: int | None = None, seed: int = 0,
                   normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True, strategy=None,
-                  backup_dir: str | None = None, eval_every: int = 0, symmetry=None):
+                  backup_dir: str | None = None, eval_every: int = 0, symmetry=None, first_layer: str = "dense"):
     """Build pairs from GroupedData ``train`` (and ``test``), build and fit a SiameseNetwork.
 
     ``epochs`` caps the recipe's maximum (the budget; the ``cosine`` recipe's default is
@@ -134,6 +134,8 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     ``epochs`` run and ``history``. ``symmetry="rotation"``: f reads the rotation invariants of the state
     (features = positions then velocities of one body; :mod:`conserve_tf.symmetry`), after a normalization
     without centring and with one variance per vector (:func:`conserve_tf.symmetry.vector_variances`).
+    ``first_layer="product"``: f's first hidden layer also forms learned products of its inputs
+    (:func:`~siamese.model.build_subnetwork`).
     """
 
     _recipe(recipe)  # an unknown recipe fails before any work
@@ -153,7 +155,7 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
         stats = dict(mean=np.zeros(train.n_features), variance=vector_variances(flat))
     with (strategy or tf.distribute.get_strategy()).scope():
         model = SiameseNetwork(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
-                               symmetry=symmetry, **stats)
+                               symmetry=symmetry, first_layer=first_layer, **stats)
         compile_siamese(model, recipe, learning_rate, optimizer_steps(epochs, len(tr.y), batch_size))
     val = (te.x.astype(np.float32), te.y) if te is not None and validate else None
     held_out = [InvariantMetrics(test, every=eval_every, predict_fn=lambda x: grouped_invariant(model, x))

@@ -148,3 +148,25 @@ def test_rotation_invariant_subnetwork_is_exact_saves_and_refuses_a_centring(tmp
         SiameseNetwork(3, hidden=(8,), symmetry="rotation")
     model, info = train_siamese(data, epochs=1, hidden=(8,), symmetry="rotation", validate=False)
     assert model.symmetry == "rotation" and 0.0 <= info["train_accuracy"] <= 1.0
+
+
+def test_product_first_layer_is_built_saved_and_checked(tmp_path):
+    from conserve_tf.layers import ProductDense
+    from siamese.systems import make_system
+
+    keras.utils.set_random_seed(0)
+    net = SiameseNetwork(4, hidden=(8, 8), mean=np.zeros(4), variance=np.ones(4), first_layer="product")
+    kinds = [type(layer) for layer in net.subnetwork.layers]
+    assert kinds.count(ProductDense) == 1 and kinds.index(ProductDense) < kinds.index(keras.layers.Dense)
+    x = np.random.default_rng(0).normal(size=(20, 4)).astype("float32")
+    net.save(tmp_path / "product.keras")
+    back = keras.models.load_model(tmp_path / "product.keras")
+    assert back.first_layer == "product"
+    np.testing.assert_allclose(back.invariant(x), net.invariant(x), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="first_layer must be one of"):
+        SiameseNetwork(4, hidden=(8,), first_layer="square")
+    with pytest.raises(ValueError, match="at least one hidden layer"):
+        SiameseNetwork(4, hidden=(), first_layer="product")
+    model, info = train_siamese(make_system("central_potential", 200, 2, seed=0), epochs=1, hidden=(8,),
+                                first_layer="product", validate=False)
+    assert model.first_layer == "product" and 0.0 <= info["train_accuracy"] <= 1.0
