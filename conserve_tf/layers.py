@@ -1,4 +1,5 @@
-"""A dense layer that also forms products of its inputs, for ConservNet's first layer (``first_layer="product"``).
+"""A dense layer that also forms products of its inputs: the optional first hidden layer (``first_layer="product"``)
+of ConservNet and of the Siamese subnetwork.
 
     h = act(x W + b + gain · (x U) ⊙ (x V)),   x (..., F) -> h (..., units),  W, U, V (F, units), b (units,)
 
@@ -8,19 +9,20 @@ approximates it. ``gain`` scales the quadratic term. :func:`product_gain` sets i
 the data, so that the term starts at the size of the linear one whatever the inputs' scale. On the
 systems of docs/conservnet_recipe.md (round 10) this gives more exact invariants: lower held-out objective
 on every run measured, and S3's rank correlation up from 0.971-0.988 to 0.980-0.991 over three seeds.
-But F then bends differently against the textbook C, so R² of a·F + b falls on S1 and Kepler. It is
-therefore an option, not the default.
+But F then bends differently against the textbook C, so R² of a·F + b falls on S1 and Kepler. In the
+Siamese network the layer makes f read the central potential's L instead of the orbit's orientation
+(docs/siamese.md). It is an option in both, not the default.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 __all__ = ["FIRST_LAYERS", "ProductDense", "product_gain"]
 
-#: ConservNet's choices of first hidden layer
+#: the choices of first hidden layer (ConservNet, the Siamese subnetwork)
 FIRST_LAYERS = ("dense", "product")
 
 
@@ -51,8 +53,8 @@ class ProductDense(keras.layers.Layer):
         self.v = self.add_weight(name="v", shape=(n, self.units), initializer="glorot_uniform")
 
     def call(self, x):
-        linear = tf.matmul(x, self.kernel) + self.bias
-        return self.activation(linear + self.gain * tf.matmul(x, self.u) * tf.matmul(x, self.v))
+        linear = ops.matmul(x, self.kernel) + self.bias
+        return self.activation(linear + self.gain * ops.matmul(x, self.u) * ops.matmul(x, self.v))
 
     def get_config(self):
         config = super().get_config()

@@ -74,9 +74,9 @@ class ConservNet(BuiltModelMixin, keras.Model):
     (q, v) (:mod:`conserve_tf.symmetry`: (..., 2 d) -> (..., 4) in the plane, else (..., 3)) instead of the
     state, so F cannot depend on the orientation of the data. ``first_layer="product"`` makes the first hidden
     layer :class:`~conserve_tf.layers.ProductDense` (products of its inputs besides the linear map; the term is
-    scaled by ``product_gain``, which :func:`~conserve_tf.training.build_conservnet` sets from the data). The flat options of :data:`OPTION_NAMES`
-    (``q=``, ``r=``, ``independence=``, ...) are accepted as a convenience and turned into the objects by
-    :func:`objectives_from_options`.
+    scaled by ``product_gain``, which :func:`~conserve_tf.training.build_conservnet` sets from the data). The
+    flat options of :data:`OPTION_NAMES` (``q=``, ``r=``, ``independence=``, ...) are accepted as a
+    convenience and turned into the objects by :func:`objectives_from_options`.
     """
 
     def __init__(self, width: int = 320, depth: int = 4, activation: str = "mish", outputs: int = 1,
