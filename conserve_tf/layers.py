@@ -20,10 +20,17 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["FIRST_LAYERS", "ProductDense", "product_gain"]
+__all__ = ["FIRST_LAYERS", "ProductDense", "check_first_layer", "product_gain"]
 
 #: the choices of first hidden layer (ConservNet, the Siamese subnetwork)
 FIRST_LAYERS = ("dense", "product")
+
+
+def check_first_layer(first_layer: str) -> str:
+    """``first_layer`` if it is one of :data:`FIRST_LAYERS`, else a ValueError naming the choices."""
+    if first_layer not in FIRST_LAYERS:
+        raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {first_layer!r}")
+    return first_layer
 
 
 def product_gain(inputs) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import losses, penalties, symmetry as symmetries
-from .layers import FIRST_LAYERS, ProductDense
+from .layers import ProductDense, check_first_layer
 from . import schedules  # noqa: F401  (registers the recipes' learning-rate schedules, so saved optimizers load)
 from .distribute import BuiltModelMixin
 
@@ -104,9 +104,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
         symmetries.check_symmetry(symmetry, None if scale is None else len(scale))
         symmetries.check_symmetric_scaling(symmetry, self.scale, self.offset, self.log_inputs)
         self.symmetry = symmetry
-        if first_layer not in FIRST_LAYERS:
-            raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {first_layer!r}")
-        self.first_layer, self.product_gain = first_layer, float(product_gain)
+        self.first_layer, self.product_gain = check_first_layer(first_layer), float(product_gain)
 
         def dense(units, name, act=None):  # sub-layers do not inherit the model's dtype policy in Keras 3
             return keras.layers.Dense(units, activation=act, name=name, dtype=self.dtype_policy)

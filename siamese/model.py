@@ -27,7 +27,7 @@ from keras import ops
 # registers HoldThenCosine, the schedule of the recipe's optimizer, so that keras.models.load_model can
 # rebuild a compiled network saved by siamese.train in a process that only imported this module
 from conserve_tf import schedules as _schedules  # noqa: F401
-from conserve_tf.layers import FIRST_LAYERS, ProductDense
+from conserve_tf.layers import ProductDense, check_first_layer
 from conserve_tf.symmetry import RotationInvariants, check_symmetric_scaling, check_symmetry
 
 __all__ = ["SimilarityHead", "SiameseNetwork", "build_subnetwork"]
@@ -48,9 +48,7 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
         raise ValueError(f"bottleneck must be >= 1 neuron, got {bottleneck}")
     if any(h < 1 for h in hidden):
         raise ValueError(f"hidden layer widths must be >= 1, got {hidden}")
-    if first_layer not in FIRST_LAYERS:
-        raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {first_layer!r}")
-    if first_layer == "product" and not hidden:
+    if check_first_layer(first_layer) == "product" and not hidden:
         raise ValueError("first_layer='product' needs at least one hidden layer")
     layers = [keras.Input((n_features,))]
     if mean is not None or variance is not None:
