@@ -2,10 +2,11 @@
 
     python -m benchmarks.siamese_paper [--quick] [--seeds 0,1,2] [--out_dir results/siamese_paper]
         [--epochs N] [--groups 50000] [--em_groups 200000] [--test_groups 5000] [--hidden 160,160]
-        [--recipe cosine] [--systems special_relativity,...] [--symmetry rotation]
+        [--recipe cosine] [--systems special_relativity,...] [--symmetry rotation] [--first_layer product]
 
 Without flags every data set is trained with the defaults of ``python -m siamese.train --system=NAME``
-(the paper's data sizes, 160-160 tanh, the ``cosine`` recipe with its 10-million-pair budget).
+(the paper's data sizes, 160-160 tanh with a product first layer, the ``cosine`` recipe with its 10-million-pair
+budget); ``--first_layer=dense`` trains the paper's plain network instead.
 ``special_relativity`` draws Λ from the whole Lorentz group, ``sr_orthochronous`` from the proper
 orthochronous group only (docs/siamese.md: there sign(t) of timelike events is a second invariant that the
 network uses). The paper trains up to 10 000 epochs; the numbers reached are printed beside the paper's
@@ -44,8 +45,9 @@ PAPER_FORMULA = {"special_relativity": ("s2", "88 (-t² + x² + y² + z²) - 60"
 
 def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int | None = None,
               em_groups: int | None = None, test_groups: int | None = None, hidden=None, recipe: str = "cosine",
-              seeds=(0,), systems=None, symmetry: str | None = None) -> dict:
+              seeds=(0,), systems=None, symmetry: str | None = None, first_layer: str = "product") -> dict:
     """Train one SNN per data set of paper 004 and seed, and read it out; returns {seed: {system: numbers}}."""
+    from conserve_tf.layers import check_first_layer
     from siamese.training import PAPER_GROUPS, default_groups
 
     unknown = set(systems or ()) - set(PAPER_ACC)
@@ -53,7 +55,9 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
         raise ValueError(f"unknown systems {sorted(unknown)}; choose from {list(PAPER_ACC)}")
     os.makedirs(out_dir, exist_ok=True)
     sizes = dict(epochs=2 if quick else epochs, test_groups=test_groups or (300 if quick else 5_000),
-                 hidden=tuple(hidden or ((16,) if quick else (160, 160))), recipe=recipe, quick=quick)
+                 hidden=tuple(hidden or ((16,) if quick else (160, 160))), recipe=recipe, quick=quick,
+                 first_layer=first_layer)
+    check_first_layer(first_layer)
     if symmetry not in (None, "rotation"):
         raise ValueError(f"symmetry must be None or 'rotation', got {symmetry!r}")
     results = {}
@@ -69,8 +73,9 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
     return results
 
 
-def _one(name, k, n, seed, out_dir, symmetry, epochs, test_groups, hidden, recipe, quick) -> dict:
-    """Train and read out one data set with one seed (``symmetry``: see :func:`siamese.train_siamese`)."""
+def _one(name, k, n, seed, out_dir, symmetry, epochs, test_groups, hidden, recipe, quick, first_layer) -> dict:
+    """Train and read out one data set with one seed (``symmetry``, ``first_layer``: see
+    :func:`siamese.train_siamese`)."""
     from siamese import EXTRA_FEATURES, invariant_scores, make_system, pattern_match, readout
     from siamese import scatter_invariants, train_siamese
 
@@ -78,8 +83,8 @@ def _one(name, k, n, seed, out_dir, symmetry, epochs, test_groups, hidden, recip
     test = make_system(name, test_groups, 2, seed=seed * 1000 + 10 * k + 1)
     start = time.perf_counter()
     model, info = train_siamese(train, test, hidden=hidden, recipe=recipe, epochs=epochs, seed=seed,
-                                validate=not quick, symmetry=symmetry)
-    row = {"symmetry": symmetry, "train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
+                                validate=not quick, symmetry=symmetry, first_layer=first_layer)
+    row = {"symmetry": symmetry, "first_layer": first_layer, "train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
            "epochs": info["epochs"], "groups": n, "seconds": time.perf_counter() - start,
            "scores": invariant_scores(model, test)}
     max_samples = 1000 if quick else 20_000
@@ -115,7 +120,7 @@ def _rows(results, seed) -> list:
     rows = []
     for system, r in results.items():
         name = f"{system} (seed {seed}{', rotation-invariant inputs' if r.get('symmetry') else ''})"
-        sizes = (f"{r['epochs']} epochs, {r['groups']} training groups, {r['seconds']:.0f} s; scatter plot "
+        sizes = (f"{r['first_layer']} first layer, {r['epochs']} epochs, {r['groups']} training groups, {r['seconds']:.0f} s; scatter plot "
                  f"{os.path.basename(r['plot'])}")
         for i, part in enumerate(("train", "test")):
             rows.append({"quantity": f"{name}: {part} accuracy", "paper": PAPER_ACC[system][i] / 100,
@@ -158,10 +163,12 @@ def define_flags():
     flags.DEFINE_list("systems", None, f"run only these (default all: {', '.join(PAPER_ACC)})")
     flags.DEFINE_enum("symmetry", None, ["rotation"], "train the central-potential data sets on the rotation "
                       "invariants of the state (docs/siamese.md)")
+    flags.DEFINE_enum("first_layer", "product", ["product", "dense"], "first hidden layer of f: product (the "
+                      "default of siamese.train) or dense (the paper's network)")
 
 
 if __name__ == "__main__":
     harness.main("siamese_paper", benchmark, define_flags, lambda F: {
         "epochs": F.epochs, "groups": F.groups, "em_groups": F.em_groups, "test_groups": F.test_groups,
         "hidden": [int(h) for h in F.hidden] if F.hidden else None, "recipe": F.recipe, "systems": F.systems,
-        "seeds": [int(s) for s in F.seeds], "symmetry": F.symmetry}, seed=False)
+        "seeds": [int(s) for s in F.seeds], "symmetry": F.symmetry, "first_layer": F.first_layer}, seed=False)

@@ -31,7 +31,7 @@ def baseline_grid(train, test, widths=(160, 320), learning_rates=(5e-3, 5e-4, 5e
     for (width, lr), trial in itertools.product(itertools.product(widths, learning_rates), range(int(trials))):
         model, info = train_siamese(train, test, hidden=[int(width)] * int(depth), recipe="adam",
                                     learning_rate=lr, epochs=epochs, batch_size=batch_size,
-                                    seed=seed + 1000 * trial)
+                                    seed=seed + 1000 * trial, first_layer="dense")  # the paper's SNN
         f = model.invariant(test.flat()).reshape(test.n_groups, test.n_members)
         runs.append({"width": int(width), "learning_rate": float(lr), "trial": trial,
                      "train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],

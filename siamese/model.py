@@ -35,11 +35,12 @@ __all__ = ["SimilarityHead", "SiameseNetwork", "build_subnetwork"]
 
 def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
                      mean=None, variance=None, name: str = "f", symmetry=None,
-                     first_layer: str = "dense") -> keras.Sequential:
+                     first_layer: str = "product") -> keras.Sequential:
     """The shared MLP f: (batch, n_features) -> (batch, bottleneck); optional input normalization, then with
     ``symmetry="rotation"`` the rotation invariants of the (normalized) state (:mod:`conserve_tf.symmetry`).
-    ``first_layer="product"``: the first hidden layer is :class:`conserve_tf.layers.ProductDense` (learned products
-    of its inputs, gain 1 on the normalized inputs; docs/siamese.md, central potential)."""
+    ``first_layer="product"`` (the default): the first hidden layer is :class:`conserve_tf.layers.ProductDense`
+    (learned products of its inputs, gain 1 on the normalized inputs; docs/siamese.md, central potential);
+    ``"dense"``: a plain Dense layer, the paper's network."""
     n_features, bottleneck = int(n_features), int(bottleneck)
     hidden = [int(h) for h in hidden]
     if n_features < 1:
@@ -49,7 +50,8 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
     if any(h < 1 for h in hidden):
         raise ValueError(f"hidden layer widths must be >= 1, got {hidden}")
     if check_first_layer(first_layer) == "product" and not hidden:
-        raise ValueError("first_layer='product' needs at least one hidden layer")
+        raise ValueError("first_layer='product' (the default) needs at least one hidden layer; "
+                         "first_layer='dense' with hidden=() gives a linear f")
     layers = [keras.Input((n_features,))]
     if mean is not None or variance is not None:
         mean = np.zeros(n_features) if mean is None else np.asarray(mean, np.float32).reshape(-1)
@@ -91,7 +93,7 @@ class SiameseNetwork(keras.Model):
 
     def __init__(self, n_features: int | None = None, hidden=(160, 160), activation: str = "tanh",
                  bottleneck: int = 1, subnetwork=None, mean=None, variance=None, symmetry=None,
-                 first_layer: str = "dense", **kwargs):
+                 first_layer: str = "product", **kwargs):
         super().__init__(**kwargs)
         self.symmetry, self.first_layer = symmetry, first_layer
         if subnetwork is None:
@@ -154,5 +156,6 @@ class SiameseNetwork(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        config.setdefault("first_layer", "dense")  # saved before the product layer existed (or became the default)
         config["subnetwork"] = keras.saving.deserialize_keras_object(config["subnetwork"])
         return cls(**config)

@@ -61,9 +61,10 @@ def scale_floor_penalty(f):
 class DecorrelatedSiamese(SiameseNetwork):
     """:class:`~siamese.model.SiameseNetwork` whose k bottleneck neurons are kept decorrelated (weight λ =
     ``decorrelation``). Inputs, outputs and constructor arguments as the parent; logs ``loss`` (the binary
-    cross-entropy), ``accuracy`` and ``decorrelation`` (the penalty without λ)."""
+    cross-entropy), ``accuracy`` and ``decorrelation`` (the penalty without λ). Its ``first_layer`` defaults to
+    "dense", the layer the counting of invariants was measured with."""
 
-    def __init__(self, *args, decorrelation: float = 1.0, **kwargs):
+    def __init__(self, *args, decorrelation: float = 1.0, first_layer: str = "dense", **kwargs):
         if not float(decorrelation) >= 0:
             raise ValueError(f"decorrelation weight must be >= 0, got {decorrelation}")
         # the parent builds the model in its __init__, after which Keras accepts no new state: create first
@@ -71,7 +72,7 @@ class DecorrelatedSiamese(SiameseNetwork):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.BinaryAccuracy(name="accuracy")
         self.decorrelation_tracker = keras.metrics.Mean(name="decorrelation")
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, first_layer=first_layer, **kwargs)
 
     def _terms(self, data, training):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -112,10 +113,11 @@ class DecorrelatedSiamese(SiameseNetwork):
 def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: float = 1.0, hidden=(160, 160),
                        activation: str = "tanh", recipe: str = "adam", epochs: int | None = None,
                        batch_size: int = 256, learning_rate: float | None = None, seed: int = 0,
-                       verbose: int = 0, callbacks=(), warmup: int = 10):
+                       verbose: int = 0, callbacks=(), warmup: int = 10, first_layer: str = "dense"):
     """Pairs from GroupedData ``train`` (and ``test``), then fit a :class:`DecorrelatedSiamese`:
     ``warmup`` epochs with λ = 0, then the rest of the ``epochs`` budget with λ = ``decorrelation``
-    (recompiled, so the recipe's optimizer and callbacks start afresh).
+    (recompiled, so the recipe's optimizer and callbacks start afresh). ``first_layer``: as in
+    :func:`~siamese.model.build_subnetwork`; "dense" here, the layer the counting of invariants was measured with.
 
     Returns ``(model, info)``; info holds ``train_accuracy``, ``test_accuracy``, ``epochs``,
     ``decorrelation`` (the penalty on the test pairs, or the training pairs without test) and ``history``.
@@ -128,7 +130,8 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
     te = make_pairs(test, seed=seed + 1) if test is not None else None
     flat = train.flat()
     model = DecorrelatedSiamese(train.n_features, hidden=hidden, activation=activation, bottleneck=bottleneck,
-                                mean=flat.mean(0), variance=flat.var(0), decorrelation=decorrelation)
+                                mean=flat.mean(0), variance=flat.var(0), decorrelation=decorrelation,
+                                first_layer=first_layer)
     warmup = min(max(int(warmup), 0), epochs - 1) if bottleneck > 1 and decorrelation > 0 else 0
     history = {}
     for weight, n_epochs in ((0.0, warmup), (float(decorrelation), epochs - warmup)):

@@ -55,9 +55,10 @@ def define_flags():
     flags.DEFINE_list("hidden", ["160", "160"], "hidden layer widths of the shared subnetwork")
     flags.DEFINE_string("activation", "tanh", "hidden activation")
     flags.DEFINE_integer("bottleneck", 1, "bottleneck neurons (1 = interpretable scalar f)")
-    flags.DEFINE_enum("first_layer", "dense", ["dense", "product"], "first hidden layer of f: dense, or product "
-                      "(also forms learned products of its inputs; on the central potential f then reads L, not the "
-                      "orbit's orientation: docs/siamese.md)")
+    flags.DEFINE_enum("first_layer", None, ["dense", "product"], "first hidden layer of f (default: product for "
+                      "one network, dense with --invariants/--count): product also forms learned products of its "
+                      "inputs (on the central potential f then reads L, not the orbit's orientation: "
+                      "docs/siamese.md); dense is the paper's network")
     flags.DEFINE_enum("symmetry", None, ["rotation"], "f reads the rotation invariants of the state (|q|², q.v, |v|², "
                       "and q x v in the plane; features = positions then velocities of one body), so it cannot read "
                       "the orientation of an orbit (docs/siamese.md, central potential)")
@@ -116,7 +117,7 @@ def main(argv):
                                 recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                                 learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, strategy=strategy,
                                 backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard, symmetry=f.symmetry,
-                                first_layer=f.first_layer)
+                                first_layer=f.first_layer or "product")
     seconds = time.perf_counter() - start
     print(f"{train.name}: {info['epochs']} epochs, train accuracy {info['train_accuracy']:.4f}, "
           f"test accuracy {info['test_accuracy']:.4f}")
@@ -161,11 +162,9 @@ def _multi(f, train, test, hidden, out_dir, results, tensorboard):
     from .multi import count_siamese_invariants, multi_readout, train_decorrelated
     from .training import grouped_invariant
 
-    if f.first_layer != "dense":
-        raise UsageError("--first_layer=product trains one bottleneck neuron; it is not available with --invariants "
-                         "or --count")
     kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
-                  learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, warmup=f.warmup)
+                  learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, warmup=f.warmup,
+                  first_layer=f.first_layer or "dense")
     if f.count:
         if f.max_invariants < 1 or not 0 < f.spread_threshold < 1:
             raise UsageError("--max_invariants must be >= 1 and --spread_threshold in (0, 1)")

@@ -168,5 +168,17 @@ def test_product_first_layer_is_built_saved_and_checked(tmp_path):
     with pytest.raises(ValueError, match="at least one hidden layer"):
         SiameseNetwork(4, hidden=(), first_layer="product")
     model, info = train_siamese(make_system("central_potential", 200, 2, seed=0), epochs=1, hidden=(8,),
-                                first_layer="product", validate=False)
+                                validate=False)  # the default
     assert model.first_layer == "product" and 0.0 <= info["train_accuracy"] <= 1.0
+    assert any(isinstance(layer, ProductDense) for layer in model.subnetwork.layers)
+
+
+def test_a_model_saved_without_a_first_layer_entry_loads_as_the_dense_network_it_is():
+    dense = SiameseNetwork(3, hidden=(6,), first_layer="dense")
+    config = dense.get_config()
+    del config["first_layer"]  # as saved before the product layer existed
+    back = SiameseNetwork.from_config(config)
+    assert back.first_layer == "dense"
+    assert not any(type(layer).__name__ == "ProductDense" for layer in back.subnetwork.layers)
+    linear = SiameseNetwork(3, hidden=(), first_layer="dense")
+    assert [type(layer).__name__ for layer in linear.subnetwork.layers] == ["Dense"]

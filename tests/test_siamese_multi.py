@@ -49,6 +49,7 @@ def test_training_logs_penalty_and_saved_model_reproduces(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, DecorrelatedSiamese) and loaded.decorrelation == 2.0 and loaded.bottleneck == 2
+    assert model.first_layer == loaded.first_layer == "dense"  # the layer the counting was measured with
     x = test.flat()[:50]
     np.testing.assert_array_equal(loaded.invariant(x), model.invariant(x))
     res = multi_readout(model, train, test, degree=1)

@@ -50,8 +50,9 @@ def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
     import siamese.model  # noqa: F401  (registers SiameseNetwork for load_model)
 
     x = np.random.default_rng(0).normal(size=(5, 2, 4)).astype("float32")  # five pairs of events
-    np.testing.assert_allclose(keras.models.load_model(tmp_path / "o" / "model.keras")(x),
-                               keras.models.load_model(tmp_path / "m.keras")(x), rtol=1e-5)
+    saved = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "o" / "model.keras")(x), saved(x), rtol=1e-5)
+    assert saved.first_layer == "product" and res["flags"]["first_layer"] is None  # the default
 
 
 @pytest.mark.slow
@@ -74,7 +75,7 @@ def test_paper_benchmark_quick(tmp_path):
     from benchmarks.siamese_paper import PAPER_ACC, benchmark
 
     res = benchmark(quick=True, out_dir=str(tmp_path))[0]  # seed 0
-    assert set(res) == set(PAPER_ACC)
+    assert set(res) == set(PAPER_ACC) and {r["first_layer"] for r in res.values()} == {"product"}
     with open(tmp_path / "results.csv", newline="") as fh:
         saved = {row["quantity"]: row for row in csv.DictReader(fh)}
     for name, row in res.items():  # the saved table holds every accuracy beside the paper's
@@ -95,10 +96,13 @@ def test_paper_benchmark_symmetry_applies_to_the_central_potential_only(tmp_path
     from benchmarks.siamese_paper import benchmark
 
     res = benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L", "electromagnetism"],
-                    symmetry="rotation")[0]
+                    symmetry="rotation", first_layer="dense")[0]
     assert res["central_fixed_L"]["symmetry"] == "rotation" and res["electromagnetism"]["symmetry"] is None
+    assert res["central_fixed_L"]["first_layer"] == res["electromagnetism"]["first_layer"] == "dense"
     with open(tmp_path / "results.csv", newline="") as fh:
         names = [row["quantity"] for row in csv.DictReader(fh)]
     assert "central_fixed_L (seed 0, rotation-invariant inputs): test accuracy" in names
     with pytest.raises(ValueError, match="symmetry must be None or 'rotation'"):
         benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L"], symmetry="mirror")
+    with pytest.raises(ValueError, match="first_layer must be one of"):
+        benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L"], first_layer="square")
