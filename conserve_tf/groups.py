@@ -157,6 +157,14 @@ class GroupedData:
             k = self.constant_names.index(k)
         return self.c if self.c.ndim == 1 else self.c[:, k]
 
+    def varying_constant(self) -> int:
+        """Index of the first known constant that differs between groups (0 if none does, or without constants):
+        the one to score a learned invariant against when others are held fixed (e.g. L = -1.5, then E)."""
+        if self.c is None or self.c.ndim == 1:
+            return 0
+        varies = np.ptp(self.c, axis=0) > 1e-12 * np.maximum(np.abs(self.c).max(axis=0), 1.0)
+        return int(np.argmax(varies)) if varies.any() else 0
+
     def flat(self) -> np.ndarray:
         """All members of all groups, shape (G*M, F), group-major."""
         return self.x.reshape(-1, self.n_features)

@@ -123,7 +123,7 @@ def main(argv):
           f"test accuracy {info['test_accuracy']:.4f}")
     f_test = grouped_invariant(model, test.x)
     results.update(metrics={"train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
-                            "f": invariant_report(f_test[..., 0], test.constants(0))},
+                            "f": invariant_report(f_test[..., 0], test.constants(test.varying_constant()))},
                    epochs=info["epochs"], training_seconds=seconds)
     if f.save:
         print("saved", save_model(model, f.save))

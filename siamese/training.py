@@ -128,8 +128,8 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     accuracy (saves time; the recipes' callbacks watch the training loss anyway). ``strategy`` (see
     :mod:`conserve_tf.distribute`) builds and compiles the model in its scope; ``backup_dir`` resumes an
     interrupted run; a NaN loss stops training with a clear error. ``eval_every > 0`` with ``test`` adds
-    :class:`~conserve_tf.metrics.InvariantMetrics` on f (``val_rho`` etc. against the first known invariant,
-    or ``val_relative_spread`` without) every that many epochs, ahead of ``callbacks``. Returns
+    :class:`~conserve_tf.metrics.InvariantMetrics` on f (``val_rho`` etc. against the first known invariant that
+    varies between groups, or ``val_relative_spread`` without) every that many epochs, ahead of ``callbacks``. Returns
     ``(model, info)`` with ``info`` holding ``train_accuracy``, ``test_accuracy`` (None without test data),
     ``epochs`` run and ``history``. ``symmetry="rotation"``: f reads the rotation invariants of the state
     (features = positions then velocities of one body; :mod:`conserve_tf.symmetry`), after a normalization
@@ -158,8 +158,8 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
                                symmetry=symmetry, first_layer=first_layer, **stats)
         compile_siamese(model, recipe, learning_rate, optimizer_steps(epochs, len(tr.y), batch_size))
     val = (te.x.astype(np.float32), te.y) if te is not None and validate else None
-    held_out = [InvariantMetrics(test, every=eval_every, predict_fn=lambda x: grouped_invariant(model, x))
-                ] if eval_every and test is not None else []
+    held_out = [InvariantMetrics(test, every=eval_every, predict_fn=lambda x: grouped_invariant(model, x),
+                                 constant=test.varying_constant())] if eval_every and test is not None else []
     hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=epochs, verbose=verbose,
                      validation_data=val, shuffle=True,
                      callbacks=recipe_callbacks(recipe) + standard_callbacks(backup_dir) + held_out + list(callbacks))

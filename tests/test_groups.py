@@ -199,3 +199,15 @@ def test_csv_round_trip_with_several_constants(tmp_path):
     np.testing.assert_allclose(back.constants("E"), d.c[:, 1], rtol=1e-12)
     only_l = GroupedData.load(path, constant_columns=["L"])  # E is then read as a feature
     assert only_l.constant_names == ["L"] and "E" in only_l.feature_names
+
+
+def test_varying_constant_skips_constants_held_fixed():
+    from siamese.systems import make_system
+
+    fixed_first = GroupedData(np.zeros((4, 2, 1)), c=np.array([[-1.5, 0.1], [-1.5, 0.2], [-1.5, 0.3], [-1.5, 0.4]]),
+                              constant_names=["L", "E"])
+    assert fixed_first.varying_constant() == 1
+    assert GroupedData(np.zeros((3, 2, 1)), c=np.array([1.0, 2.0, 3.0])).varying_constant() == 0
+    assert GroupedData(np.zeros((3, 2, 1))).varying_constant() == 0
+    data = make_system("central_fixed_L", 50, 2, seed=0)  # constants L (= -1.5), E, Ax, Ay
+    assert data.constant_names[data.varying_constant()] == "E"
