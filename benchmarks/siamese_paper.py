@@ -6,7 +6,8 @@
 
 Without flags every data set is trained with the defaults of ``python -m siamese.train --system=NAME``
 (the paper's data sizes, 160-160 tanh with a product first layer, the ``cosine`` recipe with its 10-million-pair
-budget); ``--first_layer=dense`` trains the paper's plain network instead.
+budget; dense after the rotation invariants with ``--symmetry``); ``--first_layer=dense`` trains the paper's plain
+network instead.
 ``special_relativity`` draws Λ from the whole Lorentz group, ``sr_orthochronous`` from the proper
 orthochronous group only (docs/siamese.md: there sign(t) of timelike events is a second invariant that the
 network uses). The paper trains up to 10 000 epochs; the numbers reached are printed beside the paper's
@@ -45,7 +46,7 @@ PAPER_FORMULA = {"special_relativity": ("s2", "88 (-t² + x² + y² + z²) - 60"
 
 def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int | None = None,
               em_groups: int | None = None, test_groups: int | None = None, hidden=None, recipe: str = "cosine",
-              seeds=(0,), systems=None, symmetry: str | None = None, first_layer: str = "product") -> dict:
+              seeds=(0,), systems=None, symmetry: str | None = None, first_layer: str | None = None) -> dict:
     """Train one SNN per data set of paper 004 and seed, and read it out; returns {seed: {system: numbers}}."""
     from conserve_tf.layers import check_first_layer
     from siamese.training import PAPER_GROUPS, default_groups
@@ -57,7 +58,8 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
     sizes = dict(epochs=2 if quick else epochs, test_groups=test_groups or (300 if quick else 5_000),
                  hidden=tuple(hidden or ((16,) if quick else (160, 160))), recipe=recipe, quick=quick,
                  first_layer=first_layer)
-    check_first_layer(first_layer)
+    if first_layer is not None:
+        check_first_layer(first_layer)
     if symmetry not in (None, "rotation"):
         raise ValueError(f"symmetry must be None or 'rotation', got {symmetry!r}")
     results = {}
@@ -84,7 +86,8 @@ def _one(name, k, n, seed, out_dir, symmetry, epochs, test_groups, hidden, recip
     start = time.perf_counter()
     model, info = train_siamese(train, test, hidden=hidden, recipe=recipe, epochs=epochs, seed=seed,
                                 validate=not quick, symmetry=symmetry, first_layer=first_layer)
-    row = {"symmetry": symmetry, "first_layer": first_layer, "train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
+    row = {"symmetry": symmetry, "first_layer": model.first_layer,
+           "train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
            "epochs": info["epochs"], "groups": n, "seconds": time.perf_counter() - start,
            "scores": invariant_scores(model, test)}
     max_samples = 1000 if quick else 20_000
@@ -120,7 +123,8 @@ def _rows(results, seed) -> list:
     rows = []
     for system, r in results.items():
         name = f"{system} (seed {seed}{', rotation-invariant inputs' if r.get('symmetry') else ''})"
-        sizes = (f"{r['first_layer']} first layer, {r['epochs']} epochs, {r['groups']} training groups, {r['seconds']:.0f} s; scatter plot "
+        sizes = (f"{r['first_layer']} first layer, {r['epochs']} epochs, {r['groups']} training groups, "
+                 f"{r['seconds']:.0f} s; scatter plot "
                  f"{os.path.basename(r['plot'])}")
         for i, part in enumerate(("train", "test")):
             rows.append({"quantity": f"{name}: {part} accuracy", "paper": PAPER_ACC[system][i] / 100,
@@ -163,8 +167,8 @@ def define_flags():
     flags.DEFINE_list("systems", None, f"run only these (default all: {', '.join(PAPER_ACC)})")
     flags.DEFINE_enum("symmetry", None, ["rotation"], "train the central-potential data sets on the rotation "
                       "invariants of the state (docs/siamese.md)")
-    flags.DEFINE_enum("first_layer", "product", ["product", "dense"], "first hidden layer of f: product (the "
-                      "default of siamese.train) or dense (the paper's network)")
+    flags.DEFINE_enum("first_layer", None, ["product", "dense"], "first hidden layer of f (default: as siamese.train, "
+                      "product, dense with --symmetry); dense is the paper's network")
 
 
 if __name__ == "__main__":

@@ -33,14 +33,22 @@ from conserve_tf.symmetry import RotationInvariants, check_symmetric_scaling, ch
 __all__ = ["SimilarityHead", "SiameseNetwork", "build_subnetwork"]
 
 
+def default_first_layer(symmetry=None) -> str:
+    """The first hidden layer f gets when none is named: "product" on the (normalized) state, "dense" after the
+    rotation invariants, which already are the quadratic invariants a product layer would form (docs/siamese.md:
+    with them, products read E with L fixed less exactly)."""
+    return "dense" if symmetry is not None else "product"
+
+
 def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
                      mean=None, variance=None, name: str = "f", symmetry=None,
-                     first_layer: str = "product") -> keras.Sequential:
+                     first_layer: str | None = None) -> keras.Sequential:
     """The shared MLP f: (batch, n_features) -> (batch, bottleneck); optional input normalization, then with
     ``symmetry="rotation"`` the rotation invariants of the (normalized) state (:mod:`conserve_tf.symmetry`).
-    ``first_layer="product"`` (the default): the first hidden layer is :class:`conserve_tf.layers.ProductDense`
-    (learned products of its inputs, gain 1 on the normalized inputs; docs/siamese.md, central potential);
-    ``"dense"``: a plain Dense layer, the paper's network."""
+    ``first_layer="product"``: the first hidden layer is :class:`conserve_tf.layers.ProductDense` (learned
+    products of its inputs, gain 1 on the normalized inputs; docs/siamese.md, central potential); ``"dense"``: a
+    plain Dense layer, the paper's network; None: :func:`default_first_layer` of ``symmetry``."""
+    first_layer = default_first_layer(symmetry) if first_layer is None else first_layer
     n_features, bottleneck = int(n_features), int(bottleneck)
     hidden = [int(h) for h in hidden]
     if n_features < 1:
@@ -50,7 +58,7 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
     if any(h < 1 for h in hidden):
         raise ValueError(f"hidden layer widths must be >= 1, got {hidden}")
     if check_first_layer(first_layer) == "product" and not hidden:
-        raise ValueError("first_layer='product' (the default) needs at least one hidden layer; "
+        raise ValueError("first_layer='product' (the default without symmetry) needs at least one hidden layer; "
                          "first_layer='dense' with hidden=() gives a linear f")
     layers = [keras.Input((n_features,))]
     if mean is not None or variance is not None:
@@ -93,14 +101,15 @@ class SiameseNetwork(keras.Model):
 
     def __init__(self, n_features: int | None = None, hidden=(160, 160), activation: str = "tanh",
                  bottleneck: int = 1, subnetwork=None, mean=None, variance=None, symmetry=None,
-                 first_layer: str = "product", **kwargs):
+                 first_layer: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.symmetry, self.first_layer = symmetry, first_layer
+        self.symmetry = symmetry
+        self.first_layer = default_first_layer(symmetry) if first_layer is None else first_layer
         if subnetwork is None:
             if n_features is None:
                 raise ValueError("SiameseNetwork needs n_features (or a ready subnetwork)")
             subnetwork = build_subnetwork(n_features, hidden, activation, bottleneck, mean, variance,
-                                          symmetry=symmetry, first_layer=first_layer)
+                                          symmetry=symmetry, first_layer=self.first_layer)
         elif isinstance(subnetwork, dict):
             subnetwork = keras.saving.deserialize_keras_object(subnetwork)
         self.subnetwork = subnetwork

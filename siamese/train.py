@@ -55,10 +55,10 @@ def define_flags():
     flags.DEFINE_list("hidden", ["160", "160"], "hidden layer widths of the shared subnetwork")
     flags.DEFINE_string("activation", "tanh", "hidden activation")
     flags.DEFINE_integer("bottleneck", 1, "bottleneck neurons (1 = interpretable scalar f)")
-    flags.DEFINE_enum("first_layer", None, ["dense", "product"], "first hidden layer of f (default: product for "
-                      "one network, dense with --invariants/--count): product also forms learned products of its "
-                      "inputs (on the central potential f then reads L, not the orbit's orientation: "
-                      "docs/siamese.md); dense is the paper's network")
+    flags.DEFINE_enum("first_layer", None, ["dense", "product"], "first hidden layer of f (default: product; dense "
+                      "with --symmetry, whose invariants are already the products, and with --invariants/--count): "
+                      "product also forms learned products of its inputs (on the central potential f then reads L, "
+                      "not the orbit's orientation: docs/siamese.md); dense is the paper's network")
     flags.DEFINE_enum("symmetry", None, ["rotation"], "f reads the rotation invariants of the state (|q|², q.v, |v|², "
                       "and q x v in the plane; features = positions then velocities of one body), so it cannot read "
                       "the orientation of an orbit (docs/siamese.md, central potential)")
@@ -117,7 +117,7 @@ def main(argv):
                                 recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                                 learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, strategy=strategy,
                                 backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard, symmetry=f.symmetry,
-                                first_layer=f.first_layer or "product")
+                                first_layer=f.first_layer)
     seconds = time.perf_counter() - start
     print(f"{train.name}: {info['epochs']} epochs, train accuracy {info['train_accuracy']:.4f}, "
           f"test accuracy {info['test_accuracy']:.4f}")

@@ -120,7 +120,7 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
                   recipe: str = "cosine", epochs: int | None = None, batch_size: int = 256,
                   learning_rate: float | None = None, pairs_per_group: int | None = None, seed: int = 0,
                   normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True, strategy=None,
-                  backup_dir: str | None = None, eval_every: int = 0, symmetry=None, first_layer: str = "product"):
+                  backup_dir: str | None = None, eval_every: int = 0, symmetry=None, first_layer: str | None = None):
     """Build pairs from GroupedData ``train`` (and ``test``), build and fit a SiameseNetwork.
 
     ``epochs`` caps the recipe's maximum (the budget; the ``cosine`` recipe's default is
@@ -134,8 +134,9 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     ``epochs`` run and ``history``. ``symmetry="rotation"``: f reads the rotation invariants of the state
     (features = positions then velocities of one body; :mod:`conserve_tf.symmetry`), after a normalization
     without centring and with one variance per vector (:func:`conserve_tf.symmetry.vector_variances`).
-    ``first_layer="product"`` (the default): f's first hidden layer also forms learned products of its inputs
-    (:func:`~siamese.model.build_subnetwork`); ``"dense"``: the paper's plain first layer.
+    ``first_layer="product"`` (the default without ``symmetry``): f's first hidden layer also forms learned
+    products of its inputs (:func:`~siamese.model.build_subnetwork`); ``"dense"`` (the default with it): the
+    paper's plain first layer.
     """
 
     _recipe(recipe)  # an unknown recipe fails before any work

@@ -171,6 +171,13 @@ def test_product_first_layer_is_built_saved_and_checked(tmp_path):
                                 validate=False)  # the default
     assert model.first_layer == "product" and 0.0 <= info["train_accuracy"] <= 1.0
     assert any(isinstance(layer, ProductDense) for layer in model.subnetwork.layers)
+    # after the rotation invariants (already products of the state) the default is a plain dense layer
+    flat = make_system("central_potential", 50, 2, seed=0).flat()
+    from conserve_tf.symmetry import vector_variances
+
+    rotated = SiameseNetwork(4, hidden=(8,), mean=np.zeros(4), variance=vector_variances(flat), symmetry="rotation")
+    assert rotated.first_layer == "dense" and not any(isinstance(layer, ProductDense)
+                                                      for layer in rotated.subnetwork.layers)
 
 
 def test_a_model_saved_without_a_first_layer_entry_loads_as_the_dense_network_it_is():

@@ -96,9 +96,10 @@ def test_paper_benchmark_symmetry_applies_to_the_central_potential_only(tmp_path
     from benchmarks.siamese_paper import benchmark
 
     res = benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L", "electromagnetism"],
-                    symmetry="rotation", first_layer="dense")[0]
+                    symmetry="rotation")[0]
     assert res["central_fixed_L"]["symmetry"] == "rotation" and res["electromagnetism"]["symmetry"] is None
-    assert res["central_fixed_L"]["first_layer"] == res["electromagnetism"]["first_layer"] == "dense"
+    # the default first layer: dense after the rotation invariants, product on the raw state
+    assert (res["central_fixed_L"]["first_layer"], res["electromagnetism"]["first_layer"]) == ("dense", "product")
     with open(tmp_path / "results.csv", newline="") as fh:
         names = [row["quantity"] for row in csv.DictReader(fh)]
     assert "central_fixed_L (seed 0, rotation-invariant inputs): test accuracy" in names
