@@ -178,7 +178,7 @@ def _print_attempts(attempts, results):
 def _verdicts(model, test, f_train, f_test, k, history):
     """Print and return, per output of f (G, M, k), whether it is an invariant of the held-out groups
     (one held-out group: of the held-out trajectory, against states with shuffled coordinates)."""
-    from .verdict import trajectory_verdict, verdict_from_outputs  # delayed, as in _report
+    from .verdict import report_verdict, trajectory_verdict, verdict_from_outputs  # delayed, as in _report
 
     out = {}
     for j in range(k):
@@ -188,8 +188,7 @@ def _verdicts(model, test, f_train, f_test, k, history):
             verdict = trajectory_verdict(model, test, output=j, seed=FLAGS.seed)
         else:
             verdict = verdict_from_outputs(f_test[..., j], f_train[..., j], test_spread_history=spreads)
-        print(f"{label}: {verdict.message}" if verdict.found else f"WARNING, {label}: {verdict.message}")
-        out[label] = verdict.as_dict()
+        out[label] = report_verdict(label, verdict)
     return out
 
 

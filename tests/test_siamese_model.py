@@ -89,6 +89,12 @@ def test_short_training_on_special_relativity_separates_events():
     f = model.invariant(pairs.x.reshape(-1, 4)).reshape(-1, 2)
     gap = np.abs(f[:, 0] - f[:, 1])
     assert np.median(gap[pairs.y == 1]) > 5 * np.median(gap[pairs.y == 0])
+    # and the verdict the script prints calls f an invariant of the held-out pairs
+    from conserve_tf.verdict import invariant_verdict
+    from siamese.training import grouped_invariant
+
+    verdict = invariant_verdict(model, test, train, predict_fn=lambda x: grouped_invariant(model, x))
+    assert verdict.found and verdict.ratio < 0.3, verdict.message
 
 
 def test_paper_recipe_is_adadelta_at_100_with_the_papers_patiences():

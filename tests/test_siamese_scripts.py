@@ -56,6 +56,20 @@ def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_on_data_without_an_invariant_says_so(tmp_path):
+    # the interval held fixed and Λ from the whole Lorentz group: nothing else is conserved (the paper's failure case)
+    out = _run("--system=sr_fixed_interval", "--groups=400", "--test_groups=200", "--epochs=3", "--hidden=16",
+               "--verbose=0", "--readout=none", f"--out_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "WARNING, f: no invariant found" in out.stdout
+    import json
+
+    with open(tmp_path / "results.json") as fh:
+        verdict = json.load(fh)["verdict"]["f"]
+    assert verdict["found"] is False and verdict["ratio"] > 0.5
+
+
+@pytest.mark.slow
 def test_console_script_help_lists_its_flags():
     assert_help_lists("siamese-train", ("--system:", "--hidden:", "--out_dir:", "--[no]tensorboard:",
                                         "--strategy:", "--[no]count:"))
