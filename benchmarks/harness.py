@@ -19,6 +19,7 @@ import csv
 import json
 import math
 import os
+import re
 from typing import Callable
 
 import numpy as np
@@ -85,6 +86,12 @@ def fmt(value, digits: int = 4) -> str:
     return f"{v:.{digits}f}"
 
 
+def _cell(value) -> str:
+    """One Markdown table cell: a bare | (|rho|, |E|²) is escaped and a line break becomes a space, so the row
+    keeps its columns."""
+    return re.sub(r"(?<!\\)\|", r"\\|", str(value)).replace("\n", " ")
+
+
 def markdown(rows: list, title: str, notes: str = "") -> str:
     """The Markdown table of ``rows``; a benchmark column only when rows name their own benchmark."""
     named = any("benchmark" in r for r in rows)
@@ -93,7 +100,7 @@ def markdown(rows: list, title: str, notes: str = "") -> str:
     for r in rows:
         cells = [r.get("benchmark", "")] * named + [r["quantity"], fmt(r.get("paper")), fmt(r.get("ours")),
                                                     r.get("note", "")]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     if notes:
         lines += ["", notes]
     return "\n".join(lines) + "\n"

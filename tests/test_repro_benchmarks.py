@@ -49,6 +49,15 @@ def test_results_writer_keeps_one_table_in_three_formats(tmp_path, capsys):
     assert md in capsys.readouterr().out  # printed as written
 
 
+def test_a_bar_in_a_cell_does_not_split_the_markdown_row(tmp_path):
+    rows = [{"quantity": "|rho(f, L)| on the test set", "ours": 0.99, "note": "|rho(f²)| 0.1; already \\|E\\|\nnext"}]
+    md = open(harness.write_results(str(tmp_path), "demo", rows)["md"]).read()
+    row = md.splitlines()[-1]
+    assert row == "| \\|rho(f, L)\\| on the test set | - | 0.9900 | \\|rho(f²)\\| 0.1; already \\|E\\| next |"
+    assert len(row.replace("\\|", "").split("|")) == 6  # five borders: still four columns
+    assert _read_csv(harness.write_results(str(tmp_path), "demo", rows)["csv"])[0]["quantity"] == rows[0]["quantity"]
+
+
 def test_results_writer_rejects_a_row_without_our_number(tmp_path):
     with pytest.raises(ValueError, match=r"row 1 lacks \['ours'\]"):
         harness.write_results(str(tmp_path), "demo", [{"quantity": "a", "ours": 1.0}, {"quantity": "b"}])
