@@ -11,7 +11,7 @@ systems of docs/conservnet_recipe.md (round 10) this gives more exact invariants
 on every run measured, and S3's rank correlation up from 0.971-0.988 to 0.980-0.991 over three seeds.
 But F then bends differently against the textbook C, so R² of a·F + b falls on S1 and Kepler. In the
 Siamese network the layer makes f read the central potential's L instead of the orbit's orientation
-(docs/siamese.md). It is an option in both, not the default.
+(docs/siamese.md). It is an option for ConservNet and the Siamese subnetwork's default on the raw state.
 """
 
 from __future__ import annotations

@@ -122,19 +122,15 @@ def verdict_from_outputs(f_test, f_train=None, test_spread_history=None, n_shuff
     return Verdict(found, float(s), mu, sd, float(ratio), float(z), train_s, fell, msg)
 
 
-def invariant_verdict(model, test, train=None, output: int = 0, predict_fn=None, **kwargs) -> Verdict:
+def invariant_verdict(model, test, train=None, output: int = 0, **kwargs) -> Verdict:
     """:func:`verdict_from_outputs` for a trained model on held-out :class:`GroupedData` ``test``.
 
-    ``train``: the training data, to report overfitting; ``predict_fn(x) -> F``: grouped inputs x (G, M, F) to
-    outputs (G, M, k), for models whose own call is not that map (a Siamese network's f; default: the model on
-    every member); ``kwargs`` go to :func:`verdict_from_outputs`.
+    ``train``: the training data, to report overfitting; ``kwargs`` go to :func:`verdict_from_outputs`.
     """
     if test.n_groups < 2:
         raise ValueError(f"the verdict needs held-out data with at least 2 groups, got {test.n_groups}")
-    predict = (lambda data: predict_groups(model, data)) if predict_fn is None else (
-        lambda data: np.asarray(predict_fn(data.x)).reshape(data.n_groups, data.n_members, -1))
-    f_test = predict(test)[..., output]
-    f_train = None if train is None else predict(train)[..., output]
+    f_test = predict_groups(model, test)[..., output]
+    f_train = None if train is None else predict_groups(model, train)[..., output]
     return verdict_from_outputs(f_test, f_train, **kwargs)
 
 

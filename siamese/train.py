@@ -98,7 +98,7 @@ def main(argv):
     out_dir = out_dir_from_flags("siamese")
     strategy = distribute.strategy_from_flags()  # before TensorFlow starts its devices
     from conserve_tf.metrics import invariant_report  # delayed: TensorFlow starts after the flag checks
-    from conserve_tf.verdict import invariant_verdict, report_verdict
+    from conserve_tf.verdict import report_verdict, verdict_from_outputs
 
     from .interpret import readout, scatter_invariants
     from .systems import EXTRA_FEATURES
@@ -127,10 +127,11 @@ def main(argv):
                             "f": invariant_report(f_test[..., 0], test.constants(test.varying_constant()))},
                    epochs=info["epochs"], training_seconds=seconds)
     # is each bottleneck neuron constant within the held-out pairs, against shuffled pairs? (conserve_tf.verdict)
+    f_train = grouped_invariant(model, train.x)
     labels = ["f"] if f.bottleneck == 1 else [f"f{j + 1}" for j in range(f.bottleneck)]
-    results["verdict"] = {label: report_verdict(label, invariant_verdict(
-        model, test, train, output=j, seed=f.seed, predict_fn=lambda x: grouped_invariant(model, x)))
-        for j, label in enumerate(labels)}
+    results["verdict"] = {label: report_verdict(label, verdict_from_outputs(f_test[..., j], f_train[..., j],
+                                                                            seed=f.seed))
+                          for j, label in enumerate(labels)}
     if f.save:
         print("saved", save_model(model, f.save))
     if f.bottleneck == 1 and f.readout in ("polynomial", "both"):

@@ -90,10 +90,10 @@ def test_short_training_on_special_relativity_separates_events():
     gap = np.abs(f[:, 0] - f[:, 1])
     assert np.median(gap[pairs.y == 1]) > 5 * np.median(gap[pairs.y == 0])
     # and the verdict the script prints calls f an invariant of the held-out pairs
-    from conserve_tf.verdict import invariant_verdict
+    from conserve_tf.verdict import verdict_from_outputs
     from siamese.training import grouped_invariant
 
-    verdict = invariant_verdict(model, test, train, predict_fn=lambda x: grouped_invariant(model, x))
+    verdict = verdict_from_outputs(grouped_invariant(model, test.x)[..., 0], grouped_invariant(model, train.x)[..., 0])
     assert verdict.found and verdict.ratio < 0.3, verdict.message
 
 
