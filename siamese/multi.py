@@ -140,7 +140,7 @@ def train_decorrelated(train, test=None, bottleneck: int = 2, decorrelation: flo
         model.decorrelation = weight  # read when fit traces the step: compile anew for each phase
         compile_siamese(model, recipe, learning_rate, optimizer_steps(n_epochs, len(tr.y), batch_size))
         hist = model.fit(tr.x.astype(np.float32), tr.y, batch_size=int(batch_size), epochs=n_epochs,
-                         verbose=verbose, callbacks=recipe_callbacks(recipe) + list(callbacks), shuffle=True)
+                         verbose=verbose, callbacks=recipe_callbacks(recipe, n_epochs) + list(callbacks), shuffle=True)
         for key, vals in hist.history.items():
             history.setdefault(key, []).extend(float(v) for v in vals)
     held = (test if test is not None else train).flat()

@@ -111,6 +111,34 @@ def test_paper_recipe_is_adadelta_at_100_with_the_papers_patiences():
         compile_siamese(m, "sgd")
 
 
+def test_cosine_recipe_stops_early_only_once_the_learning_rate_decays():
+    from siamese import recipe_callbacks
+
+    (stop_cb,) = recipe_callbacks("cosine", epochs=200)
+    assert (stop_cb.patience, stop_cb.start_from_epoch, stop_cb.monitor) == (20, 100, "loss")
+    assert recipe_callbacks("adam")[-1].start_from_epoch == 0
+    with pytest.raises(ValueError, match="needs epochs"):
+        recipe_callbacks("cosine")
+
+
+def test_a_long_cosine_budget_is_not_cut_short_while_the_rate_is_held(monkeypatch):
+    """A loss with no new low after epoch 0 (as the noisy peak-rate loss can go 20 epochs) must not end the fit
+    before the decay: with patience 2 over 12 epochs (hold 6) the fit stops at epoch 8, not 2."""
+    from siamese import RECIPES, recipe_callbacks
+
+    monkeypatch.setitem(RECIPES["cosine"], "stop_patience", 2)
+
+    class Flat(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["loss"] = 1.0 if epoch == 0 else 2.0
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.zeros((8, 2), np.float32)
+    hist = model.fit(x, x[:, :1], epochs=12, verbose=0, callbacks=[Flat()] + recipe_callbacks("cosine", epochs=12))
+    assert len(hist.history["loss"]) == 9  # monitoring from epoch 6: best there, two stale epochs, stop after 8
+
+
 @pytest.mark.slow
 def test_a_trained_network_reloads_in_a_fresh_process(tmp_path):
     """The recipe compiles with conserve_tf's HoldThenCosine schedule; importing siamese.model alone must
