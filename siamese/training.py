@@ -105,7 +105,7 @@ def recipe_callbacks(recipe: str = "adam", epochs: int | None = None):
     The ``cosine`` recipe needs the ``epochs`` of the fit: its early stop starts watching only when the
     learning rate begins to decay (after ``hold_fraction`` of them). At the held peak rate the loss is noisy
     and can go 20 epochs without a new low; stopping there would skip the decay that brings the loss down
-    (docs/siamese.md: a 200-epoch run stopped at epoch 91, 96.6 % test accuracy, where 100 epochs reach 98.8 %).
+    (docs/siamese.md: a 200-epoch run stopped at epoch 91, 96.8 % test accuracy, where 100 epochs reach 98.8 %).
     """
     r = _recipe(recipe)
     start = 0
