@@ -67,7 +67,8 @@ def test_script_out_dir_and_tensorboard(tmp_path):
     assert res["flags"]["width"] == 8 and res["data"]["train"]["groups"] == 4 and res["optimizer_steps"] == 20
     assert res["versions"]["tensorflow"] and len(res["history"]["loss"]) == 2
     # the printed training time is the saved one, formatted (a record, not a speed check: speed is in benchmarks/)
-    assert f"optimizer steps in {res['training_seconds']:.1f} s" in out.stdout
+    printed = f"optimizer steps in {res['training_seconds']:.1f} s"
+    assert printed in out.stdout
     scalars = read_scalars(str(tmp_path / "run" / "tensorboard"))
     assert [s for s, _ in scalars["validation"]["epoch_rho"]] == [0, 1]
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["history"]["val_rho"][-1], rel=1e-5)
@@ -92,7 +93,8 @@ def test_script_symbolic_readout_and_verdict(tmp_path):
     assert res["verdict"]["F"]["message"] in out.stdout and isinstance(res["verdict"]["F"]["found"], bool)
     # --data_formula: printed and saved; what it finds is tested without the clock in test_symbolic_conserved.py
     data = res["data_formula"]
-    assert f"(no network, {data['seconds']:.1f} s): {data['formula']}" in out.stdout
+    printed = f"(no network, {data['seconds']:.1f} s): {data['formula']}"
+    assert printed in out.stdout
     assert f"held-out within-group fraction of its variance {data['fraction_test']:.2e}" in out.stdout
     bad = _run("--readout=sparse", "--epochs=1")
     assert bad.returncode != 0 and "flag --readout=sparse: value should be one of" in bad.stderr

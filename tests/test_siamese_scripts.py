@@ -43,7 +43,8 @@ def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
     # so the clock does not decide this; test_symbolic_conserved.py tests the search itself)
     data = res["data_formula"]
     assert data["formula"] == "-t**2 + x**2 + y**2 + z**2" and data["fraction_test"] < 1e-12
-    assert f"(no network, {data['seconds']:.1f} s): {data['formula']}" in out.stdout
+    printed = f"(no network, {data['seconds']:.1f} s): {data['formula']}"
+    assert printed in out.stdout
     scalars = read_scalars(str(tmp_path / "o" / "tensorboard"))
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["history"]["val_rho"][-1], rel=1e-5)
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["metrics"]["f"]["rho"], rel=1e-4)
