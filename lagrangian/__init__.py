@@ -2,8 +2,8 @@
 
 Symmetry-enforcing layers (:mod:`lagrangian.symmetry`), the network and Eq. (9) accelerations
 (:mod:`lagrangian.model`), the paper's systems (:mod:`lagrangian.systems`), Noether charges
-(:mod:`lagrangian.invariants`), compiled RK4 (:mod:`lagrangian.integrators`) and training
-(:mod:`lagrangian.training`). Scripts: ``python -m lagrangian.train`` and ``python -m lagrangian.rollout``.
+(:mod:`lagrangian.invariants`), compiled RK4 (:mod:`lagrangian.integrators`), training
+(:mod:`lagrangian.training`) and your own recorded trajectories (:mod:`lagrangian.measured`). Scripts: ``python -m lagrangian.train`` and ``python -m lagrangian.rollout``.
 TensorFlow is imported lazily: ``import lagrangian`` alone stays light.
 """
 
@@ -24,6 +24,9 @@ __all__ = [
     "angular_momentum", "linear_momentum", "relative_deviation",
     # integration and training
     "RK4Integrator", "rollout", "build_model", "make_dataset", "train_model",
+    # recorded trajectories
+    "Trajectories", "TrajectoryDataError", "load_trajectories", "double_pendulum_trajectories", "MeasuredSystem",
+    "acceleration_r2", "fit_measured",
 ]
 
 _WHERE = {
@@ -35,6 +38,8 @@ _WHERE = {
     "invariants": ["angular_momentum", "linear_momentum", "relative_deviation"],
     "integrators": ["RK4Integrator", "rollout"],
     "training": ["build_model", "make_dataset", "train_model"],
+    "measured": ["Trajectories", "TrajectoryDataError", "load_trajectories", "double_pendulum_trajectories",
+                 "MeasuredSystem", "acceleration_r2", "fit_measured"],
 }
 _MODULE_OF = {name: mod for mod, names in _WHERE.items() for name in names}
 

@@ -18,22 +18,27 @@ __all__ = ["evaluate", "write_monitors", "load_monitors", "plot_rollout", "write
 
 def evaluate(model, system, t_final: float, dt: float = 0.01, every: int = 10, perturbation: float = 1e-3,
              seed: int = 0, jit_compile: bool = True) -> dict:
-    """:func:`lagrangian.integrators.rollout` plus the true reference trajectory (``ref``, (T, 2 d))."""
+    """:func:`lagrangian.integrators.rollout` plus the true reference trajectory (``ref``, (T', 2 d)) and the
+    distance of the network's positions from it, ``dref`` (T',) (T' ≤ T: a measured record may end sooner)."""
     from lagrangian.integrators import rollout
 
     out = rollout(model, system, t_final, dt=dt, every=every, perturbation=perturbation, seed=seed,
                   jit_compile=jit_compile)
-    out["ref"] = system.reference(t_final, dt * every)[: len(out["t"])]
+    out["ref"] = ref = system.reference(t_final, dt * every)[: len(out["t"])]
+    out["dref"] = np.linalg.norm(system.positions(out["traj"][: len(ref)]) - system.positions(ref), axis=-1)
     return out
 
 
 def final_numbers(out: dict) -> dict:
-    """δ's at the final time, max over time, δq at the final time."""
+    """δ's at the final time, max over time, δq at the final time; with a reference, its distance ``dref``."""
     nums = {f"d{k}_final": float(v[-1]) for k, v in out["delta"].items()}
     nums.update({f"d{k}_max": float(np.max(v)) for k, v in out["delta"].items()})
     nums["dq_final"] = float(out["dq"][-1])
     nums["dq_max"] = float(np.max(out["dq"]))
     nums["t_final"] = float(out["t"][-1])
+    if len(out.get("dref", ())):
+        nums["dref_final"] = float(out["dref"][-1])  # distance from the reference at its last time
+        nums["dref_max"] = float(np.max(out["dref"]))
     nums["breakdown"] = bool(out.get("breakdown", False))
     return nums
 
@@ -50,8 +55,9 @@ def write_monitors(out: dict, path_prefix: str) -> list[str]:
                             + [f"{out['dq'][i]:.6e}", f"{out['condition'][i]:.4e}"])
     arrays = {"t": out["t"], "traj": out["traj"], "traj_perturbed": out["traj_perturbed"], "dq": out["dq"],
               "condition": out["condition"], **{f"delta_{k}": v for k, v in out["delta"].items()}}
-    if "ref" in out:
-        arrays["ref"] = out["ref"]
+    for key in ("ref", "dref"):
+        if key in out:
+            arrays[key] = out[key]
     np.savez_compressed(path_prefix + ".npz", **arrays)
     return [path_prefix + ".csv", path_prefix + ".npz"]
 
@@ -65,6 +71,20 @@ def load_monitors(path_prefix: str) -> dict:
     return out
 
 
+def _planes(system):
+    """What the trajectory figure draws: per particle its first two components; with one component per
+    particle the first two coordinates; with one coordinate (q, q̇). Returns (functions of (T, 2 d) states
+    giving (T, 2) curves, axis names)."""
+    names = list(getattr(system, "coordinate_names", None) or [f"x{i + 1}" for i in range(system.d)])
+    dim, d = system.dim, system.d
+    if dim >= 2:
+        curves = [lambda x, k=k: system.positions(x)[:, k * dim:k * dim + 2] for k in range(system.n_particles)]
+        return curves, (["x1", "x2"] if system.n_particles > 1 else names[:2])
+    if d >= 2:
+        return [lambda x: x[:, :2]], names[:2]
+    return [lambda x: x[:, :2]], [names[0], f"d{names[0]}/dt"]
+
+
 def plot_rollout(results: dict, system, path_prefix: str, title: str = "") -> list[str]:
     """Trajectory, charge-deviation and δq figures for ``{label: evaluate output}``; returns PNG paths."""
     import matplotlib
@@ -75,24 +95,23 @@ def plot_rollout(results: dict, system, path_prefix: str, title: str = "") -> li
     labels = list(results)
     n = len(labels)
     paths = []
-    dim = system.dim
+    planes, names = _planes(system)
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 4.2), squeeze=False)
     for ax, label in zip(axes[0], labels):
         out = results[label]
-        pos, posp, ref = (system.positions(out[k]) for k in ("traj", "traj_perturbed", "ref"))
-        for k in range(system.n_particles):
-            sl = slice(k * dim, k * dim + 2)
-            ax.plot(*ref[:, sl].T, "r:", lw=1, label="true" if k == 0 else None)
-            ax.plot(*pos[:, sl].T, lw=1, label="network" if k == 0 else None)
-            ax.plot(*posp[:, sl].T, "--", lw=0.8, label="perturbed" if k == 0 else None)
-            ax.plot(*pos[0, sl], "k*")
-            ax.plot(*pos[-1, sl], "ko", mfc="none")
+        for k, plane in enumerate(planes):
+            ref, pos, posp = (plane(out[key]) for key in ("ref", "traj", "traj_perturbed"))
+            ax.plot(*ref.T, "r:", lw=1, label="true" if k == 0 else None)
+            ax.plot(*pos.T, lw=1, label="network" if k == 0 else None)
+            ax.plot(*posp.T, "--", lw=0.8, label="perturbed" if k == 0 else None)
+            ax.plot(*pos[0], "k*")
+            ax.plot(*pos[-1], "ko", mfc="none")
         ax.set_title(f"{title} {label}")
-        ax.set_xlabel("x1")
-        ax.set_ylabel("x2")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
         ax.set_aspect("equal", adjustable="box")
         # frame the true motion: a run that diverges leaves the frame instead of shrinking the orbit to a dot
-        xy = np.concatenate([ref[:, k * dim:k * dim + 2] for k in range(system.n_particles)])
+        xy = np.concatenate([plane(out["ref"]) for plane in planes])
         lo, hi = xy.min(axis=0), xy.max(axis=0)
         pad = 0.5 * np.max(hi - lo)
         ax.set_xlim(lo[0] - pad, hi[0] + pad)
@@ -110,7 +129,10 @@ def plot_rollout(results: dict, system, path_prefix: str, title: str = "") -> li
             ax.semilogy(out["t"][1:], np.maximum(val[1:], 1e-17), label=f"δ{key}")
         ax.set_title(f"{title} {label}: charge deviations")
         ax.set_xlabel("t")
-        ax.legend(fontsize=7)
+        if out["delta"]:
+            ax.legend(fontsize=7)
+        else:  # no symmetry layer, no Noether charge
+            ax.text(0.5, 0.5, "no Noether charge\n(symmetry none)", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     paths.append(path_prefix + "_charges.png")
     fig.savefig(paths[-1], dpi=110)

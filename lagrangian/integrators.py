@@ -135,9 +135,11 @@ def rollout(model, system, t_final: float, dt: float = 0.01, every: int = 10, pe
     traj = integ.integrate(np.stack([x0, x0p]), dt, n_steps, every, allow_breakdown=True)  # (T, 2, 2d)
     main = traj[:, 0].astype(np.float64)
     p_nn = integ.momentum(traj[:, 0]).astype(np.float64)
-    p_true = system.true_momentum(main)
+    momenta = [("NN", p_nn)]
+    if system.true_momentum is not None:  # measured data have no true Lagrangian
+        momenta.append(("true", system.true_momentum(main)))
     delta, charges = {}, {}
-    for tag, p in (("NN", p_nn), ("true", p_true)):
+    for tag, p in momenta:
         values = system.charges(main, p)
         scales = system.charge_scales(main[0], p[0])
         for key, val in values.items():

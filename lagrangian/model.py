@@ -116,6 +116,10 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
         init: "paper" -- kernels normal with std 2/√n_h, 1/√n_h, √n_h (Sec. 3.1 as printed);
             "glorot" (default) -- Keras' Glorot-uniform, the initialisation of the published
             training script whose loss histories the paper shows (docs/lagrangian.md compares the two).
+        scale: ``(ℓ, v)``, lengths and speeds of the data. The network reads q / ℓ and q̇ / v, so it sees
+            numbers of order one in any units; Eq. (9) differentiates through the division, so accelerations
+            and momenta stay in the data's units. One ℓ and one v for all coordinates keeps the symmetry of S.
+            Default (1, 1): the paper's systems are already of order one.
 
     ``model(x)`` with ``x = concat(q, qdot)`` ``(batch, 2 d)`` returns L_NN ``(batch,)``. Weights start
     as chosen by ``init`` with zero biases; D3 has no bias (a constant does not change
@@ -125,7 +129,7 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
     """
 
     def __init__(self, symmetry, hidden_units: int = 128, system: str | None = None, dtype="float32",
-                 init: str = "glorot", **kwargs):
+                 init: str = "glorot", scale=(1.0, 1.0), **kwargs):
         if isinstance(symmetry, dict):
             symmetry = keras.saving.deserialize_keras_object(symmetry)
         if not isinstance(symmetry, keras.layers.Layer) or not hasattr(symmetry, "input_width"):
@@ -136,7 +140,11 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        scale = tuple(float(v) for v in np.ravel(np.asarray(scale, dtype=np.float64)))
+        if len(scale) != 2 or not all(np.isfinite(v) and v > 0 for v in scale):
+            raise ValueError(f"scale must be two finite positive numbers (length, speed), got {scale!r}")
         super().__init__(dtype=dtype, **kwargs)
+        self.scale = scale
         self.init = init
         cfg = symmetry.get_config()
         cfg["dtype"] = self.dtype_policy.name
@@ -170,6 +178,9 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
 
     def call(self, x, training=False):
         """L_NN of ``(batch, 2 d)`` states, shape ``(batch,)``."""
+        if self.scale != (1.0, 1.0):
+            d = self.d
+            x = tf.concat([x[:, :d] / self.scale[0], x[:, d:] / self.scale[1]], axis=1)
         return self.d3(self.d2(self.d1(self.symmetry(x))))[:, 0]
 
     # --- physics -------------------------------------------------------------------------------
@@ -269,6 +280,7 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
             "hidden_units": self.hidden_units,
             "system": self.system,
             "init": self.init,
+            "scale": list(self.scale),
             "dtype": self.dtype_policy.name,
             "name": self.name,
         }

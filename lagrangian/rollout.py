@@ -52,7 +52,7 @@ def main(argv):
 
     from lagrangian.experiment import write_rollout
     from lagrangian.model import LagrangianNetwork
-    from lagrangian.systems import get_system
+    from lagrangian.systems import SYSTEMS, get_system
 
     model = keras.models.load_model(FLAGS.model)
     if not isinstance(model, LagrangianNetwork):
@@ -60,6 +60,10 @@ def main(argv):
     name = FLAGS.system or model.system
     if name is None:
         raise UsageError("the model file records no system; pass --system")
+    if name not in SYSTEMS:
+        raise UsageError(f"{FLAGS.model} was trained on recorded data ({name!r}), which carry no system to "
+                         "integrate against; lagrangian.train --data=FILE --out_dir=DIR writes its rollout beside "
+                         "the held-out record (or pass --system to use one of the paper's)")
     system = get_system(name)
     if 2 * system.d != model.symmetry.input_width:
         raise UsageError(f"model expects states of width {model.symmetry.input_width}, "

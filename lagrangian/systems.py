@@ -49,6 +49,7 @@ class _System:
     n_particles = 1
     symmetries = ("none", "R")
     charge_names = ("L",)
+    input_scale = (1.0, 1.0)  # (length, speed) the network divides q and q̇ by (LagrangianNetwork scale)
 
     def symmetry_layer(self, symmetry: str):
         """The symmetry-enforcing layer S for ``symmetry`` in none|R|T|RT."""

@@ -52,7 +52,8 @@ def test_train_then_rollout(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command, flags", [
-    ("lagrangian-train", ("--system:", "--symmetry:", "--out_dir:", "--[no]tensorboard:", "--t_final:")),
+    ("lagrangian-train", ("--system:", "--data:", "--dim:", "--symmetry:", "--out_dir:", "--[no]tensorboard:",
+                          "--t_final:")),
     ("lagrangian-rollout", ("--model:", "--t_final:", "--out_dir:", "--every:")),
 ])
 def test_console_script_help_lists_its_flags(command, flags):

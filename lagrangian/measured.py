@@ -1,0 +1,351 @@
+"""Recorded trajectories of your own system for a Lagrangian network (Müller 2023 fits q̈(q, q̇), Eq. 12).
+
+A data file holds one row per recorded state (``.csv`` with a header row; ``.txt``/``.dat`` separated by
+blanks with a header line; or ``.npz`` with one 1-D array per column):
+
+* a trajectory column (default ``trajectory``; optional: without it the file is one trajectory), rows of one
+  trajectory in time order;
+* a time column (default ``t``);
+* the d generalised coordinates q (``positions``; default every other column);
+* optionally their velocities q̇ (``velocities``) and accelerations q̈ (``accelerations``), d columns each.
+
+Derivatives the file does not give are estimated per trajectory with a Savitzky-Golay filter
+(``scipy.signal.savgol_filter``: a cubic fitted over ``window`` points), which needs evenly spaced times.
+
+:func:`load_trajectories` returns :class:`Trajectories` (states ``(T_k, 2 d)`` and accelerations ``(T_k, d)``
+per trajectory); ``Trajectories.split`` holds out the last part of every trajectory; :class:`MeasuredSystem`
+offers the two parts to :func:`lagrangian.training.train_model` and :func:`lagrangian.experiment.write_rollout`
+in place of one of the paper's systems: training data from the first part, the rollout started at the first
+held-out state and compared with the held-out record.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from importlib import resources
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from lagrangian.invariants import angular_momentum, linear_momentum
+from lagrangian.systems import SYMMETRIES, _System
+
+__all__ = ["Trajectories", "TrajectoryDataError", "load_trajectories", "double_pendulum_trajectories",
+           "MeasuredSystem", "acceleration_r2", "fit_measured", "LEARNED_R2", "RESTART_SEED_STEP"]
+
+LEARNED_R2 = 0.5  # below this R² of the accelerations, a run has not learned the dynamics
+RESTART_SEED_STEP = 1000  # a restart trains afresh from seed + k * RESTART_SEED_STEP
+
+
+class TrajectoryDataError(ValueError):
+    """A trajectory file or its columns cannot be used; the message names the file and the problem."""
+
+
+@dataclasses.dataclass
+class Trajectories:
+    """Recorded trajectories: per trajectory k, ``times[k]`` (T_k,), ``states[k]`` (T_k, 2 d) = (q, q̇) and
+    ``accelerations[k]`` (T_k, d). ``estimated`` names the derivatives taken from the positions."""
+
+    times: list
+    states: list
+    accelerations: list
+    coordinates: list
+    labels: list
+    name: str = "data"
+    estimated: tuple = ()
+
+    @property
+    def d(self) -> int:
+        """Number of generalised coordinates."""
+        return len(self.coordinates)
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self.times)
+
+    def arrays(self):
+        """All states ``(N, 2 d)`` and accelerations ``(N, d)``, float32, trajectories one after another."""
+        return (np.concatenate(self.states).astype(np.float32),
+                np.concatenate(self.accelerations).astype(np.float32))
+
+    def split(self, test_fraction: float = 0.2):
+        """``(train, test)``: the last ``test_fraction`` of every trajectory's rows is held out (in time)."""
+        if not 0.0 < float(test_fraction) < 1.0:
+            raise TrajectoryDataError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction!r}")
+        parts = ([], [])
+        for k, t in enumerate(self.times):
+            cut = len(t) - int(round(float(test_fraction) * len(t)))
+            if cut < 2 or len(t) - cut < 2:
+                raise TrajectoryDataError(f"{self.name}: trajectory {self.labels[k]!r} has {len(t)} rows; "
+                                          f"test_fraction={test_fraction} leaves fewer than two on one side")
+            for part, sl in zip(parts, (slice(0, cut), slice(cut, None))):
+                part.append((t[sl], self.states[k][sl], self.accelerations[k][sl], self.labels[k]))
+
+        def build(rows, label):
+            t, x, a, lab = (list(v) for v in zip(*rows))
+            return dataclasses.replace(self, times=t, states=x, accelerations=a, labels=lab, name=f"{self.name}_{label}")
+
+        return build(parts[0], "train"), build(parts[1], "test")
+
+
+def _columns(path: str) -> dict:
+    """{name: 1-D array or list of strings} from a .csv, blank-separated .txt/.dat, or .npz file."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: np.ravel(z[k]) for k in z.files}
+        except Exception as err:  # zip and format errors alike: not a usable archive
+            raise TrajectoryDataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
+    if ext not in (".csv", ".txt", ".dat"):
+        raise TrajectoryDataError(f"{path}: unsupported file type {ext!r}; use .csv, .txt, .dat or .npz")
+    with open(path, newline=None, encoding="utf-8") as fh:
+        if ext == ".csv":
+            rows = [[c.strip() for c in r] for r in csv.reader(fh)]
+        else:
+            rows = [line.split() for line in fh]
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise TrajectoryDataError(f"{path}: the file is empty")
+    header, body = rows[0], rows[1:]
+    if len(set(header)) != len(header):
+        raise TrajectoryDataError(f"{path}: duplicate column names in the header {header}")
+    if not body:
+        raise TrajectoryDataError(f"{path}: the file has a header but no data rows")
+    for i, r in enumerate(body, start=2):
+        if len(r) != len(header):
+            raise TrajectoryDataError(f"{path}: line {i} has {len(r)} fields, the header has {len(header)}")
+    return {h: [r[j] for r in body] for j, h in enumerate(header)}
+
+
+def _numeric(values, column: str, path: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except ValueError:
+        bad = next(v for v in values if not _is_float(v))
+        raise TrajectoryDataError(f"{path}: column {column!r} has a non-numeric value {bad!r}") from None
+    if not np.all(np.isfinite(arr)):
+        row = int(np.flatnonzero(~np.isfinite(arr))[0]) + 1
+        raise TrajectoryDataError(f"{path}: column {column!r} has a non-finite value in data row {row}")
+    return arr
+
+
+def _is_float(v) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def _names(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def _derivatives(t, q, window: int, label, path):
+    """Savitzky-Golay first and second derivatives of ``q`` (T, d) at evenly spaced times ``t`` (T,)."""
+    steps = np.diff(t)
+    if np.any(steps <= 0):
+        raise TrajectoryDataError(f"{path}: times of trajectory {label!r} do not increase strictly (row "
+                                  f"{int(np.flatnonzero(steps <= 0)[0]) + 2} of it)")
+    dt = float(np.median(steps))
+    if np.max(np.abs(steps - dt)) > 1e-3 * dt:
+        raise TrajectoryDataError(
+            f"{path}: trajectory {label!r} is not evenly spaced in time (steps {steps.min():.4g} to "
+            f"{steps.max():.4g}); estimating derivatives needs even steps: give the velocity and acceleration "
+            "columns, or resample the trajectory")
+    if len(t) < window:
+        raise TrajectoryDataError(f"{path}: trajectory {label!r} has {len(t)} rows, fewer than the derivative "
+                                  f"window of {window}; lower window or give velocities and accelerations")
+    return (savgol_filter(q, window, 3, deriv=1, delta=dt, axis=0),
+            savgol_filter(q, window, 3, deriv=2, delta=dt, axis=0))
+
+
+def load_trajectories(path, positions=None, velocities=None, accelerations=None, time_column: str = "t",
+                      trajectory_column: str = "trajectory", window: int = 9) -> Trajectories:
+    """Read recorded trajectories (module docstring for the layout).
+
+    ``positions``, ``velocities``, ``accelerations``: column names (a list or a comma-separated string);
+    velocities and accelerations, when given, need one column per position. ``window``: odd number of
+    points of the Savitzky-Golay estimate of missing derivatives (at least 5).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such trajectory file: {path}")
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 5 or window % 2 == 0:
+        raise TrajectoryDataError(f"window must be an odd integer >= 5, got {window!r}")
+    cols = _columns(path)
+    pos, vel, acc = _names(positions), _names(velocities), _names(accelerations)
+    if time_column not in cols:
+        raise TrajectoryDataError(f"{path}: no time column {time_column!r}; columns are {list(cols)}")
+    if not pos:
+        pos = [c for c in cols if c not in (time_column, trajectory_column, *vel, *acc)]
+    for kind, names in (("position", pos), ("velocity", vel), ("acceleration", acc)):
+        missing = [c for c in names if c not in cols]
+        if missing:
+            raise TrajectoryDataError(f"{path}: unknown {kind} column(s) {missing}; columns are {list(cols)}")
+        if names and len(names) != len(pos):
+            raise TrajectoryDataError(f"{path}: {len(names)} {kind} column(s) {names} for {len(pos)} positions {pos}")
+    if not pos:
+        raise TrajectoryDataError(f"{path}: no position columns besides {time_column!r}")
+    t_all = _numeric(cols[time_column], time_column, path)
+    q_all = np.stack([_numeric(cols[c], c, path) for c in pos], axis=1)
+    v_all = np.stack([_numeric(cols[c], c, path) for c in vel], axis=1) if vel else None
+    a_all = np.stack([_numeric(cols[c], c, path) for c in acc], axis=1) if acc else None
+    ids = np.asarray(cols[trajectory_column]) if trajectory_column in cols else np.zeros(len(t_all), dtype=int)
+    labels = list(dict.fromkeys(ids.tolist()))  # order of first appearance
+    out = Trajectories([], [], [], list(pos), [], name=os.path.splitext(os.path.basename(path))[0],
+                       estimated=tuple(k for k, given in (("velocities", vel), ("accelerations", acc)) if not given))
+    for label in labels:
+        rows = np.flatnonzero(ids == label)
+        if np.any(np.diff(rows) != 1):
+            raise TrajectoryDataError(f"{path}: the rows of trajectory {label!r} are not contiguous; "
+                                      "sort the file by trajectory, then time")
+        t, q = t_all[rows], q_all[rows]
+        if len(t) < 2:
+            raise TrajectoryDataError(f"{path}: trajectory {label!r} has one row; at least two are needed")
+        v, a = (None if v_all is None else v_all[rows]), (None if a_all is None else a_all[rows])
+        if v is None or a is None:
+            dv, da = _derivatives(t, q, int(window), label, path)
+            v = dv if v is None else v
+            a = da if a is None else a
+        out.times.append(t)
+        out.states.append(np.concatenate([q, v], axis=1))
+        out.accelerations.append(a)
+        out.labels.append(label)
+    return out
+
+
+def double_pendulum_trajectories(trial: int = 0) -> Trajectories:
+    """The measured double pendulum shipped with the package (Schmidt & Lipson 2009; conserve_tf.pendulum):
+    one trial, q = (θ1, θ2) in rad, q̇ and q̈ as measured (columns o1, o2, od1, od2)."""
+    ref = resources.files("conserve_tf") / "data" / "double_pendulum.txt"
+    with resources.as_file(ref) as path:
+        data = load_trajectories(path, positions="t1,t2", velocities="o1,o2", accelerations="od1,od2",
+                                 time_column="time", trajectory_column="trial")
+    picked = [k for k, lab in enumerate(data.labels) if float(lab) == trial]
+    if not picked:
+        raise TrajectoryDataError(f"unknown trial {trial!r}; the shipped file holds trials {data.labels}")
+    k = picked[0]
+    return dataclasses.replace(data, times=[data.times[k]], states=[data.states[k]],
+                               accelerations=[data.accelerations[k]], labels=[data.labels[k]],
+                               name=f"double_pendulum_trial{trial}")
+
+
+def acceleration_r2(model, data: Trajectories) -> float:
+    """1 − Σ(q̈_NN − q̈)² / Σ(q̈ − mean q̈)² over all states of ``data`` and all coordinates."""
+    x, y = data.arrays()
+    pred = model.accelerations(x)
+    return float(1.0 - np.sum((pred - y) ** 2) / np.sum((y - y.mean(axis=0)) ** 2))
+
+
+class MeasuredSystem(_System):
+    """Recorded trajectories in the place of one of the paper's systems.
+
+    ``dim``: components per particle (default d: one particle; the rotation layer R then sees one vector);
+    ``symmetry``: the layer the network will use; its Noether charges are monitored in the rollout (R: angular
+    momentum, needs dim >= 2; T: total momentum, needs two particles or more; RT: both). There is no true
+    Lagrangian, so the rollout reports the network's charges and the distance to the held-out record.
+    """
+
+    true_momentum = None
+
+    def __init__(self, train: Trajectories, test: Trajectories, dim: int | None = None, symmetry: str = "none"):
+        self.train, self.test = train, test
+        self.name, self.d = train.name.removesuffix("_train"), train.d
+        self.dim = self.d if dim is None else int(dim)
+        if self.dim < 1 or self.d % self.dim:
+            raise TrajectoryDataError(f"dim={dim} does not divide the {self.d} coordinates {train.coordinates}")
+        self.n_particles = self.d // self.dim
+        self.symmetries = SYMMETRIES if self.n_particles >= 2 else ("none", "R")
+        if symmetry not in self.symmetries:
+            raise TrajectoryDataError(f"symmetry {symmetry!r} needs two particles or more; with dim={self.dim} "
+                                      f"these data have {self.n_particles}: choose one of {self.symmetries}")
+        self.symmetry = symmetry
+        charges = {"none": (), "R": ("L",), "T": ("M",), "RT": ("L", "M")}[symmetry]
+        self.charge_names = tuple(c for c in charges if c != "L" or self.dim >= 2)
+        x, _ = train.arrays()
+        d = self.d
+        self.input_scale = (float(np.sqrt(np.mean(x[:, :d] ** 2))), float(np.sqrt(np.mean(x[:, d:] ** 2))))
+        if not all(s > 0 for s in self.input_scale):
+            raise TrajectoryDataError(f"{train.name}: the positions or velocities are all zero")
+
+    @property
+    def coordinate_names(self) -> list:
+        """The position columns of the file (axis labels of the figures)."""
+        return list(self.train.coordinates)
+
+    def training_data(self, n=None, sigma=0.0, seed=0):
+        """All training states and accelerations (``n`` is ignored: the record is what there is)."""
+        x, y = self.train.arrays()
+        if sigma > 0:
+            return self._noisy(x, y, sigma, np.random.default_rng(seed))
+        return x, y
+
+    def initial_state(self):
+        """The first held-out state of the first trajectory, ``(2 d,)``."""
+        return self.test.states[0][0].astype(np.float64)
+
+    def reference(self, t_final: float, dt: float, x0=None):
+        """The held-out record of the first trajectory at ``dt`` spacing from its start (linear interpolation),
+        up to ``t_final`` or the record's end, ``(T, 2 d)``."""
+        if x0 is not None:
+            raise ValueError("measured data have no reference from another initial state")
+        t, x = self.test.times[0] - self.test.times[0][0], self.test.states[0]
+        grid = np.arange(int(np.floor(min(t_final, t[-1]) / dt + 1e-9)) + 1) * dt
+        return np.stack([np.interp(grid, t, x[:, j]) for j in range(x.shape[1])], axis=1)
+
+    def duration(self) -> float:
+        """Length in time of the first held-out record (the default rollout)."""
+        return float(self.test.times[0][-1] - self.test.times[0][0])
+
+    def record_step(self) -> float:
+        """Median time step of the first held-out record."""
+        return float(np.median(np.diff(self.test.times[0])))
+
+    def charge_scales(self, x0, p0):
+        """C(0) (Eq. 35), or where it is zero the data's own scale: ℓ v for L, v for M."""
+        scales = self.charges(x0, p0)
+        floor = {"L": self.input_scale[0] * self.input_scale[1], "M": self.input_scale[1]}
+        return {k: v if np.linalg.norm(v) > 0 else np.full_like(v, floor[k]) for k, v in scales.items()}
+
+    def charges(self, x, p):
+        out = {}
+        if "L" in self.charge_names:
+            out["L"] = angular_momentum(x[..., :self.d], p, self.dim)
+        if "M" in self.charge_names:
+            out["M"] = linear_momentum(p, self.dim)
+        return out
+
+
+def fit_measured(system: MeasuredSystem, symmetry: str | None = None, restarts: int = 1, seed: int = 0,
+                 **train_kwargs):
+    """:func:`lagrangian.training.train_model` on ``system``'s training record, restarted from a fresh
+    initialisation (seed + k · ``RESTART_SEED_STEP``) while the R² of the accelerations on the *training*
+    states stays below ``LEARNED_R2``: some initialisations start with a near-singular velocity Hessian and
+    never leave it. The held-out part plays no role in the choice.
+
+    Returns ``(model, history, attempts)`` of the attempt with the highest training R²; ``attempts`` lists
+    ``{"seed", "r2_train"}`` per training.
+    """
+    from lagrangian.training import train_model
+
+    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 0:
+        raise ValueError(f"restarts must be a non-negative integer, got {restarts!r}")
+    symmetry = system.symmetry if symmetry is None else symmetry
+    attempts, best = [], None
+    for k in range(int(restarts) + 1):
+        attempt_seed = int(seed) + k * RESTART_SEED_STEP
+        model, history = train_model(system, symmetry, seed=attempt_seed, **train_kwargs)
+        score = acceleration_r2(model, system.train)
+        attempts.append({"seed": attempt_seed, "r2_train": score})
+        if best is None or score > best[2]:  # NaN never wins
+            best = (model, history, score)
+        if score >= LEARNED_R2:
+            break
+    return best[0], best[1], attempts
