@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from benchmarks import lagrangian_kepler, lagrangian_schwarzschild, lagrangian_speed, lagrangian_two_particle
+from benchmarks import (lagrangian_kepler, lagrangian_recorded, lagrangian_schwarzschild, lagrangian_speed,
+                        lagrangian_two_particle)
 
 
 def _finite(numbers):
@@ -72,3 +73,20 @@ def test_speed_quick(tmp_path):
         assert math.isfinite(value)
     assert float(saved["dense float32 matmul (GFLOP/s)"]["conserve_tf"]) == pytest.approx(out["gflops"])
     assert (tmp_path / "speed.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_recorded_quick(tmp_path):
+    out = lagrangian_recorded.benchmark(quick=True, out_dir=str(tmp_path))
+    _finite(out["numbers"])
+    assert set(out["numbers"]) == {"orbits none", "orbits R", "double_pendulum none"}
+    # with R the network's angular momentum is exact whatever it learned (measured 2e-6 here: RK4)
+    assert out["numbers"]["orbits R"]["dL_NN_max"] < 1e-4
+    assert out["numbers"]["orbits none"]["dL_NN_max"] is None  # no symmetry layer, no charge to monitor
+    for nums in out["numbers"].values():
+        assert nums["rollout_time"] <= nums["held_out_time"] + 1e-9 and 1 <= nums["attempts"] <= 2
+    saved = _saved(tmp_path / "results.csv")
+    assert float(saved["orbits R: r2_test"]["conserve_tf"]) == pytest.approx(out["numbers"]["orbits R"]["r2_test"],
+                                                                             rel=1e-4)
+    header = (tmp_path / "orbits.csv").read_text().splitlines()[0]
+    assert header == "trajectory,t,x,y"  # positions only: the derivatives were estimated

@@ -1,0 +1,100 @@
+"""Lagrangian networks on recorded trajectories, as a user brings them (``lagrangian.train --data``).
+
+    python -m benchmarks.lagrangian_recorded [--quick] [--seed=0] [--out_dir=results/lagrangian_recorded]
+
+Two records, each split in time (the last 20 % of every trajectory held out) and trained with the defaults of
+``python -m lagrangian.train --data`` (100 epochs x 100 steps, 2 x 128 softplus, one restart of a run that
+learned nothing, :func:`lagrangian.measured.fit_measured`):
+
+* ``orbits``: three planar orbits in the potential -1/r written as a camera would record them, positions
+  only, every 0.05 time units over 12 (``recorded_orbits``); velocities and accelerations are estimated
+  (Savitzky-Golay). Trained without symmetry layer and with R, the rotation layer (``--dim=2 --symmetry=R``).
+* ``double_pendulum``: the measured double pendulum of Schmidt & Lipson shipped with the package (trial 0,
+  angles, angular velocities and accelerations as measured), without symmetry layer.
+
+Per network it prints the R² of the accelerations on the training and held-out states, the largest
+deviation of the network's angular momentum along a rollout from the first held-out state (exact with R up
+to the RK4 error, Müller 2023), the largest distance of that rollout from the held-out record, the attempts
+and the seconds of training. Paper 003 trains on its own systems only; there is no paper column to match.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from benchmarks import harness
+
+CASES = (("orbits", "none"), ("orbits", "R"), ("double_pendulum", "none"))
+
+
+def recorded_orbits(path: str, n: int = 3, t_final: float = 12.0, dt: float = 0.05, seed: int = 0) -> str:
+    """Write ``n`` planar orbits of q̈ = -q / |q|³ (r0 in [0.8, 1.2], speeds 0.8-1.1 of the circular one) as
+    ``trajectory,t,x,y`` rows every ``dt``; returns ``path``."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["trajectory", "t", "x", "y"])
+        for k in range(n):
+            r0, angle = rng.uniform(0.8, 1.2), rng.uniform(0.0, 2 * np.pi)
+            v0 = rng.uniform(0.8, 1.1) / np.sqrt(r0)
+            x0 = [r0 * np.cos(angle), r0 * np.sin(angle), -v0 * np.sin(angle), v0 * np.cos(angle)]
+            t = np.arange(0.0, t_final, dt)
+            sol = solve_ivp(lambda _, s: [s[2], s[3], *(-s[:2] / np.linalg.norm(s[:2]) ** 3)], (0.0, t[-1]), x0,
+                            t_eval=t, method="DOP853", rtol=1e-11, atol=1e-12)
+            out.writerows([k, f"{ti:.10g}", repr(float(x)), repr(float(y))] for ti, x, y in zip(t, *sol.y[:2]))
+    return path
+
+
+def _record(case: str, out_dir: str, seed: int):
+    from lagrangian.measured import double_pendulum_trajectories, load_trajectories
+
+    if case == "double_pendulum":
+        return double_pendulum_trajectories(), None
+    return load_trajectories(recorded_orbits(os.path.join(out_dir, "orbits.csv"), seed=seed)), 2
+
+
+def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded", seed: int = 0) -> dict:
+    """Train and integrate every case; returns ``{"numbers": {"case symmetry": {...}}, "rows": [...]}``."""
+    from lagrangian.experiment import evaluate, final_numbers
+    from lagrangian.measured import MeasuredSystem, acceleration_r2, fit_measured
+
+    os.makedirs(out_dir, exist_ok=True)
+    epochs, steps, hidden = (2, 5, 16) if quick else (100, 100, 128)
+    numbers, rows = {}, []
+    for case, symmetry in CASES:
+        data, dim = _record(case, out_dir, seed)
+        system = MeasuredSystem(*data.split(0.2), dim=dim, symmetry=symmetry)
+        start = time.perf_counter()
+        model, _, attempts = fit_measured(system, symmetry, seed=seed, epochs=epochs, steps_per_epoch=steps,
+                                          hidden_units=hidden, sigma=0.0)
+        seconds = time.perf_counter() - start
+        out = evaluate(model, system, system.duration(), dt=system.record_step() / 10, jit_compile=not quick)
+        nums = final_numbers(out)
+        key = f"{case} {symmetry}"
+        numbers[key] = {"r2_train": acceleration_r2(model, system.train), "r2_test": acceleration_r2(model, system.test),
+                        "dL_NN_max": nums.get("dL_NN_max"), "dref_max": nums["dref_max"],
+                        "rollout_time": nums["t_final"], "held_out_time": system.duration(),
+                        "breakdown": nums["breakdown"], "attempts": len(attempts), "seconds": seconds}
+        rows += [{"quantity": f"{key}: {name}", "paper": None, "ours": numbers[key][name], "note": note}
+                 for name, note in (("r2_train", "R² of q̈, training states"),
+                                    ("r2_test", "R² of q̈, held-out states"),
+                                    ("dL_NN_max", "max δL of the network's charge along the rollout (R only)"),
+                                    ("dref_max", "max distance of the rollout from the held-out record"),
+                                    ("rollout_time", "time integrated (held-out record's length unless it broke down)"),
+                                    ("attempts", "trainings (a restart when R² on the training states < 0.5)"),
+                                    ("seconds", "training, all attempts"))
+                 if numbers[key][name] is not None]
+    budget = {"epochs": epochs, "steps_per_epoch": steps, "hidden_units": hidden, "seed": seed}
+    harness.write_results(out_dir, "lagrangian_recorded", rows, budget=budget,
+                          title=f"Lagrangian networks on recorded trajectories ({epochs} epochs x {steps} steps, "
+                                f"seed {seed})")
+    return {"numbers": numbers, "rows": rows}
+
+
+if __name__ == "__main__":
+    harness.main("lagrangian_recorded", benchmark)
