@@ -238,9 +238,15 @@ def double_pendulum_trajectories(trial: int = 0) -> Trajectories:
 
 
 def acceleration_r2(model, data: Trajectories) -> float:
-    """1 − Σ(q̈_NN − q̈)² / Σ(q̈ − mean q̈)² over all states of ``data`` and all coordinates."""
+    """1 − Σ(q̈_NN − q̈)² / Σ(q̈ − mean q̈)² over all states of ``data`` and all coordinates; NaN where the
+    network's velocity Hessian is singular at some state (it has then learned no usable dynamics)."""
+    from lagrangian.model import SingularHessianError
+
     x, y = data.arrays()
-    pred = model.accelerations(x)
+    try:
+        pred = model.accelerations(x)
+    except SingularHessianError:
+        return float("nan")
     return float(1.0 - np.sum((pred - y) ** 2) / np.sum((y - y.mean(axis=0)) ** 2))
 
 

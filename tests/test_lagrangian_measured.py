@@ -174,6 +174,7 @@ class _FakeModel:
 
 def test_fit_measured_restarts_a_run_that_learned_nothing(orbits_csv, monkeypatch):
     import lagrangian.training
+    from lagrangian.model import SingularHessianError
 
     system = MeasuredSystem(*load_trajectories(orbits_csv).split(0.2), dim=2, symmetry="R")
     seeds = []
@@ -186,6 +187,20 @@ def test_fit_measured_restarts_a_run_that_learned_nothing(orbits_csv, monkeypatc
     model, history, attempts = fit_measured(system, seed=5, restarts=2)
     assert seeds == [5, 5 + RESTART_SEED_STEP] and model.good and history["loss"] == [5.0 + RESTART_SEED_STEP]
     assert attempts[0]["r2_train"] < LEARNED_R2 <= attempts[1]["r2_train"]
+    seeds.clear()
+
+    class Singular:
+        def accelerations(self, x):
+            raise SingularHessianError("singular")
+
+    def singular_train(system, symmetry, seed=0, **kwargs):
+        seeds.append(seed)
+        return Singular(), {}
+
+    monkeypatch.setattr(lagrangian.training, "train_model", singular_train)
+    model, _, attempts = fit_measured(system, seed=5, restarts=1)  # a singular network scores NaN: restarted
+    assert seeds == [5, 5 + RESTART_SEED_STEP] and all(np.isnan(a["r2_train"]) for a in attempts)
+    monkeypatch.setattr(lagrangian.training, "train_model", fake_train)
     seeds.clear()
     model, _, attempts = fit_measured(system, seed=5, restarts=0)
     assert seeds == [5] and not model.good and len(attempts) == 1
