@@ -1,6 +1,6 @@
 """Lagrangian networks on recorded trajectories, as a user brings them (``lagrangian.train --data``).
 
-    python -m benchmarks.lagrangian_recorded [--quick] [--seed=0] [--out_dir=results/lagrangian_recorded]
+    python -m benchmarks.lagrangian_recorded [--quick] [--seed=0] [--epochs=100] [--out_dir=results/lagrangian_recorded]
 
 Two records, each split in time (the last 20 % of every trajectory held out) and trained with the defaults of
 ``python -m lagrangian.train --data`` (100 epochs x 100 steps, 2 x 128 softplus, one restart of a run that
@@ -15,7 +15,8 @@ learned nothing, :func:`lagrangian.measured.fit_measured`):
 Per network it prints the R² of the accelerations on the training and held-out states, the largest
 deviation of the network's angular momentum along a rollout from the first held-out state (exact with R up
 to the RK4 error, Müller 2023), the largest distance of that rollout from the held-out record, the attempts
-and the seconds of training. Paper 003 trains on its own systems only; there is no paper column to match.
+and the seconds of training, and draws each record's rollouts (``<case>_trajectories.png``, ``_charges.png``,
+``_dq.png``). Paper 003 trains on its own systems only; there is no paper column to match.
 """
 
 from __future__ import annotations
@@ -58,14 +59,16 @@ def _record(case: str, out_dir: str, seed: int):
     return load_trajectories(recorded_orbits(os.path.join(out_dir, "orbits.csv"), seed=seed)), 2
 
 
-def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded", seed: int = 0) -> dict:
-    """Train and integrate every case; returns ``{"numbers": {"case symmetry": {...}}, "rows": [...]}``."""
-    from lagrangian.experiment import evaluate, final_numbers
+def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded", seed: int = 0, epochs=None) -> dict:
+    """Train and integrate every case; returns ``{"numbers": {"case symmetry": {...}}, "rows": [...]}``.
+    ``epochs``: override the script's default (100; quick 2)."""
+    from lagrangian.experiment import evaluate, final_numbers, plot_rollout
     from lagrangian.measured import MeasuredSystem, acceleration_r2, fit_measured
 
     os.makedirs(out_dir, exist_ok=True)
-    epochs, steps, hidden = (2, 5, 16) if quick else (100, 100, 128)
-    numbers, rows = {}, []
+    default_epochs, steps, hidden = (2, 5, 16) if quick else (100, 100, 128)
+    epochs = epochs or default_epochs
+    numbers, rows, rollouts = {}, [], {}
     for case, symmetry in CASES:
         data, dim = _record(case, out_dir, seed)
         system = MeasuredSystem(*data.split(0.2), dim=dim, symmetry=symmetry)
@@ -75,6 +78,7 @@ def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded",
         seconds = time.perf_counter() - start
         out = evaluate(model, system, system.duration(), dt=system.record_step() / 10, jit_compile=not quick)
         nums = final_numbers(out)
+        rollouts.setdefault(case, (system, {}))[1][symmetry] = out
         key = f"{case} {symmetry}"
         numbers[key] = {"r2_train": acceleration_r2(model, system.train), "r2_test": acceleration_r2(model, system.test),
                         "dL_NN_max": nums.get("dL_NN_max"), "dref_max": nums["dref_max"],
@@ -89,6 +93,8 @@ def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded",
                                     ("attempts", "trainings (a restart when R² on the training states < 0.5)"),
                                     ("seconds", "training, all attempts"))
                  if numbers[key][name] is not None]
+    for case, (system, outs) in rollouts.items():  # <case>_trajectories.png, _charges.png, _dq.png
+        plot_rollout(outs, system, os.path.join(out_dir, case), case)
     budget = {"epochs": epochs, "steps_per_epoch": steps, "hidden_units": hidden, "seed": seed}
     harness.write_results(out_dir, "lagrangian_recorded", rows, budget=budget,
                           title=f"Lagrangian networks on recorded trajectories ({epochs} epochs x {steps} steps, "
@@ -96,5 +102,11 @@ def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded",
     return {"numbers": numbers, "rows": rows}
 
 
+def _define():
+    from absl import flags
+
+    flags.DEFINE_integer("epochs", None, "Override the epochs of 100 steps (default: the script's 100).")
+
+
 if __name__ == "__main__":
-    harness.main("lagrangian_recorded", benchmark)
+    harness.main("lagrangian_recorded", benchmark, _define)

@@ -90,3 +90,5 @@ def test_recorded_quick(tmp_path):
                                                                              rel=1e-4)
     header = (tmp_path / "orbits.csv").read_text().splitlines()[0]
     assert header == "trajectory,t,x,y"  # positions only: the derivatives were estimated
+    for name in ("orbits_trajectories.png", "orbits_charges.png", "double_pendulum_dq.png"):
+        assert (tmp_path / name).stat().st_size > 0
