@@ -101,7 +101,7 @@ def plot_rollout(results: dict, system, path_prefix: str, title: str = "") -> li
         out = results[label]
         for k, plane in enumerate(planes):
             ref, pos, posp = (plane(out[key]) for key in ("ref", "traj", "traj_perturbed"))
-            ax.plot(*ref.T, "r:", lw=1, label="true" if k == 0 else None)
+            ax.plot(*ref.T, "r:", lw=1, label=getattr(system, "reference_label", "true") if k == 0 else None)
             ax.plot(*pos.T, lw=1, label="network" if k == 0 else None)
             ax.plot(*posp.T, "--", lw=0.8, label="perturbed" if k == 0 else None)
             ax.plot(*pos[0], "k*")

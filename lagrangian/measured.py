@@ -260,6 +260,7 @@ class MeasuredSystem(_System):
     """
 
     true_momentum = None
+    reference_label = "record"  # how the figures name the held-out record
 
     def __init__(self, train: Trajectories, test: Trajectories, dim: int | None = None, symmetry: str = "none"):
         self.train, self.test = train, test
