@@ -1,9 +1,9 @@
 """Lagrangian networks on recorded trajectories, as a user brings them (``lagrangian.train --data``).
 
-    python -m benchmarks.lagrangian_recorded [--quick] [--seed=0] [--epochs=100] [--out_dir=results/lagrangian_recorded]
+    python -m benchmarks.lagrangian_recorded [--quick] [--seed=0] [--epochs=200] [--out_dir=results/lagrangian_recorded]
 
 Two records, each split in time (the last 20 % of every trajectory held out) and trained with the defaults of
-``python -m lagrangian.train --data`` (100 epochs x 100 steps, 2 x 128 softplus, one restart of a run that
+``python -m lagrangian.train --data`` (200 epochs x 100 steps, 2 x 128 softplus, one restart of a run that
 learned nothing, :func:`lagrangian.measured.fit_measured`):
 
 * ``orbits``: three planar orbits in the potential -1/r written as a camera would record them, positions
@@ -61,12 +61,12 @@ def _record(case: str, out_dir: str, seed: int):
 
 def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded", seed: int = 0, epochs=None) -> dict:
     """Train and integrate every case; returns ``{"numbers": {"case symmetry": {...}}, "rows": [...]}``.
-    ``epochs``: override the script's default (100; quick 2)."""
+    ``epochs``: override the script's default (``lagrangian.measured.DEFAULT_EPOCHS``; quick 2)."""
     from lagrangian.experiment import evaluate, final_numbers, plot_rollout
-    from lagrangian.measured import MeasuredSystem, acceleration_r2, fit_measured
+    from lagrangian.measured import DEFAULT_EPOCHS, MeasuredSystem, acceleration_r2, fit_measured
 
     os.makedirs(out_dir, exist_ok=True)
-    default_epochs, steps, hidden = (2, 5, 16) if quick else (100, 100, 128)
+    default_epochs, steps, hidden = (2, 5, 16) if quick else (DEFAULT_EPOCHS, 100, 128)
     epochs = epochs or default_epochs
     numbers, rows, rollouts = {}, [], {}
     for case, symmetry in CASES:
@@ -105,7 +105,7 @@ def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded",
 def _define():
     from absl import flags
 
-    flags.DEFINE_integer("epochs", None, "Override the epochs of 100 steps (default: the script's 100).")
+    flags.DEFINE_integer("epochs", None, "Override the epochs of 100 steps (default: the script's, 200).")
 
 
 if __name__ == "__main__":

@@ -33,10 +33,11 @@ from lagrangian.invariants import angular_momentum, linear_momentum
 from lagrangian.systems import SYMMETRIES, _System
 
 __all__ = ["Trajectories", "TrajectoryDataError", "load_trajectories", "double_pendulum_trajectories",
-           "MeasuredSystem", "acceleration_r2", "fit_measured", "LEARNED_R2", "RESTART_SEED_STEP"]
+           "MeasuredSystem", "acceleration_r2", "fit_measured", "LEARNED_R2", "RESTART_SEED_STEP", "DEFAULT_EPOCHS"]
 
 LEARNED_R2 = 0.5  # below this R² of the accelerations, a run has not learned the dynamics
 RESTART_SEED_STEP = 1000  # a restart trains afresh from seed + k * RESTART_SEED_STEP
+DEFAULT_EPOCHS = 200  # of 100 steps: the budget of `lagrangian.train --data` (docs/lagrangian.md measures 100 and 200)
 
 
 class TrajectoryDataError(ValueError):
