@@ -1,9 +1,11 @@
 """Script: integrate a saved Lagrangian network and write monitors and plots (Müller 2023, Sec. 3.1).
 
     python -m lagrangian.rollout --model=runs/kepler_R/model.keras --t_final=128 --dt=0.01 --out_dir=runs/kepler_R
+    python -m lagrangian.rollout --model=runs/orbits/model.keras --data=orbits.csv --out_dir=runs/orbits_again
     lagrangian-rollout --helpfull                                        # every flag
 
-Writes into ``--out_dir`` (default ``runs/lagrangian-rollout-<UTC time>``) ``monitors.csv`` (t, δL_NN,
+With ``--data`` (and the record flags of ``lagrangian.train``, as in training) the network is integrated from
+the first held-out state beside the held-out record. Writes into ``--out_dir`` (default ``runs/lagrangian-rollout-<UTC time>``) ``monitors.csv`` (t, δL_NN,
 δL_true, [δM_NN, δM_true], δq, Hessian condition), ``monitors.npz`` (trajectories too), the trajectory,
 charge-deviation and δq figures (:func:`lagrangian.experiment.write_rollout`, the same files
 ``lagrangian-train --out_dir`` writes) and ``rollout.json`` (the final-time values, also printed).
@@ -17,6 +19,7 @@ from absl import flags
 
 from conserve_tf.cli import UsageError, out_dir_from_flags, quiet_tensorflow, run as run_cli, script_flags
 from conserve_tf.runs import write_results
+from lagrangian.train import define_data_flags, measured_from_flags
 
 FLAGS = flags.FLAGS
 
@@ -26,8 +29,11 @@ def define_flags():
     flags.DEFINE_string("model", None, "Saved model (.keras) written by lagrangian.train.")
     flags.DEFINE_enum("system", None, ["kepler", "schwarzschild", "two_particle"],
                       "System; default: the one recorded in the model file.")
-    flags.DEFINE_float("t_final", 128.0, "Final time T (paper: 128 Kepler, 1000 Schwarzschild, 8 two particles).")
-    flags.DEFINE_float("dt", 0.01, "RK4 time step (paper: 0.01).")
+    define_data_flags()
+    flags.DEFINE_float("t_final", None, "Final time T (default 128; paper: 128 Kepler, 1000 Schwarzschild, 8 two "
+                       "particles; with --data the held-out record's length).")
+    flags.DEFINE_float("dt", None, "RK4 time step (default 0.01 as the paper; with --data a tenth of the record's "
+                       "step).")
     flags.DEFINE_integer("every", 10, "Record the state every this many steps.")
     flags.DEFINE_float("perturbation", 1e-3, "Std of the normal perturbation of the second run's initial state.")
     flags.DEFINE_integer("seed", 0, "Seed of the perturbation.")
@@ -43,8 +49,11 @@ def main(argv):
         raise UsageError("--model is required (a .keras file written by lagrangian.train)")
     if not os.path.exists(FLAGS.model):
         raise FileNotFoundError(f"model file not found: {FLAGS.model}")
-    if FLAGS.t_final <= 0 or FLAGS.dt <= 0 or FLAGS.every < 1:
+    if (FLAGS.t_final is not None and FLAGS.t_final <= 0) or (FLAGS.dt is not None and FLAGS.dt <= 0) \
+            or FLAGS.every < 1:
         raise UsageError("need --t_final > 0, --dt > 0 and --every >= 1")
+    if FLAGS.data and FLAGS.system:
+        raise UsageError("--system and --data exclude each other: the data are the system")
     out_dir = out_dir_from_flags("lagrangian-rollout")
     if not out_dir:
         raise UsageError("--out_dir must name a folder: the rollout writes its monitors and plots there")
@@ -58,17 +67,28 @@ def main(argv):
     if not isinstance(model, LagrangianNetwork):
         raise UsageError(f"{FLAGS.model} does not hold a LagrangianNetwork")
     name = FLAGS.system or model.system
-    if name is None:
-        raise UsageError("the model file records no system; pass --system")
-    if name not in SYSTEMS:
-        raise UsageError(f"{FLAGS.model} was trained on recorded data ({name!r}), which carry no system to "
-                         "integrate against; lagrangian.train --data=FILE --out_dir=DIR writes its rollout beside "
-                         "the held-out record (or pass --system to use one of the paper's)")
-    system = get_system(name)
+    if FLAGS.data:  # the record, split as in training; its layer decides which charges are watched
+        layer = {"NoSymmetry": "none", "RotationInvariant": "R", "TranslationInvariant": "T",
+                 "RotationTranslationInvariant": "RT"}.get(type(model.symmetry).__name__)
+        if layer is None:
+            raise UsageError(f"{FLAGS.model} has a {type(model.symmetry).__name__} layer, made for "
+                             f"{model.system!r}, not for recorded data")
+        system = measured_from_flags(layer, model.symmetry.dim)
+        name = system.name
+    else:
+        if name is None:
+            raise UsageError("the model file records no system; pass --system")
+        if name not in SYSTEMS:
+            raise UsageError(f"{FLAGS.model} was trained on recorded data ({name!r}): pass the same --data "
+                             "(and --positions, --test_fraction ...) as in training, or --system for one of the "
+                             "paper's systems")
+        system = get_system(name)
     if 2 * system.d != model.symmetry.input_width:
         raise UsageError(f"model expects states of width {model.symmetry.input_width}, "
-                         f"system {name} has {2 * system.d}")
-    numbers, files = write_rollout(model, system, out_dir, FLAGS.t_final, dt=FLAGS.dt, every=FLAGS.every,
+                         f"{name} has {2 * system.d}")
+    t_final = FLAGS.t_final or (system.duration() if FLAGS.data else 128.0)
+    dt = FLAGS.dt or (system.record_step() / FLAGS.every if FLAGS.data else 0.01)
+    numbers, files = write_rollout(model, system, out_dir, t_final, dt=dt, every=FLAGS.every,
                                    perturbation=FLAGS.perturbation, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
     files.append(write_results(out_dir, {"script": "lagrangian-rollout", "flags": script_flags(), "system": name,
                                          "metrics": numbers}, name="rollout.json"))

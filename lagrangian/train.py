@@ -35,20 +35,9 @@ SYSTEM_NAMES = ["kepler", "schwarzschild", "two_particle"]
 def define_flags():
     """Define this script's flags (called by :func:`run`, so importing the module defines nothing)."""
     flags.DEFINE_enum("system", "kepler", SYSTEM_NAMES, "System to learn (not with --data).")
-    flags.DEFINE_string("data", None, "Your own recorded trajectories instead of --system: a .csv, .txt/.dat or "
-                        ".npz file with a time column, the coordinates and optionally their derivatives "
-                        "(lagrangian.measured); 'double_pendulum' is the measured pendulum shipped with the package.")
-    flags.DEFINE_list("positions", None, "--data: the coordinate columns (default: every column not named "
-                      "by the other flags).")
-    flags.DEFINE_list("velocities", None, "--data: velocity columns, one per coordinate (default: estimated).")
-    flags.DEFINE_list("accelerations", None, "--data: acceleration columns (default: estimated).")
-    flags.DEFINE_string("time_column", "t", "--data: the time column.")
-    flags.DEFINE_string("trajectory_column", "trajectory", "--data: the column naming each row's trajectory "
-                        "(absent: one trajectory).")
-    flags.DEFINE_integer("window", 9, "--data: points of the Savitzky-Golay estimate of missing derivatives (odd).")
+    define_data_flags()
     flags.DEFINE_integer("dim", None, "--data: components per particle, for the R, T and RT layers (default: "
                          "all coordinates, one particle).")
-    flags.DEFINE_float("test_fraction", 0.2, "--data: the last part of every trajectory held out.")
     flags.DEFINE_integer("restarts", 1, "--data: train afresh (new seed) up to this many times while the "
                          "accelerations' R² on the training states stays below 0.5.", lower_bound=0)
     flags.DEFINE_enum("symmetry", None, ["none", "R", "T", "RT"], "Symmetry-enforcing layer (T, RT: two or more "
@@ -157,12 +146,34 @@ def main(argv):
     print(f"wrote {', '.join(os.path.basename(p) for p in paths)} to {out_dir}")
 
 
+def define_data_flags():
+    """``--data`` and the flags that read a record (also ``lagrangian.rollout``'s, which must split it alike)."""
+    flags.DEFINE_string("data", None, "Your own recorded trajectories instead of --system: a .csv, .txt/.dat or "
+                        ".npz file with a time column, the coordinates and optionally their derivatives "
+                        "(lagrangian.measured); 'double_pendulum' is the measured pendulum shipped with the package.")
+    flags.DEFINE_list("positions", None, "--data: the coordinate columns (default: every column not named "
+                      "by the other flags).")
+    flags.DEFINE_list("velocities", None, "--data: velocity columns, one per coordinate (default: estimated).")
+    flags.DEFINE_list("accelerations", None, "--data: acceleration columns (default: estimated).")
+    flags.DEFINE_string("time_column", "t", "--data: the time column.")
+    flags.DEFINE_string("trajectory_column", "trajectory", "--data: the column naming each row's trajectory "
+                        "(absent: one trajectory).")
+    flags.DEFINE_integer("window", 9, "--data: points of the Savitzky-Golay estimate of missing derivatives (odd).")
+    flags.DEFINE_float("test_fraction", 0.2, "--data: the last part of every trajectory held out.")
+
+
 def _system_from_flags(symmetry: str):
     """``--system`` by name, or the ``--data`` record split into training and held-out parts."""
     if not FLAGS.data:
         from lagrangian.systems import get_system
 
         return get_system(FLAGS.system)
+    return measured_from_flags(symmetry, FLAGS.dim)
+
+
+def measured_from_flags(symmetry: str, dim):
+    """The ``--data`` record as a :class:`lagrangian.measured.MeasuredSystem`, split by ``--test_fraction``;
+    prints one line on what was read."""
     from lagrangian.measured import MeasuredSystem, double_pendulum_trajectories, load_trajectories
 
     if FLAGS.data == "double_pendulum" and not os.path.exists(FLAGS.data):
@@ -172,7 +183,7 @@ def _system_from_flags(symmetry: str):
                                  accelerations=FLAGS.accelerations, time_column=FLAGS.time_column,
                                  trajectory_column=FLAGS.trajectory_column, window=FLAGS.window)
     train, test = data.split(FLAGS.test_fraction)
-    system = MeasuredSystem(train, test, dim=FLAGS.dim, symmetry=symmetry)
+    system = MeasuredSystem(train, test, dim=dim, symmetry=symmetry)
     estimated = f", {' and '.join(data.estimated)} estimated (window {FLAGS.window})" if data.estimated else ""
     print(f"data: {len(data.times)} trajectory(ies), {len(train)} training and {len(test)} held-out states of "
           f"{system.d} coordinates {data.coordinates}{estimated}; network inputs divided by length "

@@ -271,9 +271,18 @@ def test_script_on_recorded_data_reports_the_fit_and_says_when_it_failed(orbits_
     assert out["data"]["coordinates"] == ["x", "y"] and out["data"]["symmetry"] == "R"
     assert "dref_final" in out["metrics"]["rollout"] and "dL_NN_final" in out["metrics"]["rollout"]
     assert (run_dir / "orbits_trajectories.png").stat().st_size > 0
-    res = subprocess.run([sys.executable, "-m", "lagrangian.rollout", f"--model={run_dir / 'model.keras'}",
-                          f"--out_dir={tmp_path / 'ro'}"], capture_output=True, text=True, env=ENV, timeout=600)
-    assert res.returncode == 2 and "was trained on recorded data ('orbits')" in res.stderr
+    rollout = [sys.executable, "-m", "lagrangian.rollout", f"--model={run_dir / 'model.keras'}", "--nojit_compile"]
+    res = subprocess.run(rollout + [f"--out_dir={tmp_path / 'ro'}"], capture_output=True, text=True, env=ENV,
+                         timeout=600)
+    assert res.returncode == 2 and "was trained on recorded data ('orbits'): pass the same --data" in res.stderr
+    res = subprocess.run(rollout + [f"--data={orbits_csv}", f"--out_dir={tmp_path / 'ro'}"], capture_output=True,
+                         text=True, env=ENV, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    with open(tmp_path / "ro" / "rollout.json") as fh:
+        again = json.load(fh)["metrics"]
+    # the same network from the same held-out state over the same record: the training run's numbers again
+    assert again["dref_max"] == pytest.approx(out["metrics"]["rollout"]["dref_max"], rel=1e-3)
+    assert again["t_final"] == pytest.approx(out["metrics"]["rollout"]["t_final"])
     res = _run("--system=kepler", f"--data={orbits_csv}")
     assert res.returncode == 2 and "error: --system and --data exclude each other" in res.stderr
     res = _run(f"--data={orbits_csv}", "--symmetry=T")
