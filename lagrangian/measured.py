@@ -96,9 +96,15 @@ def _columns(path: str) -> dict:
     if ext == ".npz":
         try:
             with np.load(path, allow_pickle=False) as z:
-                return {k: np.ravel(z[k]) for k in z.files}
+                cols = {k: np.ravel(z[k]) for k in z.files}
         except Exception as err:  # zip and format errors alike: not a usable archive
             raise TrajectoryDataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
+        lengths = {k: len(v) for k, v in cols.items()}
+        if len(set(lengths.values())) > 1:
+            raise TrajectoryDataError(f"{path}: the arrays must be columns of one length, got lengths {lengths}")
+        if not cols or not next(iter(lengths.values())):
+            raise TrajectoryDataError(f"{path}: the file holds no rows")
+        return cols
     if ext not in (".csv", ".txt", ".dat"):
         raise TrajectoryDataError(f"{path}: unsupported file type {ext!r}; use .csv, .txt, .dat or .npz")
     with open(path, newline=None, encoding="utf-8") as fh:

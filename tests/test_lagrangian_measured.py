@@ -113,6 +113,9 @@ def test_bad_options_and_missing_files(tmp_path, orbits_csv):
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(TrajectoryDataError, match="unsupported file type '.json'"):
         load_trajectories(tmp_path / "x.json")
+    np.savez(tmp_path / "ragged.npz", t=np.arange(5.0), x=np.arange(4.0))
+    with pytest.raises(TrajectoryDataError, match="columns of one length, got lengths"):
+        load_trajectories(tmp_path / "ragged.npz")
     with pytest.raises(TrajectoryDataError, match="test_fraction must lie strictly between 0 and 1"):
         load_trajectories(orbits_csv).split(1.0)
 
