@@ -33,21 +33,31 @@ from benchmarks import harness
 CASES = (("orbits", "none"), ("orbits", "R"), ("double_pendulum", "none"))
 
 
-def recorded_orbits(path: str, n: int = 3, t_final: float = 12.0, dt: float = 0.05, seed: int = 0) -> str:
-    """Write ``n`` planar orbits of q̈ = -q / |q|³ (r0 in [0.8, 1.2], speeds 0.8-1.1 of the circular one) as
-    ``trajectory,t,x,y`` rows every ``dt``; returns ``path``."""
+def planar_orbits(n: int = 3, t_final: float = 12.0, dt: float = 0.05, seed: int = 0) -> list:
+    """``n`` planar orbits of q̈ = -q / |q|³ (r0 in [0.8, 1.2], speeds 0.8-1.1 of the circular one), exact
+    (DOP853, rtol 1e-11) every ``dt``: a list of ``(t (T,), q (T, 2), q̇ (T, 2), q̈ (T, 2))``."""
     rng = np.random.default_rng(seed)
+    orbits = []
+    for _ in range(n):
+        r0, angle = rng.uniform(0.8, 1.2), rng.uniform(0.0, 2 * np.pi)
+        v0 = rng.uniform(0.8, 1.1) / np.sqrt(r0)
+        x0 = [r0 * np.cos(angle), r0 * np.sin(angle), -v0 * np.sin(angle), v0 * np.cos(angle)]
+        t = np.arange(0.0, t_final, dt)
+        sol = solve_ivp(lambda _, s: [s[2], s[3], *(-s[:2] / np.linalg.norm(s[:2]) ** 3)], (0.0, t[-1]), x0,
+                        t_eval=t, method="DOP853", rtol=1e-11, atol=1e-12)
+        q, v = sol.y[:2].T, sol.y[2:].T
+        orbits.append((t, q, v, -q / np.linalg.norm(q, axis=1, keepdims=True) ** 3))
+    return orbits
+
+
+def recorded_orbits(path: str, **kwargs) -> str:
+    """Write :func:`planar_orbits` (``kwargs``) as a camera would record them, ``trajectory,t,x,y`` rows
+    (positions only); returns ``path``."""
     with open(path, "w", newline="") as fh:
         out = csv.writer(fh)
         out.writerow(["trajectory", "t", "x", "y"])
-        for k in range(n):
-            r0, angle = rng.uniform(0.8, 1.2), rng.uniform(0.0, 2 * np.pi)
-            v0 = rng.uniform(0.8, 1.1) / np.sqrt(r0)
-            x0 = [r0 * np.cos(angle), r0 * np.sin(angle), -v0 * np.sin(angle), v0 * np.cos(angle)]
-            t = np.arange(0.0, t_final, dt)
-            sol = solve_ivp(lambda _, s: [s[2], s[3], *(-s[:2] / np.linalg.norm(s[:2]) ** 3)], (0.0, t[-1]), x0,
-                            t_eval=t, method="DOP853", rtol=1e-11, atol=1e-12)
-            out.writerows([k, f"{ti:.10g}", repr(float(x)), repr(float(y))] for ti, x, y in zip(t, *sol.y[:2]))
+        for k, (t, q, _, _) in enumerate(planar_orbits(**kwargs)):
+            out.writerows([k, f"{ti:.10g}", repr(float(x)), repr(float(y))] for ti, (x, y) in zip(t, q))
     return path
 
 

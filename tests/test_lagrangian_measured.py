@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
+from benchmarks.lagrangian_recorded import planar_orbits
 from lagrangian.measured import (LEARNED_R2, RESTART_SEED_STEP, MeasuredSystem, TrajectoryDataError,
                                  double_pendulum_trajectories, fit_measured, load_trajectories)
 
@@ -18,19 +18,8 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 def kepler_orbits(n=3, t_final=12.0, dt=0.05, seed=0):
     """Planar orbits in the potential -1/r: (trajectory, t, x, y, vx, vy, ax, ay) rows, exact."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for k in range(n):
-        r0, angle = rng.uniform(0.8, 1.2), rng.uniform(0, 2 * np.pi)
-        v0 = rng.uniform(0.8, 1.1) / np.sqrt(r0)
-        x0 = [r0 * np.cos(angle), r0 * np.sin(angle), -v0 * np.sin(angle), v0 * np.cos(angle)]
-        t = np.arange(0.0, t_final, dt)
-        sol = solve_ivp(lambda _, s: [s[2], s[3], *(-s[:2] / np.linalg.norm(s[:2]) ** 3)], (0, t[-1]), x0,
-                        t_eval=t, rtol=1e-11, atol=1e-12, method="DOP853")
-        q, v = sol.y[:2].T, sol.y[2:].T
-        a = -q / np.linalg.norm(q, axis=1, keepdims=True) ** 3
-        rows += [(k, ti, *qi, *vi, *ai) for ti, qi, vi, ai in zip(t, q, v, a)]
-    return rows
+    return [(k, ti, *qi, *vi, *ai) for k, orbit in enumerate(planar_orbits(n, t_final, dt, seed))
+            for ti, qi, vi, ai in zip(*orbit)]
 
 
 def write_csv(path, rows, header=("trajectory", "t", "x", "y", "vx", "vy", "ax", "ay"), keep=None):
