@@ -158,7 +158,8 @@ def define_data_flags():
     flags.DEFINE_string("time_column", "t", "--data: the time column.")
     flags.DEFINE_string("trajectory_column", "trajectory", "--data: the column naming each row's trajectory "
                         "(absent: one trajectory).")
-    flags.DEFINE_integer("window", 9, "--data: points of the Savitzky-Golay estimate of missing derivatives (odd).")
+    flags.DEFINE_string("window", "auto", "--data: points of the Savitzky-Golay estimate of missing derivatives "
+                        "(odd, >= 5), or 'auto': chosen by cross-validation of the positions' fit.")
     flags.DEFINE_float("test_fraction", 0.2, "--data: the last part of every trajectory held out.")
 
 
@@ -181,14 +182,23 @@ def measured_from_flags(symmetry: str, dim):
     else:
         data = load_trajectories(FLAGS.data, positions=FLAGS.positions, velocities=FLAGS.velocities,
                                  accelerations=FLAGS.accelerations, time_column=FLAGS.time_column,
-                                 trajectory_column=FLAGS.trajectory_column, window=FLAGS.window)
+                                 trajectory_column=FLAGS.trajectory_column, window=_window_flag())
     train, test = data.split(FLAGS.test_fraction)
     system = MeasuredSystem(train, test, dim=dim, symmetry=symmetry)
-    estimated = f", {' and '.join(data.estimated)} estimated (window {FLAGS.window})" if data.estimated else ""
+    estimated = f", {' and '.join(data.estimated)} estimated (window {data.window})" if data.estimated else ""
     print(f"data: {len(data.times)} trajectory(ies), {len(train)} training and {len(test)} held-out states of "
           f"{system.d} coordinates {data.coordinates}{estimated}; network inputs divided by length "
           f"{system.input_scale[0]:.4g} and speed {system.input_scale[1]:.4g}")
     return system
+
+
+def _window_flag():
+    if FLAGS.window == "auto":
+        return "auto"
+    try:
+        return int(FLAGS.window)
+    except ValueError:
+        raise UsageError(f"--window must be 'auto' or an odd integer >= 5, got {FLAGS.window!r}") from None
 
 
 def _report_fit(model, system) -> dict:
@@ -212,6 +222,7 @@ def _describe_data(system) -> dict:
     return {"file": FLAGS.data, "coordinates": system.coordinate_names, "dim": system.dim,
             "trajectories": len(system.train.times), "train_states": len(system.train),
             "test_states": len(system.test), "estimated": list(system.train.estimated),
+            "window": system.train.window,
             "input_scale": list(system.input_scale)}
 
 

@@ -50,12 +50,30 @@ def test_estimated_derivatives_match_the_exact_motion(tmp_path):
     assert v_err < 1e-4 and a_err < 5e-3  # measured 4e-5 and 2.2e-3 at this step (cubic, 9 points)
 
 
+def _accel_r2(data, rows):
+    exact = np.array([r[6:] for r in rows])
+    a = data.arrays()[1]
+    return 1 - np.sum((a - exact) ** 2) / np.sum((exact - exact.mean(axis=0)) ** 2)
+
+
+def test_the_automatic_window_smooths_a_noisy_record_more(tmp_path):
+    rows = kepler_orbits()  # radius ~1, every 0.05
+    noise = np.random.default_rng(1).normal(0.0, 1e-2, (len(rows), 2))
+    noisy = [(*r[:2], *(np.array(r[2:4]) + n), *r[4:]) for r, n in zip(rows, noise)]
+    clean = load_trajectories(write_csv(tmp_path / "clean.csv", rows, keep=[0, 1, 2, 3]))
+    path = write_csv(tmp_path / "noisy.csv", noisy, keep=[0, 1, 2, 3])
+    auto, narrow = load_trajectories(path), load_trajectories(path, window=9)
+    assert clean.window <= 9 and auto.window >= 15 and narrow.window == 9
+    # the second derivative of 1 % position noise: a narrow window amplifies it, the chosen one does not
+    assert _accel_r2(clean, rows) > 0.999 and _accel_r2(auto, rows) > 0.95 > 0.8 > _accel_r2(narrow, rows)
+
+
 def test_given_derivative_columns_are_taken_as_they_are(tmp_path):
     rows = kepler_orbits(n=2)
     data = load_trajectories(write_csv(tmp_path / "full.csv", rows), positions="x,y", velocities=["vx", "vy"],
                              accelerations="ax,ay")
     x, a = data.arrays()
-    assert data.estimated == () and data.labels == ["0", "1"]
+    assert data.estimated == () and data.labels == ["0", "1"] and data.window is None
     np.testing.assert_allclose(a, np.array([r[6:] for r in rows]), rtol=1e-6)
     np.testing.assert_allclose(x[:, 2:], np.array([r[4:6] for r in rows]), rtol=1e-6)
 
@@ -81,7 +99,8 @@ def test_split_holds_out_the_end_of_every_trajectory(orbits_csv):
      "not evenly spaced in time"),
     ("t,x\n0,1\n0.1,2\n0.1,3\n", {}, "times of trajectory 0 do not increase strictly"),
     ("trajectory,t,x\na,0,1\nb,0,1\na,1,2\nb,1,2\n", {}, "rows of trajectory 'a' are not contiguous"),
-    ("t,x\n" + "".join(f"{t / 10},{t}\n" for t in range(6)), {}, "fewer than the derivative window of 9"),
+    ("t,x\n" + "".join(f"{t / 10},{t}\n" for t in range(6)), {"window": 9}, "fewer than the derivative window of 9"),
+    ("t,x\n0,1\n0.1,2\n0.2,4\n0.3,8\n", {}, "a trajectory has 4 rows; estimating derivatives needs at least 5"),
     ("t,x\n0,1\n", {"velocities": "x", "accelerations": "x", "positions": "x"}, "has one row"),
     ("t,x,y\n0,1\n", {}, "line 2 has 2 fields, the header has 3"),
     ("t,x\n", {}, "header but no data rows"),
@@ -97,7 +116,7 @@ def test_bad_files_name_the_problem(tmp_path, content, kwargs, message):
 def test_bad_options_and_missing_files(tmp_path, orbits_csv):
     with pytest.raises(FileNotFoundError, match="no such trajectory file"):
         load_trajectories(tmp_path / "missing.csv")
-    with pytest.raises(TrajectoryDataError, match="window must be an odd integer >= 5"):
+    with pytest.raises(TrajectoryDataError, match="window must be 'auto' or an odd integer >= 5"):
         load_trajectories(orbits_csv, window=4)
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(TrajectoryDataError, match="unsupported file type '.json'"):
