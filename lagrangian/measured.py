@@ -180,8 +180,8 @@ def choose_window(positions, largest: int = 51) -> int:
     ``positions``: list of ``(T_k, d)`` arrays, each coordinate weighed by its variance over all of them; every
     window is scored on the same points (those at least ``largest // 2`` rows from a trajectory's ends). On a
     clean record the smallest window wins; the noisier the record, the wider the window. Measured on orbits of
-    radius ~1 sampled every 0.05 (docs/lagrangian.md): position noise 0 / 1e-3 / 1e-2 gives windows 5-7 / 11 /
-    19, each the best or near-best window for the second derivative.
+    radius ~1 sampled every 0.05 (docs/lagrangian.md): position noise 0 / 1e-4 / 1e-3 / 3e-3 / 1e-2 gives
+    windows 5 / 7 / 11 / 15 / 19, each the best window for the second derivative; at 3e-2, 21 (best: 25).
     """
     shortest = min(len(q) for q in positions)
     top = min(int(largest), shortest if shortest % 2 else shortest - 1)
