@@ -118,7 +118,7 @@ def main(argv):
     print(f"final training MSE: {history['loss'][-1]:.3e} ({seconds:.1f} s)")
     metrics = {"final_mse": history["loss"][-1]}
     if FLAGS.data:
-        metrics.update(_report_fit(model, system))
+        metrics.update(_report_fit(model, system), attempts=attempts)
     if FLAGS.history_csv:
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.history_csv)), exist_ok=True)
         with open(FLAGS.history_csv, "w") as fh:

@@ -280,6 +280,7 @@ def test_script_on_recorded_data_reports_the_fit_and_says_when_it_failed(orbits_
         printed, abs=1e-4)
     assert printed[1] < 0.5  # and so the warning above
     assert out["data"]["coordinates"] == ["x", "y"] and out["data"]["symmetry"] == "R"
+    assert out["data"]["window"] == 5 and [a["seed"] for a in out["metrics"]["attempts"]] == [0]
     assert "dref_final" in out["metrics"]["rollout"] and "dL_NN_final" in out["metrics"]["rollout"]
     assert (run_dir / "orbits_trajectories.png").stat().st_size > 0
     rollout = [sys.executable, "-m", "lagrangian.rollout", f"--model={run_dir / 'model.keras'}", "--nojit_compile"]
