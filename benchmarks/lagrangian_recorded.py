@@ -86,7 +86,8 @@ def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded",
         model, _, attempts = fit_measured(system, symmetry, seed=seed, epochs=epochs, steps_per_epoch=steps,
                                           hidden_units=hidden, sigma=0.0)
         seconds = time.perf_counter() - start
-        out = evaluate(model, system, system.duration(), dt=system.record_step() / 10, jit_compile=not quick)
+        t_final, dt = system.rollout_span()
+        out = evaluate(model, system, t_final, dt=dt, jit_compile=not quick)
         nums = final_numbers(out)
         rollouts.setdefault(case, (system, {}))[1][symmetry] = out
         key = f"{case} {symmetry}"

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts"]
+__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "read_columns", "numeric_column"]
 
 
 class GroupedDataError(ValueError):
@@ -314,7 +314,7 @@ class GroupedData:
                 return cls(x, c=columns.get("c"), name=name,
                            feature_names=None if names is None else [str(n) for n in names])
         elif ext == ".csv":
-            columns = _read_csv(path)
+            columns = read_columns(path)
         else:
             raise GroupedDataError(f"{path}: unsupported file type {ext!r}; use .csv or .npz")
         return cls._from_columns(columns, path, group_column, list(constant_columns), feature_columns, ragged, name)
@@ -336,8 +336,8 @@ class GroupedData:
         n = len(columns[group_column])
         if n == 0:
             raise GroupedDataError(f"{path}: the file has a header but no data rows")
-        x = np.stack([_numeric(columns[k], k, path) for k in feature_columns], axis=1)
-        c = np.stack([_numeric(columns[k], k, path) for k in consts], axis=1) if consts else None
+        x = np.stack([numeric_column(columns[k], k, path) for k in feature_columns], axis=1)
+        c = np.stack([numeric_column(columns[k], k, path) for k in consts], axis=1) if consts else None
         return cls.from_flat(x, np.asarray(columns[group_column]), c=c, ragged=ragged, name=name,
                              feature_names=list(feature_columns), constant_names=consts or None)
 
@@ -365,23 +365,28 @@ class GroupedData:
         return path
 
 
-def _read_csv(path: str) -> dict:
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
+def read_columns(path: str, blank_separated: bool = False, error=GroupedDataError) -> dict:
+    """``{column: [text of each row]}`` from a table with a header row: comma-separated (``csv``) or, with
+    ``blank_separated``, split on runs of blanks. Blank lines are skipped. ``error`` (default
+    :class:`GroupedDataError`) is raised, naming ``path``, for an empty file, duplicate column names or a row
+    whose number of fields differs from the header's (also used by ``lagrangian.measured``)."""
+    with open(path, newline=None if blank_separated else "") as fh:
+        rows = [line.split() for line in fh] if blank_separated else list(csv.reader(fh))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
-        raise GroupedDataError(f"{path}: the file is empty")
+        raise error(f"{path}: the file is empty")
     header = [h.strip() for h in rows[0]]
     if len(set(header)) != len(header):
-        raise GroupedDataError(f"{path}: duplicate column names in the header {header}")
+        raise error(f"{path}: duplicate column names in the header {header}")
     body = rows[1:]
     for i, r in enumerate(body, start=2):
         if len(r) != len(header):
-            raise GroupedDataError(f"{path}: line {i} has {len(r)} fields, the header has {len(header)}")
+            raise error(f"{path}: line {i} has {len(r)} fields, the header has {len(header)}")
     return {h: [r[j].strip() for r in body] for j, h in enumerate(header)}
 
 
-def _numeric(values, column: str, path: str) -> np.ndarray:
+def numeric_column(values, column: str, path: str, error=GroupedDataError) -> np.ndarray:
+    """``values`` as float64; ``error`` names the column and the first value that is not a number."""
     try:
         return np.asarray(values, dtype=np.float64)
     except ValueError:
@@ -389,6 +394,5 @@ def _numeric(values, column: str, path: str) -> np.ndarray:
             try:
                 float(v)
             except ValueError:
-                raise GroupedDataError(
-                    f"{path}: column {column!r} has a non-numeric value {v!r} in data row {i + 1}") from None
+                raise error(f"{path}: column {column!r} has a non-numeric value {v!r} in data row {i + 1}") from None
         raise

@@ -19,7 +19,7 @@ __all__ = [
     "LagrangianNetwork", "SingularHessianError", "HessianGuard", "euler_lagrange", "conjugate_momentum",
     "velocity_hessian_condition",
     # systems
-    "Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES",
+    "Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES", "LAYER_NAMES",
     # invariants
     "angular_momentum", "linear_momentum", "relative_deviation",
     # integration and training
@@ -34,7 +34,7 @@ _WHERE = {
                  "SchwarzschildInvariant", "levi_civita"],
     "model": ["LagrangianNetwork", "SingularHessianError", "HessianGuard", "euler_lagrange", "conjugate_momentum",
               "velocity_hessian_condition"],
-    "systems": ["Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES"],
+    "systems": ["Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES", "LAYER_NAMES"],
     "invariants": ["angular_momentum", "linear_momentum", "relative_deviation"],
     "integrators": ["RK4Integrator", "rollout"],
     "training": ["build_model", "make_dataset", "train_model"],

@@ -23,7 +23,6 @@ held-out state and compared with the held-out record.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 from importlib import resources
@@ -31,6 +30,7 @@ from importlib import resources
 import numpy as np
 from scipy.signal import savgol_coeffs, savgol_filter
 
+from conserve_tf.groups import numeric_column, read_columns
 from lagrangian.invariants import angular_momentum, linear_momentum
 from lagrangian.systems import SYMMETRIES, _System
 
@@ -110,43 +110,18 @@ def _columns(path: str) -> dict:
         return cols
     if ext not in (".csv", ".txt", ".dat"):
         raise TrajectoryDataError(f"{path}: unsupported file type {ext!r}; use .csv, .txt, .dat or .npz")
-    with open(path, newline=None, encoding="utf-8") as fh:
-        if ext == ".csv":
-            rows = [[c.strip() for c in r] for r in csv.reader(fh)]
-        else:
-            rows = [line.split() for line in fh]
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        raise TrajectoryDataError(f"{path}: the file is empty")
-    header, body = rows[0], rows[1:]
-    if len(set(header)) != len(header):
-        raise TrajectoryDataError(f"{path}: duplicate column names in the header {header}")
-    if not body:
+    cols = read_columns(path, blank_separated=ext != ".csv", error=TrajectoryDataError)
+    if not len(next(iter(cols.values()))):
         raise TrajectoryDataError(f"{path}: the file has a header but no data rows")
-    for i, r in enumerate(body, start=2):
-        if len(r) != len(header):
-            raise TrajectoryDataError(f"{path}: line {i} has {len(r)} fields, the header has {len(header)}")
-    return {h: [r[j] for r in body] for j, h in enumerate(header)}
+    return cols
 
 
 def _numeric(values, column: str, path: str) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except ValueError:
-        bad = next(v for v in values if not _is_float(v))
-        raise TrajectoryDataError(f"{path}: column {column!r} has a non-numeric value {bad!r}") from None
+    arr = numeric_column(values, column, path, error=TrajectoryDataError)
     if not np.all(np.isfinite(arr)):
         row = int(np.flatnonzero(~np.isfinite(arr))[0]) + 1
         raise TrajectoryDataError(f"{path}: column {column!r} has a non-finite value in data row {row}")
     return arr
-
-
-def _is_float(v) -> bool:
-    try:
-        float(v)
-        return True
-    except ValueError:
-        return False
 
 
 def _names(value) -> list:
@@ -361,6 +336,11 @@ class MeasuredSystem(_System):
     def record_step(self) -> float:
         """Median time step of the first held-out record."""
         return float(np.median(np.diff(self.test.times[0])))
+
+    def rollout_span(self, every: int = 10) -> tuple:
+        """``(t_final, dt)`` of the default rollout: the held-out record's length, with an RK4 step that puts
+        every ``every``-th step on the record's own times."""
+        return self.duration(), self.record_step() / every
 
     def charge_scales(self, x0, p0):
         """C(0) (Eq. 35), or where it is zero the data's own scale: ℓ v for L, v for M."""

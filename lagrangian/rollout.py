@@ -61,15 +61,14 @@ def main(argv):
 
     from lagrangian.experiment import write_rollout
     from lagrangian.model import LagrangianNetwork
-    from lagrangian.systems import SYSTEMS, get_system
+    from lagrangian.systems import LAYER_NAMES, SYSTEMS, get_system
 
     model = keras.models.load_model(FLAGS.model)
     if not isinstance(model, LagrangianNetwork):
         raise UsageError(f"{FLAGS.model} does not hold a LagrangianNetwork")
     name = FLAGS.system or model.system
     if FLAGS.data:  # the record, split as in training; its layer decides which charges are watched
-        layer = {"NoSymmetry": "none", "RotationInvariant": "R", "TranslationInvariant": "T",
-                 "RotationTranslationInvariant": "RT"}.get(type(model.symmetry).__name__)
+        layer = {cls: sym for sym, cls in LAYER_NAMES.items()}.get(type(model.symmetry).__name__)
         if layer is None:
             raise UsageError(f"{FLAGS.model} has a {type(model.symmetry).__name__} layer, made for "
                              f"{model.system!r}, not for recorded data")
@@ -86,8 +85,8 @@ def main(argv):
     if 2 * system.d != model.symmetry.input_width:
         raise UsageError(f"model expects states of width {model.symmetry.input_width}, "
                          f"{name} has {2 * system.d}")
-    t_final = FLAGS.t_final or (system.duration() if FLAGS.data else 128.0)
-    dt = FLAGS.dt or (system.record_step() / FLAGS.every if FLAGS.data else 0.01)
+    span = system.rollout_span(FLAGS.every) if FLAGS.data else (128.0, 0.01)
+    t_final, dt = FLAGS.t_final or span[0], FLAGS.dt or span[1]
     numbers, files = write_rollout(model, system, out_dir, t_final, dt=dt, every=FLAGS.every,
                                    perturbation=FLAGS.perturbation, seed=FLAGS.seed, jit_compile=FLAGS.jit_compile)
     files.append(write_results(out_dir, {"script": "lagrangian-rollout", "flags": script_flags(), "system": name,

@@ -18,9 +18,12 @@ from scipy.integrate import solve_ivp
 from conserve_tf.groups import UnknownSystemError
 from lagrangian.invariants import angular_momentum, linear_momentum
 
-__all__ = ["Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES"]
+__all__ = ["Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES", "LAYER_NAMES"]
 
 SYMMETRIES = ("none", "R", "T", "RT")
+# the layer class of lagrangian.symmetry that enforces each symmetry (names: that module needs Keras)
+LAYER_NAMES = {"none": "NoSymmetry", "R": "RotationInvariant", "T": "TranslationInvariant",
+               "RT": "RotationTranslationInvariant"}
 
 
 def _tf():
@@ -57,9 +60,7 @@ class _System:
 
         if symmetry not in self.symmetries:
             raise ValueError(f"symmetry {symmetry!r} is not available for {self.name}; choose one of {self.symmetries}")
-        kind = {"none": sym.NoSymmetry, "R": sym.RotationInvariant, "T": sym.TranslationInvariant,
-                "RT": sym.RotationTranslationInvariant}[symmetry]
-        return kind(dim=self.dim, n_particles=self.n_particles)
+        return getattr(sym, LAYER_NAMES[symmetry])(dim=self.dim, n_particles=self.n_particles)
 
     def rhs(self, x):
         """First-order form (q̇, q̈) of ``(batch, 2 d)`` states."""

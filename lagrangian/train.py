@@ -89,8 +89,9 @@ def main(argv):
                          f"choose one of {system.symmetries}")
     epochs = FLAGS.epochs if FLAGS.epochs is not None else (DEFAULT_EPOCHS if FLAGS.data else 2500)
     sigma = FLAGS.sigma if FLAGS.sigma is not None else (0.0 if FLAGS.data else 1e-3)
-    t_final = FLAGS.t_final if FLAGS.t_final is not None else (system.duration() if FLAGS.data else 16.0)
-    dt = FLAGS.dt or (system.record_step() / 10 if FLAGS.data else 0.01)
+    span = system.rollout_span() if FLAGS.data else (16.0, 0.01)  # write_rollout records every 10th step
+    t_final = FLAGS.t_final if FLAGS.t_final is not None else span[0]
+    dt = FLAGS.dt or span[1]
     from conserve_tf.callbacks import standard_callbacks
     from lagrangian.experiment import write_rollout
     from lagrangian.training import train_model
