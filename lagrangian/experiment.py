@@ -25,7 +25,7 @@ def evaluate(model, system, t_final: float, dt: float = 0.01, every: int = 10, p
     out = rollout(model, system, t_final, dt=dt, every=every, perturbation=perturbation, seed=seed,
                   jit_compile=jit_compile)
     out["ref"] = ref = system.reference(t_final, dt * every)[: len(out["t"])]
-    out["dref"] = np.linalg.norm(system.positions(out["traj"][: len(ref)]) - system.positions(ref), axis=-1)
+    out["dref"] = np.linalg.norm(system.position_gap(out["traj"][: len(ref)], ref), axis=-1)
     return out
 
 

@@ -9,6 +9,10 @@ blanks with a header line; or ``.npz`` with one 1-D array per column):
 * the d generalised coordinates q (``positions``; default every other column);
 * optionally their velocities q̇ (``velocities``) and accelerations q̈ (``accelerations``), d columns each.
 
+Coordinates that are angles in radians (``periodic``: a pendulum's θ) may be stored wrapped into one turn or
+unwrapped; they are unwrapped per trajectory (``numpy.unwrap``) before derivatives are estimated, and the
+network reads them as (cos θ, sin θ) (:class:`lagrangian.model.LagrangianNetwork`, ``periodic``).
+
 Derivatives the file does not give are estimated per trajectory with a Savitzky-Golay filter
 (``scipy.signal.savgol_filter``: a cubic fitted over ``window`` points), which needs evenly spaced times. The
 window is chosen from the data by default (:func:`choose_window`: leave-one-out cross-validation of the cubic
@@ -59,6 +63,7 @@ class Trajectories:
     name: str = "data"
     estimated: tuple = ()
     window: int | None = None  # points of the Savitzky-Golay estimate, when one was made
+    periodic: tuple = ()  # indices of the coordinates that are angles (radians, period 2π)
 
     @property
     def d(self) -> int:
@@ -176,14 +181,34 @@ def choose_window(positions, largest: int = 51) -> int:
     return min(scores, key=scores.get)
 
 
+def _periodic_indices(periodic, coordinates, path) -> tuple:
+    """Indices into ``coordinates`` of the angle coordinates ``periodic`` (names, or indices as ints)."""
+    if periodic is None or isinstance(periodic, str):
+        periodic = _names(periodic)
+    out = []
+    for item in periodic:
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            if not 0 <= int(item) < len(coordinates):
+                raise TrajectoryDataError(f"{path}: periodic coordinate index {item} is not one of the "
+                                          f"{len(coordinates)} coordinates {coordinates}")
+            out.append(int(item))
+        elif str(item) in coordinates:
+            out.append(coordinates.index(str(item)))
+        else:
+            raise TrajectoryDataError(f"{path}: periodic column {item!r} is not a position column; the positions "
+                                      f"are {coordinates}")
+    return tuple(sorted(set(out)))
+
+
 def load_trajectories(path, positions=None, velocities=None, accelerations=None, time_column: str = "t",
-                      trajectory_column: str = "trajectory", window="auto") -> Trajectories:
+                      trajectory_column: str = "trajectory", window="auto", periodic=None) -> Trajectories:
     """Read recorded trajectories (module docstring for the layout).
 
     ``positions``, ``velocities``, ``accelerations``: column names (a list or a comma-separated string);
     velocities and accelerations, when given, need one column per position. ``window``: odd number of
     points of the Savitzky-Golay estimate of missing derivatives (at least 5), or ``"auto"`` (default:
-    :func:`choose_window`, one window for the whole file).
+    :func:`choose_window`, one window for the whole file). ``periodic``: the position columns that are angles
+    in radians (names, or their indices among the positions); they are unwrapped per trajectory.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -212,7 +237,8 @@ def load_trajectories(path, positions=None, velocities=None, accelerations=None,
     ids = np.asarray(cols[trajectory_column]) if trajectory_column in cols else np.zeros(len(t_all), dtype=int)
     labels = list(dict.fromkeys(ids.tolist()))  # order of first appearance
     out = Trajectories([], [], [], list(pos), [], name=os.path.splitext(os.path.basename(path))[0],
-                       estimated=tuple(k for k, given in (("velocities", vel), ("accelerations", acc)) if not given))
+                       estimated=tuple(k for k, given in (("velocities", vel), ("accelerations", acc)) if not given),
+                       periodic=_periodic_indices(periodic, list(pos), path))
     parts = []
     for label in labels:
         rows = np.flatnonzero(ids == label)
@@ -222,6 +248,10 @@ def load_trajectories(path, positions=None, velocities=None, accelerations=None,
         if len(rows) < 2:
             raise TrajectoryDataError(f"{path}: trajectory {label!r} has one row; at least two are needed")
         parts.append((label, rows, _even_step(t_all[rows], label, path) if out.estimated else None))
+    if out.periodic:  # a wrapped angle jumps by 2π where it crosses ±π: undo that within each trajectory
+        angles = list(out.periodic)
+        for _, rows, _ in parts:
+            q_all[np.ix_(rows, angles)] = np.unwrap(q_all[np.ix_(rows, angles)], axis=0)
     if out.estimated:
         if window == "auto":
             window = choose_window([q_all[rows] for _, rows, _ in parts])
@@ -243,13 +273,16 @@ def load_trajectories(path, positions=None, velocities=None, accelerations=None,
     return out
 
 
-def double_pendulum_trajectories(trial: int = 0) -> Trajectories:
+def double_pendulum_trajectories(trial: int = 0, periodic=("t1", "t2")) -> Trajectories:
     """The measured double pendulum shipped with the package (Schmidt & Lipson 2009; conserve_tf.pendulum):
-    one trial, q = (θ1, θ2) in rad, q̇ and q̈ as measured (columns o1, o2, od1, od2)."""
+    one trial, q = (θ1, θ2) in rad, q̇ and q̈ as measured (columns o1, o2, od1, od2). Trial 0 swings within
+    |θ| < 2.2; in trial 1 the pendulum turns over (θ2 runs from −46 to −110 rad). ``periodic``: the angles
+    the network reads as cos θ and sin θ (:func:`load_trajectories`; default both, () or None for neither)."""
     ref = resources.files("conserve_tf") / "data" / "double_pendulum.txt"
     with resources.as_file(ref) as path:
         data = load_trajectories(path, positions="t1,t2", velocities="o1,o2", accelerations="od1,od2",
-                                 time_column="time", trajectory_column="trial")
+                                 time_column="time", trajectory_column="trial",
+                                 periodic=periodic or None)
     picked = [k for k, lab in enumerate(data.labels) if float(lab) == trial]
     if not picked:
         raise TrajectoryDataError(f"unknown trial {trial!r}; the shipped file holds trials {data.labels}")
@@ -287,6 +320,11 @@ class MeasuredSystem(_System):
     def __init__(self, train: Trajectories, test: Trajectories, dim: int | None = None, symmetry: str = "none"):
         self.train, self.test = train, test
         self.name, self.d = train.name.removesuffix("_train"), train.d
+        self.periodic = tuple(train.periodic)
+        if self.periodic and symmetry != "none":
+            names = [train.coordinates[i] for i in self.periodic]
+            raise TrajectoryDataError(f"symmetry {symmetry!r} acts on Cartesian coordinates, and {names} are "
+                                      "angles (periodic): use symmetry none")
         self.dim = self.d if dim is None else int(dim)
         if self.dim < 1 or self.d % self.dim:
             raise TrajectoryDataError(f"dim={dim} does not divide the {self.d} coordinates {train.coordinates}")
@@ -300,7 +338,9 @@ class MeasuredSystem(_System):
         self.charge_names = tuple(c for c in charges if c != "L" or self.dim >= 2)
         x, _ = train.arrays()
         d = self.d
-        self.input_scale = (float(np.sqrt(np.mean(x[:, :d] ** 2))), float(np.sqrt(np.mean(x[:, d:] ** 2))))
+        lengths = [i for i in range(d) if i not in self.periodic]  # angles enter as cos and sin, unscaled
+        self.input_scale = (float(np.sqrt(np.mean(x[:, lengths] ** 2))) if lengths else 1.0,
+                            float(np.sqrt(np.mean(x[:, d:] ** 2))))
         if not all(s > 0 for s in self.input_scale):
             raise TrajectoryDataError(f"{train.name}: the positions or velocities are all zero")
 
@@ -315,6 +355,14 @@ class MeasuredSystem(_System):
         if sigma > 0:
             return self._noisy(x, y, sigma, np.random.default_rng(seed))
         return x, y
+
+    def position_gap(self, a, b):
+        """Positions of states ``a`` minus those of ``b`` (``(..., 2 d)`` each), angles taken to (−π, π]."""
+        gap = self.positions(a) - self.positions(b)
+        if self.periodic:
+            gap = np.array(gap, dtype=np.float64)
+            gap[..., list(self.periodic)] = -np.remainder(np.pi - gap[..., list(self.periodic)], 2 * np.pi) + np.pi
+        return gap
 
     def initial_state(self):
         """The first held-out state of the first trajectory, ``(2 d,)``."""

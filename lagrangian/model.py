@@ -120,6 +120,10 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
             numbers of order one in any units; Eq. (9) differentiates through the division, so accelerations
             and momenta stay in the data's units. One ℓ and one v for all coordinates keeps the symmetry of S.
             Default (1, 1): the paper's systems are already of order one.
+        periodic: indices of the coordinates q_i that are angles (period 2π, e.g. a pendulum's θ). The network
+            reads cos q_i and sin q_i in place of q_i / ℓ, so L_NN is exactly 2π-periodic in them and a
+            trajectory that turns over (θ growing without bound) never leaves the inputs it was trained on.
+            Needs the symmetry ``NoSymmetry`` (R, T and R∘T act on Cartesian coordinates). Default: none.
 
     ``model(x)`` with ``x = concat(q, qdot)`` ``(batch, 2 d)`` returns L_NN ``(batch,)``. Weights start
     as chosen by ``init`` with zero biases; D3 has no bias (a constant does not change
@@ -129,7 +133,7 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
     """
 
     def __init__(self, symmetry, hidden_units: int = 128, system: str | None = None, dtype="float32",
-                 init: str = "glorot", scale=(1.0, 1.0), **kwargs):
+                 init: str = "glorot", scale=(1.0, 1.0), periodic=(), **kwargs):
         if isinstance(symmetry, dict):
             symmetry = keras.saving.deserialize_keras_object(symmetry)
         if not isinstance(symmetry, keras.layers.Layer) or not hasattr(symmetry, "input_width"):
@@ -143,8 +147,16 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
         scale = tuple(float(v) for v in np.ravel(np.asarray(scale, dtype=np.float64)))
         if len(scale) != 2 or not all(np.isfinite(v) and v > 0 for v in scale):
             raise ValueError(f"scale must be two finite positive numbers (length, speed), got {scale!r}")
+        width = symmetry.input_width // 2
+        periodic = tuple(sorted({int(i) for i in np.ravel(np.asarray(periodic, dtype=np.int64))}))
+        if any(not 0 <= i < width for i in periodic):
+            raise ValueError(f"periodic must list coordinate indices in [0, {width}), got {periodic}")
+        if periodic and not isinstance(symmetry, lagrangian.symmetry.NoSymmetry):
+            raise ValueError(f"periodic coordinates (angles) need the symmetry layer NoSymmetry, got "
+                             f"{type(symmetry).__name__}: R, T and R∘T act on Cartesian coordinates")
         super().__init__(dtype=dtype, **kwargs)
         self.scale = scale
+        self.periodic = periodic
         self.init = init
         cfg = symmetry.get_config()
         cfg["dtype"] = self.dtype_policy.name
@@ -171,13 +183,20 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
     def build(self, input_shape):
         if self.built:
             return
-        self.d1.build((None, self.symmetry.output_width))
+        self.d1.build((None, self.symmetry.output_width + len(self.periodic)))
         self.d2.build((None, self.hidden_units))
         self.d3.build((None, self.hidden_units))
         self.built = True
 
     def call(self, x, training=False):
         """L_NN of ``(batch, 2 d)`` states, shape ``(batch,)``."""
+        if self.periodic:  # (q_other / ℓ, cos q_angle, sin q_angle, q̇ / v): width 2 d + (number of angles)
+            d, angles = self.d, list(self.periodic)
+            others = [i for i in range(d) if i not in self.periodic]
+            q_angle = tf.gather(x, angles, axis=1)
+            lengths = [tf.gather(x, others, axis=1) / self.scale[0]] if others else []
+            return self.d3(self.d2(self.d1(tf.concat(
+                lengths + [tf.cos(q_angle), tf.sin(q_angle), x[:, d:] / self.scale[1]], axis=1))))[:, 0]
         if self.scale != (1.0, 1.0):
             d = self.d
             x = tf.concat([x[:, :d] / self.scale[0], x[:, d:] / self.scale[1]], axis=1)
@@ -281,6 +300,7 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
             "system": self.system,
             "init": self.init,
             "scale": list(self.scale),
+            "periodic": list(self.periodic),
             "dtype": self.dtype_policy.name,
             "name": self.name,
         }

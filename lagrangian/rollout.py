@@ -72,7 +72,10 @@ def main(argv):
         if layer is None:
             raise UsageError(f"{FLAGS.model} has a {type(model.symmetry).__name__} layer, made for "
                              f"{model.system!r}, not for recorded data")
-        system = measured_from_flags(layer, model.symmetry.dim)
+        system = measured_from_flags(layer, model.symmetry.dim, periodic=model.periodic)
+        if tuple(system.periodic) != tuple(model.periodic):
+            raise UsageError(f"{FLAGS.model} reads coordinates {list(model.periodic)} as angles, --periodic names "
+                             f"{list(system.periodic)}: pass the --periodic of its training, or leave it out")
         name = system.name
     else:
         if name is None:

@@ -84,6 +84,10 @@ class _System:
         """Spatial positions of states ``(..., 2 d)`` (τ dropped for Schwarzschild), ``(..., n dim)``."""
         return x[..., : self.n_particles * self.dim]
 
+    def position_gap(self, a, b):
+        """Positions of states ``a`` minus those of ``b``, ``(..., n dim)`` (the distance ``dref`` measures)."""
+        return self.positions(a) - self.positions(b)
+
     def charge_scales(self, x0, p0):
         """Norm references: C(0) itself (Eq. 35) unless overridden."""
         return self.charges(x0, p0)

@@ -162,6 +162,10 @@ def define_data_flags():
     flags.DEFINE_string("window", "auto", "--data: points of the Savitzky-Golay estimate of missing derivatives "
                         "(odd, >= 5), or 'auto': chosen by cross-validation of the positions' fit.")
     flags.DEFINE_float("test_fraction", 0.2, "--data: the last part of every trajectory held out.")
+    flags.DEFINE_list("periodic", None, "--data: the position columns that are angles in radians (wrapped or "
+                      "not); they are unwrapped, and the network reads them as cos and sin, so a record that turns "
+                      "over stays within what it learned (needs --symmetry=none; default: none, both angles for "
+                      "--data=double_pendulum; --periodic= turns that off).")
 
 
 def _system_from_flags(symmetry: str):
@@ -173,20 +177,24 @@ def _system_from_flags(symmetry: str):
     return measured_from_flags(symmetry, FLAGS.dim)
 
 
-def measured_from_flags(symmetry: str, dim):
+def measured_from_flags(symmetry: str, dim, periodic=None):
     """The ``--data`` record as a :class:`lagrangian.measured.MeasuredSystem`, split by ``--test_fraction``;
-    prints one line on what was read."""
+    prints one line on what was read. ``periodic`` (coordinate indices) stands in for an absent ``--periodic``
+    (``lagrangian.rollout`` passes the saved model's)."""
     from lagrangian.measured import MeasuredSystem, double_pendulum_trajectories, load_trajectories
 
+    angles = FLAGS.periodic if FLAGS.periodic is not None else periodic
     if FLAGS.data == "double_pendulum" and not os.path.exists(FLAGS.data):
-        data = double_pendulum_trajectories()
+        data = double_pendulum_trajectories() if angles is None else double_pendulum_trajectories(periodic=angles)
     else:
         data = load_trajectories(FLAGS.data, positions=FLAGS.positions, velocities=FLAGS.velocities,
                                  accelerations=FLAGS.accelerations, time_column=FLAGS.time_column,
-                                 trajectory_column=FLAGS.trajectory_column, window=_window_flag())
+                                 trajectory_column=FLAGS.trajectory_column, window=_window_flag(), periodic=angles)
     train, test = data.split(FLAGS.test_fraction)
     system = MeasuredSystem(train, test, dim=dim, symmetry=symmetry)
     estimated = f", {' and '.join(data.estimated)} estimated (window {data.window})" if data.estimated else ""
+    estimated += (f"; angles {[data.coordinates[i] for i in data.periodic]} read as cos and sin" if data.periodic
+                  else "")
     print(f"data: {len(data.times)} trajectory(ies), {len(train)} training and {len(test)} held-out states of "
           f"{system.d} coordinates {data.coordinates}{estimated}; network inputs divided by length "
           f"{system.input_scale[0]:.4g} and speed {system.input_scale[1]:.4g}")

@@ -25,10 +25,11 @@ __all__ = ["build_model", "make_dataset", "train_model"]
 
 def build_model(system, symmetry: str, hidden_units: int = 128, dtype: str = "float32", init: str = "glorot"):
     """A :class:`~lagrangian.model.LagrangianNetwork` with ``system``'s layer for ``symmetry`` and its
-    ``input_scale`` (1, 1 for the paper's systems; the data's own for :class:`lagrangian.measured.MeasuredSystem`)."""
+    ``input_scale`` (1, 1 for the paper's systems; the data's own for :class:`lagrangian.measured.MeasuredSystem`)
+    and its ``periodic`` coordinates (recorded angles; none for the paper's systems)."""
     system = get_system(system) if isinstance(system, str) else system
-    return LagrangianNetwork(system.symmetry_layer(symmetry), hidden_units=hidden_units,
-                             system=system.name, dtype=dtype, init=init, scale=system.input_scale)
+    return LagrangianNetwork(system.symmetry_layer(symmetry), hidden_units=hidden_units, system=system.name,
+                             dtype=dtype, init=init, scale=system.input_scale, periodic=getattr(system, "periodic", ()))
 
 
 def make_dataset(x, y, batch_size: int = 128, seed: int = 0, sigma: float = 0.0):

@@ -123,9 +123,13 @@ def main(argv):
     print(f"{train.name}: {info['epochs']} epochs, train accuracy {info['train_accuracy']:.4f}, "
           f"test accuracy {info['test_accuracy']:.4f}")
     f_test = grouped_invariant(model, test.x)
+    known = test.varying_constant()
+    report = invariant_report(f_test[..., 0], test.constants(known))
+    if "rho" in report:  # a known invariant came with the data: how well does f follow it on the test groups?
+        print(f"f against {test.constant_names[known]} (test): rho = {report['rho']:+.4f}, "
+              f"spearman = {report['spearman']:+.4f}, R² of a·f + b = {report['r2']:.4f}")
     results.update(metrics={"train_accuracy": info["train_accuracy"], "test_accuracy": info["test_accuracy"],
-                            "f": invariant_report(f_test[..., 0], test.constants(test.varying_constant()))},
-                   epochs=info["epochs"], training_seconds=seconds)
+                            "f": report}, epochs=info["epochs"], training_seconds=seconds)
     # is each bottleneck neuron constant within the held-out pairs, against shuffled pairs? (conserve_tf.verdict)
     f_train = grouped_invariant(model, train.x)
     labels = ["f"] if f.bottleneck == 1 else [f"f{j + 1}" for j in range(f.bottleneck)]

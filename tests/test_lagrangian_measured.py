@@ -301,3 +301,79 @@ def test_script_on_recorded_data_reports_the_fit_and_says_when_it_failed(orbits_
     assert res.returncode == 2 and "symmetry 'T' needs two particles or more" in res.stderr
     res = _run(f"--data={tmp_path / 'none.csv'}")
     assert res.returncode == 2 and "no such trajectory file" in res.stderr
+
+
+def pendulum_rows(t_final=6.0, dt=0.01, omega0=4.0):
+    """A simple pendulum (θ̈ = −sin θ) started fast enough to turn over: (t, θ, θ̇, θ̈) rows, θ unwrapped."""
+    from scipy.integrate import solve_ivp
+
+    t = np.arange(0.0, t_final + 1e-9, dt)
+    sol = solve_ivp(lambda _, y: [y[1], -np.sin(y[0])], (0.0, t[-1]), [0.0, omega0], t_eval=t, rtol=1e-11, atol=1e-11)
+    return t, sol.y[0], sol.y[1], -np.sin(sol.y[0])
+
+
+def test_periodic_angles_are_unwrapped_before_their_derivatives_are_estimated(tmp_path):
+    t, theta, omega, alpha = pendulum_rows()
+    assert theta[-1] > 4 * np.pi  # it turns over: a wrapped record jumps by 2π several times
+    wrapped = np.angle(np.exp(1j * theta))  # in (−π, π], as an encoder stores it
+    path = write_csv(tmp_path / "p.csv", list(zip(t, wrapped)), header=("t", "theta"))
+    data = load_trajectories(path, periodic="theta")
+    assert data.periodic == (0,)
+    x, a = data.arrays()
+    np.testing.assert_allclose(x[:, 0], theta - theta[0] + wrapped[0], atol=1e-5)  # unwrapped again
+    assert np.max(np.abs(x[:, 1] - omega)) < 1e-3 and np.max(np.abs(a[:, 0] - alpha)) < 1e-2
+    raw = load_trajectories(path)  # the same file without --periodic: the jumps wreck the derivatives
+    assert np.max(np.abs(raw.arrays()[0][:, 1] - omega)) > 10
+    assert load_trajectories(path, periodic=[0]).periodic == (0,)
+    with pytest.raises(TrajectoryDataError, match="periodic column 'phi' is not a position column"):
+        load_trajectories(path, periodic="phi")
+    with pytest.raises(TrajectoryDataError, match="periodic coordinate index 3"):
+        load_trajectories(path, periodic=[3])
+
+
+def test_periodic_coordinates_make_the_lagrangian_periodic_exactly(tmp_path):
+    import keras
+
+    from lagrangian.model import LagrangianNetwork
+    from lagrangian.symmetry import NoSymmetry, RotationInvariant
+
+    keras.utils.set_random_seed(0)
+    model = LagrangianNetwork(NoSymmetry(dim=2), hidden_units=16, dtype="float64", periodic=[1], scale=(0.5, 2.0))
+    x = np.random.default_rng(0).normal(size=(6, 4))
+    turned = x + np.array([0.0, 2 * np.pi, 0.0, 0.0])  # q2 one turn further: the same physical state
+    np.testing.assert_allclose(model(turned).numpy(), model(x).numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(model.accelerations(turned), model.accelerations(x), rtol=1e-9, atol=1e-12)
+    shifted = x + np.array([2 * np.pi, 0.0, 0.0, 0.0])  # q1 is a length: not periodic
+    assert np.max(np.abs(model(shifted).numpy() - model(x).numpy())) > 1e-3
+    model.save(tmp_path / "p.keras")
+    back = keras.models.load_model(tmp_path / "p.keras")
+    assert back.periodic == (1,)
+    np.testing.assert_allclose(back.accelerations(x), model.accelerations(x), rtol=1e-9)
+    both = LagrangianNetwork(NoSymmetry(dim=2), hidden_units=16, dtype="float64", periodic=[0, 1])  # a pendulum's
+    np.testing.assert_allclose(both.accelerations(x + np.array([2 * np.pi, -4 * np.pi, 0.0, 0.0])),
+                               both.accelerations(x), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="need the symmetry layer NoSymmetry"):
+        LagrangianNetwork(RotationInvariant(dim=2), periodic=[0])
+    with pytest.raises(ValueError, match=r"periodic must list coordinate indices in \[0, 2\)"):
+        LagrangianNetwork(NoSymmetry(dim=2), periodic=[2])
+
+
+def test_measured_system_with_angles(tmp_path):
+    t, theta, _, _ = pendulum_rows()
+    rows = list(zip(t, np.angle(np.exp(1j * theta)), 0.5 + 0.1 * np.sin(t)))
+    data = load_trajectories(write_csv(tmp_path / "p.csv", rows, header=("t", "theta", "r")), periodic="theta")
+    train, test = data.split(0.2)
+    system = MeasuredSystem(train, test)
+    assert system.periodic == (0,)
+    x = train.arrays()[0]
+    assert system.input_scale[0] == pytest.approx(np.sqrt(np.mean(x[:, 1] ** 2)), rel=1e-6)  # r only
+    a, b = np.zeros((1, 4)), np.zeros((1, 4))
+    a[0, :2], b[0, :2] = (np.pi - 0.1, 0.3), (-np.pi + 0.1, 0.1)
+    np.testing.assert_allclose(system.position_gap(a, b), [[-0.2, 0.2]], atol=1e-12)  # across ±π, not 2π − 0.2
+    with pytest.raises(TrajectoryDataError, match=r"\['theta'\] are angles \(periodic\): use symmetry none"):
+        MeasuredSystem(train, test, symmetry="R")
+    from lagrangian.training import build_model
+
+    assert build_model(system, "none", hidden_units=8).periodic == (0,)
+    shipped = double_pendulum_trajectories()
+    assert shipped.periodic == (0, 1) and double_pendulum_trajectories(periodic=None).periodic == ()
