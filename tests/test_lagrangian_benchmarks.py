@@ -79,7 +79,7 @@ def test_speed_quick(tmp_path):
 def test_recorded_quick(tmp_path):
     out = lagrangian_recorded.benchmark(quick=True, out_dir=str(tmp_path))
     _finite(out["numbers"])
-    assert set(out["numbers"]) == {"orbits none", "orbits R", "double_pendulum none"}
+    assert set(out["numbers"]) == {"orbits none", "orbits R", "double_pendulum none", "turning_pendulum none"}
     # with R the network's angular momentum is exact whatever it learned (measured 2e-6 here: RK4)
     assert out["numbers"]["orbits R"]["dL_NN_max"] < 1e-4
     assert out["numbers"]["orbits none"]["dL_NN_max"] is None  # no symmetry layer, no charge to monitor
@@ -92,3 +92,7 @@ def test_recorded_quick(tmp_path):
     assert header == "trajectory,t,x,y"  # positions only: the derivatives were estimated
     for name in ("orbits_trajectories.png", "orbits_charges.png", "double_pendulum_dq.png"):
         assert (tmp_path / name).stat().st_size > 0
+    only = lagrangian_recorded.benchmark(quick=True, out_dir=str(tmp_path / "one"), cases=["turning_pendulum"])
+    assert set(only["numbers"]) == {"turning_pendulum none"}
+    with pytest.raises(ValueError, match=r"unknown cases \['pendulum'\]"):
+        lagrangian_recorded.benchmark(quick=True, out_dir=str(tmp_path / "bad"), cases=["pendulum"])

@@ -377,3 +377,28 @@ def test_measured_system_with_angles(tmp_path):
     assert build_model(system, "none", hidden_units=8).periodic == (0,)
     shipped = double_pendulum_trajectories()
     assert shipped.periodic == (0, 1) and double_pendulum_trajectories(periodic=None).periodic == ()
+
+
+@pytest.mark.slow
+def test_script_reads_angles_and_the_rollout_keeps_them(tmp_path):
+    t, theta, _, _ = pendulum_rows()
+    path = write_csv(tmp_path / "p.csv", list(zip(t, np.angle(np.exp(1j * theta)))), header=("t", "theta"))
+    run_dir = tmp_path / "run"
+    res = _run(f"--data={path}", "--periodic=theta", "--epochs=1", "--steps_per_epoch=3", "--hidden_units=8",
+               "--restarts=0", "--verbose=0", f"--out_dir={run_dir}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "angles ['theta'] read as cos and sin" in res.stdout
+    with open(run_dir / "results.json") as fh:
+        out = json.load(fh)
+    rollout = [sys.executable, "-m", "lagrangian.rollout", f"--model={run_dir / 'model.keras'}", "--nojit_compile",
+               f"--data={path}"]
+    res = subprocess.run(rollout + [f"--out_dir={tmp_path / 'ro'}"], capture_output=True, text=True, env=ENV,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]  # the model's angles, without --periodic again
+    with open(tmp_path / "ro" / "rollout.json") as fh:
+        assert json.load(fh)["metrics"]["dref_max"] == pytest.approx(out["metrics"]["rollout"]["dref_max"], rel=1e-3)
+    res = subprocess.run(rollout + ["--periodic=", f"--out_dir={tmp_path / 'ro2'}"], capture_output=True, text=True,
+                         env=ENV, timeout=600)
+    assert res.returncode == 2 and "reads coordinates [0] as angles, --periodic names []" in res.stderr
+    res = _run(f"--data={path}", "--periodic=theta", "--symmetry=R")
+    assert res.returncode == 2 and "symmetry 'R'" in res.stderr
