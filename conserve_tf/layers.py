@@ -41,9 +41,12 @@ def product_gain(inputs) -> float:
 
 @keras.saving.register_keras_serializable(package="conserve_tf")
 class ProductDense(keras.layers.Layer):
-    """act(x W + b + gain (x U) ⊙ (x V)): (..., F) -> (..., units). W, U, V Glorot-uniform; b zeros."""
+    """act(x W + b + gain (x U) ⊙ (x V)): (..., F) -> (..., units). U, V Glorot-uniform; b zeros; W as
+    ``kernel_initializer`` says (Glorot-uniform by default; "zeros" starts the layer even in x: an "even start",
+    docs/siamese.md)."""
 
-    def __init__(self, units: int, activation=None, gain: float = 1.0, **kwargs):
+    def __init__(self, units: int, activation=None, gain: float = 1.0, kernel_initializer="glorot_uniform",
+                 **kwargs):
         super().__init__(**kwargs)
         if int(units) < 1:
             raise ValueError(f"units must be >= 1, got {units}")
@@ -51,10 +54,11 @@ class ProductDense(keras.layers.Layer):
             raise ValueError(f"gain must be a positive finite number, got {gain}")
         self.units, self.gain = int(units), float(gain)
         self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, input_shape):
         n = int(input_shape[-1])
-        self.kernel = self.add_weight(name="kernel", shape=(n, self.units), initializer="glorot_uniform")
+        self.kernel = self.add_weight(name="kernel", shape=(n, self.units), initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.units,), initializer="zeros")
         self.u = self.add_weight(name="u", shape=(n, self.units), initializer="glorot_uniform")
         self.v = self.add_weight(name="v", shape=(n, self.units), initializer="glorot_uniform")
@@ -65,5 +69,6 @@ class ProductDense(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, activation=keras.activations.serialize(self.activation), gain=self.gain)
+        config.update(units=self.units, activation=keras.activations.serialize(self.activation), gain=self.gain,
+                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
         return config

@@ -46,8 +46,10 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
     """The shared MLP f: (batch, n_features) -> (batch, bottleneck); optional input normalization, then with
     ``symmetry="rotation"`` the rotation invariants of the (normalized) state (:mod:`conserve_tf.symmetry`).
     ``first_layer="product"``: the first hidden layer is :class:`conserve_tf.layers.ProductDense` (learned
-    products of its inputs, gain 1 on the normalized inputs; docs/siamese.md, central potential); ``"dense"``: a
-    plain Dense layer, the paper's network; None: :func:`default_first_layer` of ``symmetry``."""
+    products of its inputs, gain 1 on the normalized inputs; docs/siamese.md, central potential) with an even
+    start: its linear kernel starts at zero, so f starts as an even function of the (centred) state and an
+    even invariant such as s² or L is not raced by an odd projection (docs/siamese.md, "An even start");
+    ``"dense"``: a plain Dense layer, the paper's network; None: :func:`default_first_layer` of ``symmetry``."""
     first_layer = default_first_layer(symmetry) if first_layer is None else first_layer
     n_features, bottleneck = int(n_features), int(bottleneck)
     hidden = [int(h) for h in hidden]
@@ -71,7 +73,7 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
     check_symmetric_scaling(symmetry, variance, mean)
     if symmetry is not None:
         layers.append(RotationInvariants(name="rotation_invariants"))
-    layers += [ProductDense(h, activation=activation) if i == 0 and first_layer == "product"
+    layers += [ProductDense(h, activation=activation, kernel_initializer="zeros") if i == 0 and first_layer == "product"
                else keras.layers.Dense(h, activation=activation) for i, h in enumerate(hidden)]
     layers.append(keras.layers.Dense(bottleneck, name="bottleneck"))
     return keras.Sequential(layers, name=name)

@@ -66,7 +66,8 @@ def define_flags():
                       "the budget; adam: Adam 3e-3 halved on plateaus; paper: Adadelta lr 100 (Wetzel 2020)")
     flags.DEFINE_integer("epochs", None, "epoch budget (default: 10 million training pairs in all, at most 300 "
                          "epochs: 100 for 50000 groups; caps the recipe's maximum)")
-    flags.DEFINE_integer("batch_size", 256, "mini-batch size")
+    flags.DEFINE_integer("batch_size", None, "mini-batch size (default: the recipe's; cosine: a 32nd of the "
+                         "training pairs within [256, 2048], adam and paper: 256; 256 with --invariants/--count)")
     flags.DEFINE_string("backup_dir", None, "checkpoint every epoch here and resume from it after a crash or kill")
     distribute.define_flags()
     flags.DEFINE_float("learning_rate", None, "override the recipe's starting learning rate")
@@ -173,7 +174,7 @@ def _multi(f, train, test, hidden, out_dir, results, tensorboard):
     from .multi import count_siamese_invariants, multi_readout, train_decorrelated
     from .training import grouped_invariant
 
-    kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
+    kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size or 256,
                   learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, warmup=f.warmup,
                   first_layer=f.first_layer or "dense")
     if f.count:

@@ -1,14 +1,17 @@
 """Training the interpretable Siamese network (Wetzel et al. 2020): recipes, fit, accuracy, data.
 
-Two recipes (both binary cross-entropy through ``compile``, batch 256, callbacks watching the
-training loss as in appendix B of Wetzel et al. 2020):
+Three recipes (all binary cross-entropy through ``compile``, callbacks watching the training loss as in
+appendix B of Wetzel et al. 2020):
 
 * ``paper``: Adadelta starting at learning rate 100, ``ReduceLROnPlateau`` factor 0.5 after 50 epochs
-  without improvement, ``EarlyStopping`` after 200, at most 10 000 epochs (the paper's recipe).
-* ``adam``: Adam at 3e-3, halved after 5 epochs without improvement, early stop after 20.
+  without improvement, ``EarlyStopping`` after 200, at most 10 000 epochs (the paper's recipe); batch 256.
+* ``adam``: Adam at 3e-3, halved after 5 epochs without improvement, early stop after 20; batch 256.
 * ``cosine``: Adam at 3e-3 held for the first half of the epoch budget, then a cosine decay to 1e-5 at
   its end (:class:`conserve_tf.schedules.HoldThenCosine`); early stop after 20 stale epochs of the decay. With a
   fixed budget it ends on a small learning rate, where the ``adam`` recipe's plateau halvings rarely arrive.
+  Its batch is :func:`default_batch_size` of the training pairs (2048 for the paper's data sets): with the
+  even start of the subnetwork's product layer, little gradient noise keeps f from settling on an odd
+  function of the state when the invariant is even (docs/siamese.md, "An even start").
 
 :func:`load_data` gives the (train, test) groups the script ``siamese.train`` trains on.
 """
@@ -32,17 +35,20 @@ from .model import SiameseNetwork
 from .pairs import make_pairs
 from .systems import make_system
 
-__all__ = ["RECIPES", "PAPER_GROUPS", "PAIR_BUDGET", "default_groups", "budget_epochs", "resolve_epochs",
-           "optimizer_steps", "compile_siamese", "recipe_callbacks", "train_siamese", "accuracy", "grouped_invariant",
-           "load_data"]
+__all__ = ["RECIPES", "PAPER_GROUPS", "PAIR_BUDGET", "MIN_BATCH", "MAX_BATCH", "default_groups", "budget_epochs",
+           "resolve_epochs", "optimizer_steps", "default_batch_size", "recipe_batch_size", "compile_siamese",
+           "recipe_callbacks", "train_siamese", "accuracy", "grouped_invariant", "load_data"]
 
 RECIPES = {
     "paper": dict(optimizer="adadelta", learning_rate=100.0, lr_patience=50, stop_patience=200,
-                  max_epochs=10_000),
-    "adam": dict(optimizer="adam", learning_rate=3e-3, lr_patience=5, stop_patience=20, max_epochs=500),
+                  max_epochs=10_000, batch_size=256),
+    "adam": dict(optimizer="adam", learning_rate=3e-3, lr_patience=5, stop_patience=20, max_epochs=500,
+                 batch_size=256),
     "cosine": dict(optimizer="adam", learning_rate=3e-3, lr_patience=None, stop_patience=20, max_epochs=None,
-                   hold_fraction=0.5, final_learning_rate=1e-5),
+                   hold_fraction=0.5, final_learning_rate=1e-5, batch_size=None),
 }
+#: bounds of the ``cosine`` recipe's batch (:func:`default_batch_size`)
+MIN_BATCH, MAX_BATCH = 256, 2048
 
 #: Training groups (= positive pairs) of each data set in the paper: 50 000, 200 000 for electromagnetism.
 PAPER_GROUPS = {"electromagnetism": 200_000, "em_fixed_EdotB": 200_000}
@@ -54,6 +60,20 @@ PAIR_BUDGET = 10_000_000
 def default_groups(system: str) -> int:
     """The paper's number of training groups for a data set (50 000 unless :data:`PAPER_GROUPS` says)."""
     return PAPER_GROUPS.get(str(system), DEFAULT_GROUPS)
+
+
+def default_batch_size(n_pairs: int) -> int:
+    """The ``cosine`` recipe's batch: a 32nd of the training pairs, within [MIN_BATCH, MAX_BATCH] (2048 for the
+    paper's 100 000 pairs; at least 32 steps an epoch on smaller data)."""
+    return int(min(MAX_BATCH, max(MIN_BATCH, int(n_pairs) // 32)))
+
+
+def recipe_batch_size(recipe: str, batch_size: int | None, n_pairs: int) -> int:
+    """``batch_size``, else the recipe's (:func:`default_batch_size` for ``cosine``); checked >= 1."""
+    batch = batch_size if batch_size is not None else (_recipe(recipe)["batch_size"] or default_batch_size(n_pairs))
+    if int(batch) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch}")
+    return int(batch)
 
 
 def budget_epochs(n_pairs: int, max_epochs: int = 300) -> int:
@@ -128,14 +148,15 @@ def accuracy(model, pairs, batch_size: int = 8192) -> float:
 
 
 def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
-                  recipe: str = "cosine", epochs: int | None = None, batch_size: int = 256,
+                  recipe: str = "cosine", epochs: int | None = None, batch_size: int | None = None,
                   learning_rate: float | None = None, pairs_per_group: int | None = None, seed: int = 0,
                   normalize: bool = True, verbose: int = 0, callbacks=(), validate: bool = True, strategy=None,
                   backup_dir: str | None = None, eval_every: int = 0, symmetry=None, first_layer: str | None = None):
     """Build pairs from GroupedData ``train`` (and ``test``), build and fit a SiameseNetwork.
 
     ``epochs`` caps the recipe's maximum (the budget; the ``cosine`` recipe's default is
-    :func:`budget_epochs` of the number of training pairs); ``validate=False`` skips the per-epoch test
+    :func:`budget_epochs` of the number of training pairs); ``batch_size`` None takes the recipe's
+    (:func:`recipe_batch_size`); ``validate=False`` skips the per-epoch test
     accuracy (saves time; the recipes' callbacks watch the training loss anyway). ``strategy`` (see
     :mod:`conserve_tf.distribute`) builds and compiles the model in its scope; ``backup_dir`` resumes an
     interrupted run; a NaN loss stops training with a clear error. ``eval_every > 0`` with ``test`` adds
@@ -155,6 +176,7 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
         raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     set_seed(seed)
     tr = make_pairs(train, pairs_per_group, seed=seed)
+    batch_size = recipe_batch_size(recipe, batch_size, len(tr.y))
     epochs = resolve_epochs(recipe, epochs, len(tr.y), batch_size)
     te = make_pairs(test, pairs_per_group, seed=seed + 1) if test is not None else None
     flat = train.flat()

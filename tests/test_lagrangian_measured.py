@@ -402,3 +402,6 @@ def test_script_reads_angles_and_the_rollout_keeps_them(tmp_path):
     assert res.returncode == 2 and "reads coordinates [0] as angles, --periodic names []" in res.stderr
     res = _run(f"--data={path}", "--periodic=theta", "--symmetry=R")
     assert res.returncode == 2 and "symmetry 'R'" in res.stderr
+    res = _run("--data=double_pendulum", "--epochs=1", "--steps_per_epoch=2", "--hidden_units=8", "--restarts=0",
+               "--verbose=0", "--out_dir=")
+    assert res.returncode == 0 and "angles ['t1', 't2'] read as cos and sin" in res.stdout, res.stderr[-2000:]

@@ -23,6 +23,18 @@ def test_the_layer_computes_the_linear_map_plus_the_scaled_product_of_two_projec
     assert out.shape == (3, 5, 6)
 
 
+def test_a_zero_linear_kernel_starts_the_layer_even_and_is_kept_in_its_config():
+    layer = ProductDense(6, activation="tanh", kernel_initializer="zeros")
+    x = np.random.default_rng(2).normal(size=(10, 4)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), keras.ops.convert_to_numpy(layer(-x)), atol=1e-7)
+    again = ProductDense.from_config(layer.get_config())
+    again.build((None, 4))
+    assert not np.any(keras.ops.convert_to_numpy(again.kernel)) and np.any(keras.ops.convert_to_numpy(again.u))
+    default = ProductDense(6)
+    default.build((None, 4))
+    assert np.all(keras.ops.convert_to_numpy(default.kernel) != 0)  # Glorot unless told otherwise
+
+
 def test_one_unit_holds_a_product_exactly():
     layer = ProductDense(1, gain=1.0)
     layer.build((None, 3))

@@ -223,3 +223,26 @@ def test_a_model_saved_without_a_first_layer_entry_loads_as_the_dense_network_it
     assert not any(type(layer).__name__ == "ProductDense" for layer in back.subnetwork.layers)
     linear = SiameseNetwork(3, hidden=(), first_layer="dense")
     assert [type(layer).__name__ for layer in linear.subnetwork.layers] == ["Dense"]
+
+
+def test_the_product_subnetwork_starts_even_in_the_centred_state():
+    """The even start (docs/siamese.md): the product layer's linear kernel starts at zero, so f(m + z) = f(m − z)
+    for the training mean m; the paper's dense layer starts with an odd part."""
+    keras.utils.set_random_seed(0)
+    mean, z = np.array([0.5, -1.0, 2.0, 0.0]), np.random.default_rng(1).normal(size=(50, 4))
+    even = SiameseNetwork(4, hidden=(16, 16), mean=mean, variance=np.full(4, 2.0))
+    dense = SiameseNetwork(4, hidden=(16, 16), mean=mean, variance=np.full(4, 2.0), first_layer="dense")
+    np.testing.assert_allclose(even.invariant(mean + z), even.invariant(mean - z), rtol=1e-5, atol=1e-6)
+    odd = dense.invariant(mean + z) - dense.invariant(mean - z)
+    assert np.std(odd) > 0.1 * np.std(dense.invariant(mean + z))
+
+
+def test_the_cosine_recipe_takes_a_32nd_of_the_pairs_as_its_batch():
+    from siamese.training import default_batch_size, recipe_batch_size
+
+    assert default_batch_size(100_000) == 2048  # the paper's 50 000 groups: capped
+    assert default_batch_size(40_000) == 1250 and default_batch_size(1000) == 256  # at least 32 steps an epoch
+    assert recipe_batch_size("cosine", None, 40_000) == 1250 and recipe_batch_size("cosine", 64, 40_000) == 64
+    assert recipe_batch_size("paper", None, 10 ** 6) == 256 == recipe_batch_size("adam", None, 10 ** 6)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        recipe_batch_size("cosine", 0, 1000)

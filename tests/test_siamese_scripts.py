@@ -38,8 +38,8 @@ def test_train_script_on_own_data_writes_the_run_folder(tmp_path):
                                             "scatter.png", "readout.md"])
     assert res["metrics"]["test_accuracy"] == pytest.approx(printed_number(out.stdout, "test accuracy "), abs=6e-5)
     assert res["readout"]["f"]["formula"] in out.stdout and res["data"]["test"]["groups"] == 60
-    # the known invariant of the file (its s2 column) scored on the test groups, as results.json has it
-    assert res["metrics"]["f"]["rho"] == pytest.approx(printed_number(out.stdout, "f against s2 (test): rho = "),
+    # the known invariant stored in the file (C = s²) scored on the test groups, as results.json has it
+    assert res["metrics"]["f"]["rho"] == pytest.approx(printed_number(out.stdout, "f against C (test): rho = "),
                                                        abs=6e-5)
     assert res["flags"]["hidden"] == ["8"] and len(res["history"]["val_rho"]) == 2
     # --data_formula: the interval from the raw pairs, no network (its first pass does a fixed amount of work,
