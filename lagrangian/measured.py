@@ -387,8 +387,10 @@ class MeasuredSystem(_System):
 
     def rollout_span(self, every: int = 10) -> tuple:
         """``(t_final, dt)`` of the default rollout: the held-out record's length, with an RK4 step that puts
-        every ``every``-th step on the record's own times."""
-        return self.duration(), self.record_step() / every
+        every ``every``-th step on the record's own times (on their even spacing, where the record's steps vary a
+        little: the last one then falls on the record's end, not past it)."""
+        records = max(1, int(round(self.duration() / self.record_step())))
+        return self.duration(), self.duration() / (records * int(every))
 
     def charge_scales(self, x0, p0):
         """C(0) (Eq. 35), or where it is zero the data's own scale: ℓ v for L, v for M."""
