@@ -63,3 +63,19 @@ def test_quick_run_trains_the_script_on_the_written_csv(tmp_path):
     assert (tmp_path / "rotations_seed0" / "results.json").exists() and (tmp_path / "results.md").exists()
     with pytest.raises(ValueError, match="unknown data sets"):
         benchmark(quick=True, out_dir=str(tmp_path), data_sets=("box",))
+
+
+@pytest.mark.slow
+def test_boosts_only_events_are_read_as_the_interval_with_the_defaults():
+    """The even start and the batch rule (docs/siamese.md): events whose transformations lack rotations, where the
+    previous default settled on a spatial projection (about 81 % on 5 seeds of 6), are read as s² within 30 epochs
+    (8 seeds of 8 in the scratch runs; this is the benchmark's data set, seed 0: 94.9 %)."""
+    from scipy.stats import spearmanr
+
+    from siamese.training import grouped_invariant, train_siamese
+
+    train, test = user_events(25_000, 101, rotations=False).split_by_group(test_fraction=0.2, seed=0)
+    model, info = train_siamese(train, test, epochs=30, seed=0)
+    assert info["test_accuracy"] >= 0.85
+    f = grouped_invariant(model, test.x)[:, 0, 0]
+    assert abs(spearmanr(f, test.c)[0]) > 0.95  # the interval, not a projection (|Spearman| < 0.2 there)
