@@ -53,6 +53,7 @@ class _System:
     symmetries = ("none", "R")
     charge_names = ("L",)
     input_scale = (1.0, 1.0)  # (length, speed) the network divides q and q̇ by (LagrangianNetwork scale)
+    periodic = ()  # indices of the coordinates that are angles (LagrangianNetwork periodic); recorded data only
 
     def symmetry_layer(self, symmetry: str):
         """The symmetry-enforcing layer S for ``symmetry`` in none|R|T|RT."""

@@ -29,7 +29,7 @@ def build_model(system, symmetry: str, hidden_units: int = 128, dtype: str = "fl
     and its ``periodic`` coordinates (recorded angles; none for the paper's systems)."""
     system = get_system(system) if isinstance(system, str) else system
     return LagrangianNetwork(system.symmetry_layer(symmetry), hidden_units=hidden_units, system=system.name,
-                             dtype=dtype, init=init, scale=system.input_scale, periodic=getattr(system, "periodic", ()))
+                             dtype=dtype, init=init, scale=system.input_scale, periodic=system.periodic)
 
 
 def make_dataset(x, y, batch_size: int = 128, seed: int = 0, sigma: float = 0.0):

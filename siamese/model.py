@@ -73,8 +73,9 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
     check_symmetric_scaling(symmetry, variance, mean)
     if symmetry is not None:
         layers.append(RotationInvariants(name="rotation_invariants"))
-    layers += [ProductDense(h, activation=activation, kernel_initializer="zeros") if i == 0 and first_layer == "product"
-               else keras.layers.Dense(h, activation=activation) for i, h in enumerate(hidden)]
+    layers += [ProductDense(h, activation=activation, kernel_initializer="zeros")  # the even start
+               if i == 0 and first_layer == "product" else keras.layers.Dense(h, activation=activation)
+               for i, h in enumerate(hidden)]
     layers.append(keras.layers.Dense(bottleneck, name="bottleneck"))
     return keras.Sequential(layers, name=name)
 

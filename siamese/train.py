@@ -174,7 +174,8 @@ def _multi(f, train, test, hidden, out_dir, results, tensorboard):
     from .multi import count_siamese_invariants, multi_readout, train_decorrelated
     from .training import grouped_invariant
 
-    kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size or 256,
+    kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs,
+                  batch_size=f.batch_size or 256,  # the batch the decorrelated neurons were measured with
                   learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, warmup=f.warmup,
                   first_layer=f.first_layer or "dense")
     if f.count:
