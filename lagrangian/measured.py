@@ -361,7 +361,7 @@ class MeasuredSystem(_System):
         gap = self.positions(a) - self.positions(b)
         if self.periodic:
             gap = np.array(gap, dtype=np.float64)
-            gap[..., list(self.periodic)] = -np.remainder(np.pi - gap[..., list(self.periodic)], 2 * np.pi) + np.pi
+            gap[..., list(self.periodic)] = np.pi - np.remainder(np.pi - gap[..., list(self.periodic)], 2 * np.pi)
         return gap
 
     def initial_state(self):

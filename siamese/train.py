@@ -175,9 +175,10 @@ def _multi(f, train, test, hidden, out_dir, results, tensorboard):
     from .training import grouped_invariant
 
     kwargs = dict(hidden=hidden, activation=f.activation, recipe=f.recipe, epochs=f.epochs,
-                  batch_size=f.batch_size or 256,  # the batch the decorrelated neurons were measured with
                   learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, warmup=f.warmup,
                   first_layer=f.first_layer or "dense")
+    if f.batch_size is not None:  # else train_decorrelated's own batch, the one its counts were measured with
+        kwargs["batch_size"] = f.batch_size
     if f.count:
         if f.max_invariants < 1 or not 0 < f.spread_threshold < 1:
             raise UsageError("--max_invariants must be >= 1 and --spread_threshold in (0, 1)")
