@@ -17,11 +17,11 @@ __all__ = [
     "SchwarzschildInvariant", "levi_civita",
     # model
     "LagrangianNetwork", "SingularHessianError", "HessianGuard", "euler_lagrange", "conjugate_momentum",
-    "velocity_hessian_condition",
+    "lagrangian_energy", "velocity_hessian_condition",
     # systems
     "Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES", "LAYER_NAMES",
     # invariants
-    "angular_momentum", "linear_momentum", "relative_deviation",
+    "angular_momentum", "linear_momentum", "relative_deviation", "energy_deviation",
     # integration and training
     "RK4Integrator", "rollout", "build_model", "make_dataset", "train_model",
     # recorded trajectories
@@ -33,9 +33,9 @@ _WHERE = {
     "symmetry": ["NoSymmetry", "RotationInvariant", "TranslationInvariant", "RotationTranslationInvariant",
                  "SchwarzschildInvariant", "levi_civita"],
     "model": ["LagrangianNetwork", "SingularHessianError", "HessianGuard", "euler_lagrange", "conjugate_momentum",
-              "velocity_hessian_condition"],
+              "lagrangian_energy", "velocity_hessian_condition"],
     "systems": ["Kepler", "Schwarzschild", "TwoParticle", "get_system", "SYSTEMS", "SYMMETRIES", "LAYER_NAMES"],
-    "invariants": ["angular_momentum", "linear_momentum", "relative_deviation"],
+    "invariants": ["angular_momentum", "linear_momentum", "relative_deviation", "energy_deviation"],
     "integrators": ["RK4Integrator", "rollout"],
     "training": ["build_model", "make_dataset", "train_model"],
     "measured": ["Trajectories", "TrajectoryDataError", "load_trajectories", "double_pendulum_trajectories",

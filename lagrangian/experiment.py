@@ -13,6 +13,9 @@ import os
 
 import numpy as np
 
+#: npz key prefix of the energy drifts δE (``delta_`` keys are the charges')
+ENERGY_PREFIX = "energy_delta_"
+
 __all__ = ["evaluate", "write_monitors", "load_monitors", "plot_rollout", "write_rollout", "final_numbers", "reproduce"]
 
 
@@ -33,6 +36,8 @@ def final_numbers(out: dict) -> dict:
     """δ's at the final time, max over time, δq at the final time; with a reference, its distance ``dref``."""
     nums = {f"d{k}_final": float(v[-1]) for k, v in out["delta"].items()}
     nums.update({f"d{k}_max": float(np.max(v)) for k, v in out["delta"].items()})
+    for key, val in out.get("delta_energy", {}).items():  # the energy's drift (Noether charge of time translation)
+        nums[f"d{key}_final"], nums[f"d{key}_max"] = float(val[-1]), float(np.max(val))
     nums["dq_final"] = float(out["dq"][-1])
     nums["dq_max"] = float(np.max(out["dq"]))
     nums["t_final"] = float(out["t"][-1])
@@ -44,17 +49,20 @@ def final_numbers(out: dict) -> dict:
 
 
 def write_monitors(out: dict, path_prefix: str) -> list[str]:
-    """``<prefix>.csv`` (t, δ's, δq, condition) and ``<prefix>.npz`` (everything); returns the paths."""
+    """``<prefix>.csv`` (t, charge δ's, energy δ's, δq, condition) and ``<prefix>.npz`` (everything); returns the
+    paths."""
     os.makedirs(os.path.dirname(os.path.abspath(path_prefix)), exist_ok=True)
-    keys = sorted(out["delta"])
+    keys, energies = sorted(out["delta"]), sorted(out.get("delta_energy", {}))
     with open(path_prefix + ".csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["t"] + [f"delta_{k}" for k in keys] + ["dq", "hessian_condition"])
+        writer.writerow(["t"] + [f"delta_{k}" for k in keys + energies] + ["dq", "hessian_condition"])
         for i, t in enumerate(out["t"]):
             writer.writerow([f"{t:.4f}"] + [f"{out['delta'][k][i]:.6e}" for k in keys]
+                            + [f"{out['delta_energy'][k][i]:.6e}" for k in energies]
                             + [f"{out['dq'][i]:.6e}", f"{out['condition'][i]:.4e}"])
     arrays = {"t": out["t"], "traj": out["traj"], "traj_perturbed": out["traj_perturbed"], "dq": out["dq"],
-              "condition": out["condition"], **{f"delta_{k}": v for k, v in out["delta"].items()}}
+              "condition": out["condition"], **{f"delta_{k}": v for k, v in out["delta"].items()},
+              **{f"{ENERGY_PREFIX}{k}": v for k, v in out.get("delta_energy", {}).items()}}
     for key in ("ref", "dref"):
         if key in out:
             arrays[key] = out[key]
@@ -66,8 +74,9 @@ def load_monitors(path_prefix: str) -> dict:
     """Read back ``<prefix>.npz`` from :func:`write_monitors` as an :func:`evaluate`-like dict (no charges),
     so figures can be redrawn, or runs trained in separate processes drawn side by side."""
     with np.load(path_prefix + ".npz") as data:
-        out = {k: data[k] for k in data.files if not k.startswith("delta_")}
+        out = {k: data[k] for k in data.files if not k.startswith(("delta_", ENERGY_PREFIX))}
         out["delta"] = {k[len("delta_"):]: data[k] for k in data.files if k.startswith("delta_")}
+        out["delta_energy"] = {k[len(ENERGY_PREFIX):]: data[k] for k in data.files if k.startswith(ENERGY_PREFIX)}
     return out
 
 
@@ -127,12 +136,15 @@ def plot_rollout(results: dict, system, path_prefix: str, title: str = "") -> li
         out = results[label]
         for key, val in sorted(out["delta"].items()):
             ax.semilogy(out["t"][1:], np.maximum(val[1:], 1e-17), label=f"δ{key}")
-        ax.set_title(f"{title} {label}: charge deviations")
+        for key, val in sorted(out.get("delta_energy", {}).items()):  # time translation: every L conserves E
+            ax.semilogy(out["t"][1:], np.maximum(val[1:], 1e-17), ":", label=f"δ{key}")
+        ax.set_title(f"{title} {label}: charge and energy deviations")
         ax.set_xlabel("t")
-        if out["delta"]:
+        if out["delta"] or out.get("delta_energy"):
             ax.legend(fontsize=7)
-        else:  # no symmetry layer, no Noether charge
-            ax.text(0.5, 0.5, "no Noether charge\n(symmetry none)", ha="center", va="center", transform=ax.transAxes)
+        if not out["delta"]:  # no symmetry layer, no Noether charge but the energy
+            ax.text(0.5, 0.9, "no spatial Noether charge (symmetry none)", ha="center", va="center",
+                    fontsize=8, transform=ax.transAxes)
     fig.tight_layout()
     paths.append(path_prefix + "_charges.png")
     fig.savefig(paths[-1], dpi=110)

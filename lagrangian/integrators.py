@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lagrangian.invariants import relative_deviation
-from lagrangian.model import SingularHessianError, conjugate_momentum, euler_lagrange, velocity_hessian_condition
+from lagrangian.invariants import energy_deviation, relative_deviation
+from lagrangian.model import (SingularHessianError, conjugate_momentum, euler_lagrange, lagrangian_energy,
+                              velocity_hessian_condition)
 
 __all__ = ["RK4Integrator", "rollout"]
 
@@ -36,6 +37,7 @@ class RK4Integrator:
         self._advance = tf.function(self._advance_graph, jit_compile=self.jit_compile, reduce_retracing=True)
         self._momentum = tf.function(lambda x: conjugate_momentum(self.lagrangian, x), reduce_retracing=True)
         self._hessian = tf.function(lambda x: euler_lagrange(self.lagrangian, x)[1], reduce_retracing=True)
+        self._energy = tf.function(lambda x: lagrangian_energy(self.lagrangian, x), reduce_retracing=True)
 
     def _rhs(self, x):
         d = x.shape[-1] // 2
@@ -109,6 +111,11 @@ class RK4Integrator:
         p = self._momentum(tf.constant(flat, self.dtype)).numpy()
         return p.reshape(states.shape[:-1] + (p.shape[-1],))
 
+    def energy(self, states) -> np.ndarray:
+        """E = q̇ · ∂L/∂q̇ − L for states ``(..., 2 d)``, shape ``(...)``."""
+        flat = states.reshape(-1, states.shape[-1])
+        return self._energy(tf.constant(flat, self.dtype)).numpy().reshape(states.shape[:-1])
+
     def condition(self, states) -> np.ndarray:
         """Condition number of ∂²L/∂q̇² at states ``(..., 2 d)``."""
         flat = states.reshape(-1, states.shape[-1])
@@ -123,7 +130,9 @@ def rollout(model, system, t_final: float, dt: float = 0.01, every: int = 10, pe
     The copy's q and q̇ get normal noise of std ``perturbation`` (Sec. 3.1.1). Returns a dict with
     ``t`` (T,), ``traj`` and ``traj_perturbed`` (T, 2 d), ``dq`` (T,) = ‖q − q_perturbed‖₂ of the
     spatial positions, ``delta`` = {"L_NN", "L_true", ("M_NN", "M_true")} each (T,) by Eqs. (35-37),
-    ``charges`` (raw values, (T, k)), ``condition`` (T,) of the velocity Hessian and ``breakdown``
+    ``charges`` (raw values, (T, k)), ``energy`` = {"E_NN", ("E_true")} each (T,), the energy q̇ · p − L of the
+    network's and of the true Lagrangian along the run, ``delta_energy`` their drift δE
+    (:func:`~lagrangian.invariants.energy_deviation`), ``condition`` (T,) of the velocity Hessian and ``breakdown``
     (True when a run became non-finite -- singular Hessian -- before ``t_final``; the arrays then
     stop at the last finite record).
     """
@@ -145,6 +154,14 @@ def rollout(model, system, t_final: float, dt: float = 0.01, every: int = 10, pe
         for key, val in values.items():
             delta[f"{key}_{tag}"] = relative_deviation(val, scales[key])
             charges[f"{key}_{tag}"] = val
+    d = main.shape[1] // 2
+    energy = {"E_NN": integ.energy(traj[:, 0]).astype(np.float64)}
+    delta_energy = {"E_NN": energy_deviation(energy["E_NN"], main[:, d:], p_nn)}
+    if system.true_momentum is not None:  # the system's own Lagrangian, in float64
+        states = tf.constant(main, tf.float64)
+        energy["E_true"] = lagrangian_energy(system.lagrangian, states).numpy()
+        delta_energy["E_true"] = energy_deviation(energy["E_true"], main[:, d:],
+                                                  conjugate_momentum(system.lagrangian, states).numpy())
     pos = system.positions(traj)
     return {
         "t": np.arange(traj.shape[0]) * dt * every,
@@ -153,6 +170,8 @@ def rollout(model, system, t_final: float, dt: float = 0.01, every: int = 10, pe
         "dq": np.linalg.norm(pos[:, 0] - pos[:, 1], axis=-1),
         "delta": delta,
         "charges": charges,
+        "energy": energy,
+        "delta_energy": delta_energy,
         "condition": integ.condition(traj[:, 0]),
         "breakdown": len(traj) < n_steps // every + 1,
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["angular_momentum", "linear_momentum", "relative_deviation"]
+__all__ = ["angular_momentum", "linear_momentum", "relative_deviation", "energy_deviation"]
 
 
 def _split(arr, dim):
@@ -52,3 +52,17 @@ def relative_deviation(values, scale=None) -> np.ndarray:
     if np.any(norm == 0):
         raise ValueError("reference charge has zero norm; pass a non-zero scale (Eq. 37)")
     return np.linalg.norm(values - values[0], axis=-1) / norm
+
+
+def energy_deviation(energy, qdot, mom) -> np.ndarray:
+    """δE(t) = |E(t) − E(0)| / ⟨|q̇ · p|⟩_t along axis 0.
+
+    ``energy``: ``(T,)`` values of E = q̇ · p − L; ``qdot``, ``mom``: ``(T, d)``. The scale is the mean of
+    |q̇ · p| over the record (twice the mean kinetic energy for a quadratic kinetic term), not E(0): a
+    Lagrangian fixes E only up to an additive constant, and q̇ · p does not depend on it. Returns ``(T,)``.
+    """
+    energy = np.asarray(energy, dtype=np.float64)
+    scale = np.mean(np.abs(np.sum(np.asarray(qdot, np.float64) * np.asarray(mom, np.float64), axis=-1)))
+    if not scale > 0:
+        raise ValueError("q̇ · p is zero all along the record: no kinetic scale to measure the energy's drift by")
+    return np.abs(energy - energy[0]) / scale

@@ -28,6 +28,7 @@ __all__ = [
     "HessianGuard",
     "euler_lagrange",
     "conjugate_momentum",
+    "lagrangian_energy",
     "velocity_hessian_condition",
 ]
 
@@ -69,6 +70,22 @@ def conjugate_momentum(lagrangian, x):
         tape.watch(x)
         lag = lagrangian(x)
     return tape.gradient(lag, x)[:, d:]
+
+
+def lagrangian_energy(lagrangian, x):
+    """E = q̇ · ∂L/∂q̇ − L of ``(batch, 2 d)`` states, shape ``(batch,)``.
+
+    The Noether charge of time translation: conserved exactly along the flow of any Lagrangian that does
+    not depend on t, a network's included, whatever its symmetry layer. An additive constant in L shifts E
+    by minus that constant; q̇ · p does not change (for a quadratic kinetic term it is twice the kinetic
+    energy), so :func:`lagrangian.integrators.rollout` measures E's drift against it.
+    """
+    d = x.shape[-1] // 2
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        lag = lagrangian(x)
+    p = tape.gradient(lag, x)[:, d:]
+    return tf.reduce_sum(x[:, d:] * p, axis=1) - lag
 
 
 def velocity_hessian_condition(j_vv) -> np.ndarray:
@@ -210,6 +227,10 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
     def momentum(self, x):
         """p = ∂L_NN/∂q̇, ``(batch, 2 d) -> (batch, d)``."""
         return conjugate_momentum(self, x)
+
+    def energy(self, x):
+        """E_NN = q̇ · ∂L_NN/∂q̇ − L_NN, ``(batch, 2 d) -> (batch,)`` (:func:`lagrangian_energy`)."""
+        return lagrangian_energy(self, x)
 
     def _as_state(self, x):
         arr = np.asarray(x)

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from conserve_tf import runs
-from lagrangian import (HessianGuard, LagrangianNetwork, RK4Integrator, SingularHessianError, euler_lagrange,
-                        get_system, relative_deviation)
+from lagrangian import (HessianGuard, LagrangianNetwork, RK4Integrator, SingularHessianError, energy_deviation,
+                        euler_lagrange, get_system, lagrangian_energy, relative_deviation)
 from lagrangian.training import build_model, make_dataset
 
 
@@ -84,6 +84,10 @@ def test_unconstrained_network_does_not_conserve_charges():
     model, integ, traj = tame_network(system, "none", first_seed=5)
     p = integ.momentum(traj)
     assert relative_deviation(system.charges(traj, p)["L"]).max() > 1e-6
+    # but no network escapes time translation: its own energy q̇·p − L stays put, the true one does not
+    assert energy_deviation(integ.energy(traj), traj[:, 3:], p).max() < 1e-8  # RK4 error, dt = 1e-3
+    true_e = lagrangian_energy(system.lagrangian, tf.constant(traj)).numpy()
+    assert energy_deviation(true_e, traj[:, 3:], system.true_momentum(traj)).max() > 1e-2
 
 
 @pytest.mark.slow
