@@ -101,6 +101,7 @@ def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded",
         key = f"{case} {symmetry}"
         numbers[key] = {"r2_train": acceleration_r2(model, system.train), "r2_test": acceleration_r2(model, system.test),
                         "dL_NN_max": nums.get("dL_NN_max"), "dref_max": nums["dref_max"],
+                        "dE_NN_max": nums["dE_NN_max"], "dE_NN_ref_max": nums["dE_NN_ref_max"],
                         "rollout_time": nums["t_final"], "held_out_time": system.duration(),
                         "breakdown": nums["breakdown"], "attempts": len(attempts), "seconds": seconds}
         rows += [{"quantity": f"{key}: {name}", "paper": None, "ours": numbers[key][name], "note": note}
@@ -108,6 +109,8 @@ def benchmark(quick: bool = False, out_dir: str = "results/lagrangian_recorded",
                                     ("r2_test", "R² of q̈, held-out states"),
                                     ("dL_NN_max", "max δL of the network's charge along the rollout (R only)"),
                                     ("dref_max", "max distance of the rollout from the held-out record"),
+                                    ("dE_NN_max", "max drift of the network's energy q̇·p − L along its rollout"),
+                                    ("dE_NN_ref_max", "max drift of the network's energy along the held-out record"),
                                     ("rollout_time", "time integrated (held-out record's length unless it broke down)"),
                                     ("attempts", "trainings (a restart when R² on the training states < 0.5)"),
                                     ("seconds", "training, all attempts"))

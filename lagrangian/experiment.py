@@ -21,14 +21,25 @@ __all__ = ["evaluate", "write_monitors", "load_monitors", "plot_rollout", "write
 
 def evaluate(model, system, t_final: float, dt: float = 0.01, every: int = 10, perturbation: float = 1e-3,
              seed: int = 0, jit_compile: bool = True) -> dict:
-    """:func:`lagrangian.integrators.rollout` plus the true reference trajectory (``ref``, (T', 2 d)) and the
-    distance of the network's positions from it, ``dref`` (T',) (T' ≤ T: a measured record may end sooner)."""
+    """:func:`lagrangian.integrators.rollout` plus the true reference trajectory (``ref``, (T', 2 d)), the
+    distance of the network's positions from it, ``dref`` (T',) (T' ≤ T: a measured record may end sooner), and
+    the drift of the network's energy along the true motion, ``delta_energy["E_NN_ref"]`` (T',): small when the
+    network's L describes the true motion; on a measured record it also shows energy the system lost.
+    """
+    import tensorflow as tf
+
     from lagrangian.integrators import rollout
+    from lagrangian.invariants import energy_deviation
+    from lagrangian.model import conjugate_momentum, lagrangian_energy
 
     out = rollout(model, system, t_final, dt=dt, every=every, perturbation=perturbation, seed=seed,
                   jit_compile=jit_compile)
     out["ref"] = ref = system.reference(t_final, dt * every)[: len(out["t"])]
     out["dref"] = np.linalg.norm(system.position_gap(out["traj"][: len(ref)], ref), axis=-1)
+    states = tf.constant(ref, model.dtype_policy.compute_dtype)
+    out["energy"]["E_NN_ref"] = lagrangian_energy(model, states).numpy().astype(np.float64)
+    out["delta_energy"]["E_NN_ref"] = energy_deviation(out["energy"]["E_NN_ref"], ref[:, ref.shape[1] // 2:],
+                                                       conjugate_momentum(model, states).numpy(), motionless="nan")
     return out
 
 
@@ -58,7 +69,8 @@ def write_monitors(out: dict, path_prefix: str) -> list[str]:
         writer.writerow(["t"] + [f"delta_{k}" for k in keys + energies] + ["dq", "hessian_condition"])
         for i, t in enumerate(out["t"]):
             writer.writerow([f"{t:.4f}"] + [f"{out['delta'][k][i]:.6e}" for k in keys]
-                            + [f"{out['delta_energy'][k][i]:.6e}" for k in energies]
+                            + [f"{out['delta_energy'][k][i]:.6e}" if i < len(out["delta_energy"][k]) else ""
+                               for k in energies]  # E_NN_ref stops where a measured record ends
                             + [f"{out['dq'][i]:.6e}", f"{out['condition'][i]:.4e}"])
     arrays = {"t": out["t"], "traj": out["traj"], "traj_perturbed": out["traj_perturbed"], "dq": out["dq"],
               "condition": out["condition"], **{f"delta_{k}": v for k, v in out["delta"].items()},
@@ -137,8 +149,8 @@ def plot_rollout(results: dict, system, path_prefix: str, title: str = "") -> li
         for key, val in sorted(out["delta"].items()):
             ax.semilogy(out["t"][1:], np.maximum(val[1:], 1e-17), label=f"δ{key}")
         for key, val in sorted(out.get("delta_energy", {}).items()):  # time translation: every L conserves E
-            ax.semilogy(out["t"][1:], np.maximum(val[1:], 1e-17), ":", label=f"δ{key}")
-        ax.set_title(f"{title} {label}: charge and energy deviations")
+            ax.semilogy(out["t"][1:len(val)], np.maximum(val[1:], 1e-17), ":", label=f"δ{key}")  # ref may end first
+        ax.set_title(f"{title} {label}: δ of charges and energy", fontsize=9)
         ax.set_xlabel("t")
         if out["delta"] or out.get("delta_energy"):
             ax.legend(fontsize=7)

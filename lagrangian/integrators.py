@@ -156,12 +156,13 @@ def rollout(model, system, t_final: float, dt: float = 0.01, every: int = 10, pe
             charges[f"{key}_{tag}"] = val
     d = main.shape[1] // 2
     energy = {"E_NN": integ.energy(traj[:, 0]).astype(np.float64)}
-    delta_energy = {"E_NN": energy_deviation(energy["E_NN"], main[:, d:], p_nn)}
+    delta_energy = {"E_NN": energy_deviation(energy["E_NN"], main[:, d:], p_nn, motionless="nan")}
     if system.true_momentum is not None:  # the system's own Lagrangian, in float64
         states = tf.constant(main, tf.float64)
         energy["E_true"] = lagrangian_energy(system.lagrangian, states).numpy()
         delta_energy["E_true"] = energy_deviation(energy["E_true"], main[:, d:],
-                                                  conjugate_momentum(system.lagrangian, states).numpy())
+                                                  conjugate_momentum(system.lagrangian, states).numpy(),
+                                                  motionless="nan")
     pos = system.positions(traj)
     return {
         "t": np.arange(traj.shape[0]) * dt * every,

@@ -54,15 +54,21 @@ def relative_deviation(values, scale=None) -> np.ndarray:
     return np.linalg.norm(values - values[0], axis=-1) / norm
 
 
-def energy_deviation(energy, qdot, mom) -> np.ndarray:
+def energy_deviation(energy, qdot, mom, motionless: str = "raise") -> np.ndarray:
     """δE(t) = |E(t) − E(0)| / ⟨|q̇ · p|⟩_t along axis 0.
 
     ``energy``: ``(T,)`` values of E = q̇ · p − L; ``qdot``, ``mom``: ``(T, d)``. The scale is the mean of
     |q̇ · p| over the record (twice the mean kinetic energy for a quadratic kinetic term), not E(0): a
     Lagrangian fixes E only up to an additive constant, and q̇ · p does not depend on it. Returns ``(T,)``.
+    Where q̇ · p is zero all along there is no scale: ``motionless="raise"`` raises ValueError, ``"nan"``
+    returns NaN (what the rollout monitors do, so that a motionless record does not stop a run).
     """
+    if motionless not in ("raise", "nan"):
+        raise ValueError(f"motionless must be 'raise' or 'nan', got {motionless!r}")
     energy = np.asarray(energy, dtype=np.float64)
     scale = np.mean(np.abs(np.sum(np.asarray(qdot, np.float64) * np.asarray(mom, np.float64), axis=-1)))
     if not scale > 0:
+        if motionless == "nan":
+            return np.full(energy.shape, np.nan)
         raise ValueError("q̇ · p is zero all along the record: no kinetic scale to measure the energy's drift by")
     return np.abs(energy - energy[0]) / scale

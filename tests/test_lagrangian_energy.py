@@ -33,6 +33,10 @@ def test_energy_drift_ignores_an_additive_constant_in_the_lagrangian():
 def test_energy_deviation_needs_motion():
     with pytest.raises(ValueError, match="q̇ · p is zero"):
         energy_deviation(np.ones(5), np.zeros((5, 2)), np.ones((5, 2)))
+    # the rollout monitors ask for NaN instead, so a motionless record does not stop a run
+    assert np.all(np.isnan(energy_deviation(np.ones(5), np.zeros((5, 2)), np.ones((5, 2)), motionless="nan")))
+    with pytest.raises(ValueError, match="motionless must be"):
+        energy_deviation(np.ones(5), np.ones((5, 2)), np.ones((5, 2)), motionless="zero")
 
 
 def test_rollout_of_the_true_lagrangian_conserves_energy_and_writes_it(tmp_path):

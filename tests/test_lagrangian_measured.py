@@ -257,6 +257,10 @@ def test_training_on_recorded_orbits_learns_them_and_conserves_the_charge(orbits
     # R makes the network's angular momentum exact: what is left is the RK4 error (4e-6 to 1e-5 on seeds 1-3)
     assert numbers["dL_NN_max"] < 1e-4
     assert "L_true" not in out["delta"] and np.isfinite(numbers["dref_max"]) and not numbers["breakdown"]
+    # time translation: the network's own energy holds along its run; along the recorded orbit it holds as
+    # well as the network describes that motion
+    assert "E_true" not in out["delta_energy"] and len(out["delta_energy"]["E_NN_ref"]) == len(out["ref"])
+    assert numbers["dE_NN_max"] < 1e-4 and numbers["dE_NN_ref_max"] < 0.1  # seed 1: 1.7e-6 and 0.016
 
 
 def _run(*args):

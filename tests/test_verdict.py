@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conserve_tf.verdict import invariant_verdict, verdict_from_outputs
+from conserve_tf.verdict import invariant_verdict, report_verdict, verdict_from_outputs
 
 
 def test_outputs_constant_within_groups_are_an_invariant():
@@ -12,6 +12,23 @@ def test_outputs_constant_within_groups_are_an_invariant():
     v = verdict_from_outputs(f)
     assert v.found and v.ratio < 0.1 and v.z < -5
     assert v.message.startswith("invariant found")
+
+
+def test_a_loose_invariant_is_found_but_called_approximate():
+    """Group means spread evenly, members scattered by a fifth of that spread (a ratio near 0.2, where a Siamese
+    network stuck on a projection of boosted events sat): found, flagged, and shown with a WARNING."""
+    rng = np.random.default_rng(3)
+    means = np.linspace(-1, 1, 12)[:, None]
+    loose = verdict_from_outputs(means + 0.12 * rng.normal(size=(12, 30)))
+    assert loose.found and loose.approximate and 0.1 < loose.ratio < 0.5
+    assert "only approximate" in loose.message and loose.as_dict()["approximate"] is True
+    shown = []
+    report_verdict("F", loose, log=shown.append)
+    assert shown[0].startswith("WARNING, F: invariant found, but only approximate")
+    tight = verdict_from_outputs(means + 0.01 * rng.normal(size=(12, 30)))
+    assert tight.found and not tight.approximate
+    report_verdict("F", tight, log=shown.append)
+    assert shown[1].startswith("F: invariant found: ")
 
 
 def test_outputs_unrelated_to_groups_are_not():
