@@ -3,8 +3,9 @@
 * :func:`run` defines a script's flags, makes them the flags ``--help`` lists, starts the absl ``main``
   and turns the errors a user can cause (bad flag values, bad data files, unknown system names) into
   one clear line on stderr and exit status 2, instead of a traceback.
-* :func:`define_output_flags` adds ``--out_dir`` and ``--tensorboard``, shared by the training scripts;
-  :func:`out_dir_from_flags` resolves the default folder under ``runs/``.
+* :func:`define_output_flags` adds ``--out_dir``, ``--overwrite`` and ``--tensorboard``, shared by the training
+  scripts; :func:`out_dir_from_flags` resolves the default folder under ``runs/`` and refuses, before any work,
+  a file or a folder that holds an earlier run (unless ``--overwrite``).
 * :func:`define_readout_flags` adds the formula read-out's flags; :func:`report_data_formula` runs
   ``--data_formula`` (the network-free search of :mod:`conserve_tf.symbolic.conserved`) for either script.
 * :func:`script_flags` returns the values of the running script's own flags (for ``results.json``).
@@ -15,6 +16,7 @@ written against earlier versions.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 
@@ -22,8 +24,9 @@ from absl import app, flags
 
 from .runs import default_out_dir, save_model, set_seed
 
-__all__ = ["UsageError", "run", "quiet_tensorflow", "define_output_flags", "define_readout_flags",
-           "report_data_formula", "out_dir_from_flags", "script_flags", "save_model", "set_seed"]
+__all__ = ["UsageError", "RUN_FILES", "run", "quiet_tensorflow", "define_output_flags", "define_overwrite_flag",
+           "define_readout_flags", "report_data_formula", "run_files_in", "out_dir_from_flags", "script_flags",
+           "save_model", "set_seed"]
 
 
 class UsageError(ValueError):
@@ -72,10 +75,23 @@ def run(main, define_flags=None) -> None:
     app.run(guarded)
 
 
+#: what the scripts write into ``--out_dir``: a folder holding one of these holds a run (see out_dir_from_flags)
+RUN_FILES = ("model.keras", "results.json", "rollout.json", "readout.md", "readout_multi.md", "training.png",
+             "invariant.png", "scatter.png", "count.png", "monitors.csv", "monitors.npz", "*_trajectories.png",
+             "*_charges.png", "*_dq.png", "tensorboard")
+
+
+def define_overwrite_flag() -> None:
+    """``--overwrite``: let a script replace the files of an earlier run in ``--out_dir``."""
+    flags.DEFINE_boolean("overwrite", False, "Write into an --out_dir that already holds a run's files, replacing "
+                         "them (without it the script stops before any work, so nothing saved there is lost).")
+
+
 def define_output_flags() -> None:
-    """``--out_dir`` (results folder, default ``runs/<script>-<UTC time>``) and ``--tensorboard``."""
+    """``--out_dir`` (results folder, default ``runs/<script>-<UTC time>``), ``--overwrite`` and ``--tensorboard``."""
     flags.DEFINE_string("out_dir", None, "Folder for model.keras, results.json and the figures (default: a new "
                         "runs/<script>-<UTC date-time> folder; an empty value writes nothing).")
+    define_overwrite_flag()
     flags.DEFINE_boolean("tensorboard", False, "Log every epoch's loss terms and held-out metrics to TensorBoard "
                          "event files in <out_dir>/tensorboard (view: tensorboard --logdir <out_dir>).")
 
@@ -116,13 +132,31 @@ def report_data_formula(train, test, seed: int = 0) -> dict | None:
             "fraction_test": res.fraction_test, "seconds": res.seconds}
 
 
+def run_files_in(folder: str) -> list[str]:
+    """Names in ``folder`` that a script run writes (:data:`RUN_FILES`), sorted; [] when it has none."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(name for name in os.listdir(folder) if any(fnmatch.fnmatch(name, pat) for pat in RUN_FILES))
+
+
 def out_dir_from_flags(script: str) -> str | None:
-    """The ``--out_dir`` to write to: the flag, a fresh ``runs/<script>-...`` when unset, None when empty."""
+    """The ``--out_dir`` to write to: the flag, a fresh ``runs/<script>-...`` when unset, None when empty.
+
+    Checked before any work: a path that is a file, or a folder holding an earlier run's files (unless
+    ``--overwrite``), is a usage error, so a long training never ends unable to write, or over a saved run.
+    """
     value = flags.FLAGS.out_dir
     if value is None:
         return default_out_dir(script)
     if "tensorboard" in flags.FLAGS and flags.FLAGS.tensorboard and not value:
         raise UsageError("--tensorboard writes into --out_dir; give a folder (or leave --out_dir unset)")
+    if value and os.path.exists(value) and not os.path.isdir(value):
+        raise UsageError(f"--out_dir {value!r} is a file, not a folder")
+    earlier = run_files_in(value) if value else []
+    if earlier and not ("overwrite" in flags.FLAGS and flags.FLAGS.overwrite):
+        shown = ", ".join(earlier[:5]) + (" ..." if len(earlier) > 5 else "")
+        raise UsageError(f"--out_dir {value!r} already holds a run ({shown}): give a new folder, or pass "
+                         "--overwrite to replace those files")
     return value or None
 
 

@@ -1,14 +1,15 @@
 """Script: integrate a saved Lagrangian network and write monitors and plots (Müller 2023, Sec. 3.1).
 
-    python -m lagrangian.rollout --model=runs/kepler_R/model.keras --t_final=128 --dt=0.01 --out_dir=runs/kepler_R
+    python -m lagrangian.rollout --model=runs/kepler_R/model.keras --t_final=128 --dt=0.01 --out_dir=runs/kepler_R_128
     python -m lagrangian.rollout --model=runs/orbits/model.keras --data=orbits.csv --out_dir=runs/orbits_again
     lagrangian-rollout --helpfull                                        # every flag
 
 With ``--data`` (and the record flags of ``lagrangian.train``, as in training) the network is integrated from
 the first held-out state beside the held-out record. Writes into ``--out_dir`` (default ``runs/lagrangian-rollout-<UTC time>``) ``monitors.csv`` (t, δL_NN,
-δL_true, [δM_NN, δM_true], δq, Hessian condition), ``monitors.npz`` (trajectories too), the trajectory,
+δL_true, [δM_NN, δM_true], δE_NN, [δE_true], δE_NN_ref, δq, Hessian condition), ``monitors.npz`` (trajectories too), the trajectory,
 charge-deviation and δq figures (:func:`lagrangian.experiment.write_rollout`, the same files
-``lagrangian-train --out_dir`` writes) and ``rollout.json`` (the final-time values, also printed).
+``lagrangian-train --out_dir`` writes) and ``rollout.json`` (the final-time values, also printed). A folder
+that already holds a run's files is refused unless ``--overwrite`` (the training's folder included).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import os
 
 from absl import flags
 
-from conserve_tf.cli import UsageError, out_dir_from_flags, quiet_tensorflow, run as run_cli, script_flags
+from conserve_tf.cli import (UsageError, define_overwrite_flag, out_dir_from_flags, quiet_tensorflow, run as run_cli,
+                             script_flags)
 from conserve_tf.runs import write_results
 from lagrangian.train import define_data_flags, measured_from_flags
 
@@ -40,6 +42,7 @@ def define_flags():
     flags.DEFINE_bool("jit_compile", True, "Integrate under XLA (fastest measured on CPU).")
     flags.DEFINE_string("out_dir", None, "Folder for monitors, plots and rollout.json (default: a new "
                         "runs/lagrangian-rollout-<UTC date-time> folder).")
+    define_overwrite_flag()
 
 
 def main(argv):

@@ -78,6 +78,8 @@ def main(argv):
         raise UsageError("--dt must be > 0")
     if FLAGS.data and FLAGS["system"].present:
         raise UsageError("--system and --data exclude each other: the data are the system")
+    if FLAGS.history_csv and os.path.isdir(FLAGS.history_csv):
+        raise UsageError(f"--history_csv {FLAGS.history_csv!r} is a folder; name a file")
     out_dir = out_dir_from_flags("lagrangian")
     from lagrangian.measured import DEFAULT_EPOCHS  # NumPy and SciPy only: TensorFlow still waits
 

@@ -74,6 +74,27 @@ def test_script_out_dir_and_tensorboard(tmp_path):
     assert scalars["validation"]["epoch_rho"][-1][1] == pytest.approx(res["history"]["val_rho"][-1], rel=1e-5)
     model = keras.models.load_model(tmp_path / "run" / "model.keras")
     assert isinstance(model, ConservNet) and model.width == 8
+    # a second run into the same folder stops before any work, and the first run's files stay as they were
+    saved = (tmp_path / "run" / "model.keras").read_bytes()
+    again = _run("--groups=4", "--members=12", "--epochs=20", f"--out_dir={tmp_path / 'run'}")
+    assert again.returncode == 2 and "error: --out_dir" in again.stderr and "already holds a run" in again.stderr
+    assert "invariant.png, model.keras, results.json, tensorboard, training.png" in again.stderr
+    assert (tmp_path / "run" / "model.keras").read_bytes() == saved and "Traceback" not in again.stderr
+
+
+def test_out_dir_that_is_a_file_is_refused_and_overwrite_replaces_a_run(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    bad = _run("--epochs=20", f"--out_dir={tmp_path / 'notes.txt'}")
+    assert bad.returncode == 2 and "is a file, not a folder" in bad.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    (tmp_path / "results.json").write_text("{}")  # an earlier run's file beside the user's notes
+    args = ["--groups=4", "--members=12", "--epochs=20", "--width=8", "--depth=1", "--verbose=0", "--restarts=0",
+            "--readout=none", f"--out_dir={tmp_path}"]
+    assert "already holds a run (results.json)" in _run(*args).stderr
+    out = _run(*args, "--overwrite")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads((tmp_path / "results.json").read_text())["flags"]["overwrite"] is True
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # not a run's file: never touched
 
 
 @pytest.mark.slow
