@@ -51,6 +51,21 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     weights with the previous epoch counter (the resumed run would then repeat one epoch).
     """
 
+    def on_train_begin(self, logs=None):
+        """Say when a checkpoint is resumed (a leftover folder of another run would resume silently otherwise),
+        and name the folder when its checkpoint does not fit the model."""
+        if os.path.exists(self._training_metadata_path):
+            with open(self._training_metadata_path) as fh:
+                epoch = json.load(fh).get("epoch")
+            print(f"resuming the interrupted run checkpointed in {self.backup_dir} after epoch {epoch} "
+                  "(delete that folder to start afresh)")
+        try:
+            super().on_train_begin(logs)
+        except ValueError as err:
+            raise ValueError(f"the checkpoint in backup folder {self.backup_dir} does not fit this model (a run on "
+                             f"other data or settings?): delete it or choose another folder "
+                             f"({str(err).splitlines()[0][:160]})") from None
+
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
         tmp_weights = self._weights_path.replace(".weights.h5", ".partial.weights.h5")

@@ -25,7 +25,7 @@ from absl import app, flags
 from .runs import default_out_dir, save_model, set_seed
 
 __all__ = ["UsageError", "RUN_FILES", "run", "quiet_tensorflow", "define_output_flags", "define_overwrite_flag",
-           "define_readout_flags", "report_data_formula", "run_files_in", "out_dir_from_flags", "script_flags",
+           "define_readout_flags", "report_data_formula", "check_features", "run_files_in", "out_dir_from_flags", "script_flags",
            "save_model", "set_seed"]
 
 
@@ -130,6 +130,22 @@ def report_data_formula(train, test, seed: int = 0) -> dict | None:
           f"  held-out within-group fraction of its variance {res.fraction_test:.2e} (0: conserved, about 1: not)")
     return {"formula": res.formula, "latex": res.latex, "fraction_fit": res.fraction_fit,
             "fraction_test": res.fraction_test, "seconds": res.seconds}
+
+
+def check_features(data) -> list[str]:
+    """Warn about features of GroupedData ``data`` that vary between groups but within none (a conserved quantity
+    loaded as a feature, such as the known constant under another name): a network would simply read it. When no
+    feature varies within the groups there is nothing to learn: UsageError. Returns the warned names."""
+    conserved = data.conserved_features()
+    still = [n for n, sd in zip(data.feature_names, data.flat().std(axis=0)) if sd == 0]
+    if len(conserved) + len(still) == data.n_features:
+        raise UsageError(f"no feature varies within the groups ({', '.join(data.feature_names)}): nothing is left "
+                         "to learn an invariant from; if some of these columns are known constants, name them with "
+                         "--constant_columns")
+    if conserved:
+        print(f"WARNING: feature(s) {', '.join(conserved)} vary between groups but within none: each is conserved "
+              "already and the network will read it; if one is the known constant, name it with --constant_columns")
+    return conserved
 
 
 def run_files_in(folder: str) -> list[str]:

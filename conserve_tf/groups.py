@@ -55,12 +55,21 @@ def _as_float_array(value, what: str) -> np.ndarray:
     return arr
 
 
+#: largest float32: data beyond it would overflow to Inf inside the networks
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _check_finite(arr: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         kind = "NaN" if np.isnan(arr[first]) else "Inf"
         raise GroupedDataError(f"{what} contains {int(bad.sum())} non-finite value(s) ({kind} first at index {first})")
+    huge = np.abs(arr) > FLOAT32_MAX
+    if huge.any():
+        first = tuple(int(i) for i in np.argwhere(huge)[0])
+        raise GroupedDataError(f"{what} holds {arr[first]:g} at index {first}, beyond float32's range "
+                               f"({FLOAT32_MAX:.3g}) in which the networks compute: rescale it")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -164,6 +173,14 @@ class GroupedData:
             return 0
         varies = np.ptp(self.c, axis=0) > 1e-12 * np.maximum(np.abs(self.c).max(axis=0), 1.0)
         return int(np.argmax(varies)) if varies.any() else 0
+
+    def conserved_features(self, rtol: float = 1e-9) -> list[str]:
+        """Names of the features that vary between groups but not within any: such a column is a conserved
+        quantity already (often the known constant, loaded as a feature), and a network will simply read it."""
+        x = self.x
+        spread = x.std(axis=1).max(axis=0)  # (F,) widest within-group spread of each feature
+        overall = x.reshape(-1, x.shape[-1]).std(axis=0)
+        return [name for name, w, o in zip(self.feature_names, spread, overall) if o > 0 and w <= rtol * o]
 
     def flat(self) -> np.ndarray:
         """All members of all groups, shape (G*M, F), group-major."""
@@ -370,7 +387,7 @@ def read_columns(path: str, blank_separated: bool = False, error=GroupedDataErro
     ``blank_separated``, split on runs of blanks. Blank lines are skipped. ``error`` (default
     :class:`GroupedDataError`) is raised, naming ``path``, for an empty file, duplicate column names or a row
     whose number of fields differs from the header's (also used by ``lagrangian.measured``)."""
-    with open(path, newline=None if blank_separated else "") as fh:
+    with open(path, newline=None if blank_separated else "", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM
         rows = [line.split() for line in fh] if blank_separated else list(csv.reader(fh))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
@@ -386,9 +403,10 @@ def read_columns(path: str, blank_separated: bool = False, error=GroupedDataErro
 
 
 def numeric_column(values, column: str, path: str, error=GroupedDataError) -> np.ndarray:
-    """``values`` as float64; ``error`` names the column and the first value that is not a number."""
+    """``values`` as float64; ``error`` names the column and the first value that is not a number, or the first
+    finite value beyond float32's range (the networks compute in float32)."""
     try:
-        return np.asarray(values, dtype=np.float64)
+        arr = np.asarray(values, dtype=np.float64)
     except ValueError:
         for i, v in enumerate(values):
             try:
@@ -396,3 +414,9 @@ def numeric_column(values, column: str, path: str, error=GroupedDataError) -> np
             except ValueError:
                 raise error(f"{path}: column {column!r} has a non-numeric value {v!r} in data row {i + 1}") from None
         raise
+    huge = np.isfinite(arr) & (np.abs(arr) > FLOAT32_MAX)
+    if huge.any():
+        i = int(np.argmax(huge))
+        raise error(f"{path}: column {column!r} has {arr[i]:g} in data row {i + 1}, beyond float32's range "
+                    f"({FLOAT32_MAX:.3g}) in which the networks compute: rescale that column")
+    return arr

@@ -26,8 +26,8 @@ import time
 from absl import flags
 
 from . import distribute
-from .cli import (UsageError, define_output_flags, define_readout_flags, out_dir_from_flags, quiet_tensorflow,
-                  report_data_formula, run as run_cli, script_flags)
+from .cli import (UsageError, check_features, define_output_flags, define_readout_flags, out_dir_from_flags,
+                  quiet_tensorflow, report_data_formula, run as run_cli, script_flags)
 from .runs import describe_data, save_model, set_seed, tensorboard_callback, write_results, write_run
 from .scaling import SCALINGS
 
@@ -237,6 +237,12 @@ def main(argv):
     set_seed(FLAGS.seed)
     train, test = load_data()
     print(f"train: {train}\ntest:  {test}\nstrategy: {FLAGS.strategy} ({strategy.num_replicas_in_sync} replica(s))")
+    check_features(train)
+    if FLAGS.invariants > train.n_features:
+        raise UsageError(f"--invariants={FLAGS.invariants} asks for more invariants than the "
+                         f"{train.n_features} features")
+    if FLAGS.count and min(train.n_groups, test.n_groups) < 2:
+        raise UsageError("--count compares groups: it needs at least two groups in the training and held-out data")
     steps_per_pass = 1 if FLAGS.recipe == "fast" and not FLAGS.groups_per_step else -(
         -train.n_groups // (FLAGS.groups_per_step or 1))
     steps = FLAGS.epochs * steps_per_pass

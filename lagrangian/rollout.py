@@ -66,7 +66,11 @@ def main(argv):
     from lagrangian.model import LagrangianNetwork
     from lagrangian.systems import LAYER_NAMES, SYSTEMS, get_system
 
-    model = keras.models.load_model(FLAGS.model)
+    try:
+        model = keras.models.load_model(FLAGS.model)
+    except (TypeError, ValueError, OSError) as err:  # another package's model, or not a .keras archive at all
+        raise UsageError(f"{FLAGS.model} does not hold a LagrangianNetwork that Keras can load "
+                         f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
     if not isinstance(model, LagrangianNetwork):
         raise UsageError(f"{FLAGS.model} does not hold a LagrangianNetwork")
     name = FLAGS.system or model.system

@@ -86,7 +86,8 @@ def make_pairs(data: GroupedData, pairs_per_group: int | None = None, seed=0, sh
         raise ValueError(f"make_pairs needs GroupedData, got {type(data).__name__}")
     if data.n_groups < 2:
         raise ValueError("make_pairs needs at least two groups: negatives pair members of different "
-                         f"groups, but the data {data.name!r} has only one group")
+                         f"groups, but {data.name!r} has only one group here (with --data: the training or the "
+                         "held-out part of the file; raise --test_fraction or bring more groups)")
     ppg = data.n_members // 2 if pairs_per_group is None else int(pairs_per_group)
     if ppg < 1:
         raise ValueError(f"pairs_per_group must be >= 1, got {pairs_per_group}")

@@ -20,8 +20,9 @@ import time
 from absl import flags, logging
 
 from conserve_tf import distribute
-from conserve_tf.cli import (UsageError, define_output_flags, define_readout_flags, out_dir_from_flags, quiet_tensorflow,
-                             report_data_formula, run as run_cli, script_flags)
+from conserve_tf.cli import (UsageError, check_features, define_output_flags, define_readout_flags,
+                             out_dir_from_flags, quiet_tensorflow, report_data_formula, run as run_cli,
+                             script_flags)
 from conserve_tf.runs import describe_data, save_model, tensorboard_callback, write_results, write_run
 
 FLAGS = flags.FLAGS
@@ -51,7 +52,8 @@ def define_flags():
                          "200000 for electromagnetism)")
     flags.DEFINE_integer("test_groups", 5_000, "test groups to generate")
     flags.DEFINE_integer("members", 2, "members per generated group (2 = the paper's pairs)")
-    flags.DEFINE_float("test_fraction", 0.2, "--data: fraction of groups held out for testing")
+    flags.DEFINE_float("test_fraction", 0.2, "--data: fraction of groups held out for testing", lower_bound=0.0,
+                       upper_bound=1.0)
     flags.DEFINE_list("hidden", ["160", "160"], "hidden layer widths of the shared subnetwork")
     flags.DEFINE_string("activation", "tanh", "hidden activation")
     flags.DEFINE_integer("bottleneck", 1, "bottleneck neurons (1 = interpretable scalar f)")
@@ -70,14 +72,14 @@ def define_flags():
                          "training pairs within [256, 2048], adam and paper: 256; 256 with --invariants/--count)")
     flags.DEFINE_string("backup_dir", None, "checkpoint every epoch here and resume from it after a crash or kill")
     distribute.define_flags()
-    flags.DEFINE_float("learning_rate", None, "override the recipe's starting learning rate")
+    flags.DEFINE_float("learning_rate", None, "override the recipe's starting learning rate", lower_bound=0.0)
     flags.DEFINE_integer("seed", 0, "seed for data, pairs and weights")
     flags.DEFINE_string("save", None, "write the trained model to this .keras path")
     define_output_flags()
     define_readout_flags()
     flags.DEFINE_integer("verbose", 2, "Keras fit verbosity")
     flags.DEFINE_integer("invariants", 0, "k > 1: a k-neuron bottleneck kept decorrelated (siamese.multi), read out "
-                         "against the known invariants; overrides --bottleneck")
+                         "against the known invariants; overrides --bottleneck", lower_bound=0)
     flags.DEFINE_float("decorrelation", 1.0, "--invariants/--count: weight of the squared-correlation penalty")
     flags.DEFINE_integer("warmup", 10, "--invariants/--count: epochs without the penalty first")
     flags.DEFINE_boolean("count", False, "estimate the number of independent invariants: train decorrelated "
@@ -96,6 +98,8 @@ def main(argv):
         hidden = [int(h) for h in f.hidden]
     except ValueError:
         raise UsageError(f"--hidden must be comma-separated integers, got {f.hidden}") from None
+    if f.learning_rate is not None and not f.learning_rate > 0:
+        raise UsageError(f"--learning_rate must be > 0, got {f.learning_rate}")
     out_dir = out_dir_from_flags("siamese")
     strategy = distribute.strategy_from_flags()  # before TensorFlow starts its devices
     from conserve_tf.metrics import invariant_report  # delayed: TensorFlow starts after the flag checks
@@ -109,6 +113,10 @@ def main(argv):
                             group_column=f.group_column, constant_columns=f.constant_columns,
                             test_fraction=f.test_fraction)
     logging.info("train %s, test %s", train, test)
+    check_features(train)
+    if f.invariants > train.n_features:
+        raise UsageError(f"--invariants={f.invariants} asks for more invariants than the "
+                         f"{train.n_features} features")
     results = {"script": "siamese-train", "flags": script_flags(),
                "data": {"train": describe_data(train), "test": describe_data(test)}}
     tensorboard = [tensorboard_callback(os.path.join(out_dir, "tensorboard"))] if out_dir and f.tensorboard else []

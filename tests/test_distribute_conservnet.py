@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from conserve_tf import ConservNet, as_dataset, make_system
-from conserve_tf.callbacks import NonFiniteLoss, StopOnNonFiniteLoss
+from conserve_tf.callbacks import AtomicBackupAndRestore, NonFiniteLoss, StopOnNonFiniteLoss
 from conserve_tf.distribute import get_strategy
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -104,9 +104,24 @@ def test_killed_training_resumes_to_the_same_step_count(tmp_path):
     out = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "trained 400 optimizer steps" in out.stdout, out.stdout  # the whole output if it fails (a CI flake, 2026-12-04)
+    assert f"resuming the interrupted run checkpointed in {backup} after epoch" in out.stdout
     model = keras.models.load_model(model_path)
     assert isinstance(model, ConservNet)
     assert not backup.exists() or not any(backup.rglob("*.weights.h5"))  # removed once training completed
+
+
+def test_a_backup_of_another_model_is_refused_naming_the_folder(tmp_path, capsys):
+    data = make_system("s1", 4, 10, seed=0)
+    first = ConservNet(width=8, depth=1, scale=[1.0] * 4)
+    first.compile(optimizer=keras.optimizers.Adam(1e-3))
+    keep = AtomicBackupAndRestore(str(tmp_path / "bk"), save_freq="epoch", delete_checkpoint=False)
+    first.fit(as_dataset(data).repeat(), epochs=1, steps_per_epoch=2, verbose=0, callbacks=[keep])
+    other = ConservNet(width=16, depth=2, scale=[1.0] * 4)  # other settings, the same leftover folder
+    other.compile(optimizer=keras.optimizers.Adam(1e-3))
+    again = AtomicBackupAndRestore(str(tmp_path / "bk"), save_freq="epoch")
+    with pytest.raises(ValueError, match=r"the checkpoint in backup folder .*bk does not fit this model"):
+        other.fit(as_dataset(data).repeat(), epochs=1, steps_per_epoch=2, verbose=0, callbacks=[again])
+    assert "resuming the interrupted run checkpointed in" in capsys.readouterr().out
 
 
 def test_nan_loss_stops_training_naming_epoch_and_step():
