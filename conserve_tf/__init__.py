@@ -66,3 +66,11 @@ def __dir__():
 
 
 __version__ = "0.1.0"
+
+
+# Keras finds a saved model's class only once the module defining it is imported. When Keras is loaded already,
+# TensorFlow's start-up is paid anyway: import those modules now, so keras.models.load_model works after a plain
+# ``import conserve_tf``. (Otherwise they wait, so that scripts check their flags before TensorFlow starts.)
+if __import__("sys").modules.get("keras") is not None:
+    for _name in ("model", "layers", "symmetry", "penalties", "schedules", "losses"):
+        __import__(f"conserve_tf.{_name}")

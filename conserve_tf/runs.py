@@ -41,6 +41,13 @@ def set_seed(seed: int) -> None:
     keras.utils.set_random_seed(int(seed))
 
 
+def _usual_mode(path) -> None:
+    """Give a file made by ``tempfile.mkstemp`` (mode 0600) the mode an ordinary ``open`` would have given it."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def save_model(model, path) -> str:
     """Save ``model`` to ``path`` (must end in ``.keras``) without ever leaving a partial file.
 
@@ -56,6 +63,7 @@ def save_model(model, path) -> str:
     os.close(fd)
     try:
         model.save(tmp)
+        _usual_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -127,6 +135,7 @@ def write_results(out_dir: str, results: dict, name: str = "results.json") -> st
     with os.fdopen(fd, "w") as fh:
         json.dump(payload, fh, indent=2, allow_nan=False)
         fh.write("\n")
+    _usual_mode(tmp)
     os.replace(tmp, path)
     return path
 

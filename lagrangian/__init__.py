@@ -52,3 +52,11 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(__all__)
+
+
+# Keras finds a saved model's class only once the module defining it is imported. When Keras is loaded already,
+# TensorFlow's start-up is paid anyway: import those modules now, so keras.models.load_model works after a plain
+# ``import lagrangian``. (Otherwise they wait, so that scripts check their flags before TensorFlow starts.)
+if __import__("sys").modules.get("keras") is not None:
+    for _name in ("model", "symmetry"):
+        __import__(f"lagrangian.{_name}")

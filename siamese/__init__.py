@@ -29,3 +29,11 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'siamese' has no attribute {name!r}")
+
+
+# Keras finds a saved model's class only once the module defining it is imported. When Keras is loaded already,
+# TensorFlow's start-up is paid anyway: import those modules now, so keras.models.load_model works after a plain
+# ``import siamese``. (Otherwise they wait, so that scripts check their flags before TensorFlow starts.)
+if __import__("sys").modules.get("keras") is not None:
+    for _name in ("model", "multi"):
+        __import__(f"siamese.{_name}")

@@ -35,6 +35,13 @@ def test_save_model_is_atomic_and_reloads_the_same_function(tmp_path):
     with pytest.raises(ValueError, match="must end in .keras"):
         runs.save_model(model, tmp_path / "m.h5")
     assert cli.save_model is runs.save_model and cli.set_seed is runs.set_seed  # re-exported for old callers
+    # the atomic writes keep an ordinary file's mode (mkstemp alone would leave 0600)
+    mask = os.umask(0o022)
+    try:
+        for made in (runs.save_model(model, tmp_path / "p.keras"), runs.write_results(str(tmp_path), {})):
+            assert os.stat(made).st_mode & 0o777 == 0o644, made
+    finally:
+        os.umask(mask)
 
 
 def test_default_out_dir_is_timestamped_and_fresh(tmp_path):

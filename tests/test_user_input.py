@@ -101,3 +101,20 @@ def test_rollout_of_a_file_that_is_not_a_lagrangian_network(tmp_path):
     junk.write_text("not a model")
     out = _script("lagrangian.rollout", f"--model={junk}", "--t_final=0.1", f"--out_dir={tmp_path / 'ro'}")
     assert out.returncode == 2 and f"{junk} does not hold a LagrangianNetwork that Keras can load" in out.stderr
+
+
+def test_a_saved_model_loads_after_a_plain_package_import(tmp_path):
+    from conserve_tf import ConservNet
+    from conserve_tf.runs import save_model
+
+    model = ConservNet(width=8, depth=1, scale=[1.0] * 4)
+    model(np.zeros((1, 4), np.float32))
+    save_model(model, tmp_path / "m.keras")
+    light = ("import sys, conserve_tf, siamese, lagrangian\n"
+             "assert 'tensorflow' not in sys.modules  # without Keras loaded the packages stay light (scripts)\n")
+    loads = f"import keras, conserve_tf\nprint(type(keras.models.load_model({str(tmp_path / 'm.keras')!r})).__name__)\n"
+    for code in (light, loads):
+        out = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), env=ENV, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "ConservNet"
