@@ -25,8 +25,8 @@ from absl import app, flags
 from .runs import default_out_dir, save_model, set_seed
 
 __all__ = ["UsageError", "RUN_FILES", "run", "quiet_tensorflow", "define_output_flags", "define_overwrite_flag",
-           "define_readout_flags", "report_data_formula", "check_features", "run_files_in", "out_dir_from_flags", "script_flags",
-           "save_model", "set_seed"]
+           "define_readout_flags", "report_data_formula", "check_features", "run_files_in", "out_dir_from_flags",
+           "script_flags", "save_model", "set_seed"]
 
 
 class UsageError(ValueError):

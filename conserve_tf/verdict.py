@@ -44,8 +44,8 @@ from .metrics import predict_groups, relative_spread
 #: a found invariant with a larger held-out/shuffled spread ratio is reported as approximate
 APPROXIMATE_RATIO = 0.1
 
-__all__ = ["APPROXIMATE_RATIO", "Verdict", "verdict_from_outputs", "invariant_verdict", "trajectory_verdict", "fitted_verdict",
-           "report_verdict"]
+__all__ = ["APPROXIMATE_RATIO", "Verdict", "verdict_from_outputs", "invariant_verdict", "trajectory_verdict",
+           "fitted_verdict", "report_verdict"]
 
 
 @dataclasses.dataclass(frozen=True)

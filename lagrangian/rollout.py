@@ -5,11 +5,12 @@
     lagrangian-rollout --helpfull                                        # every flag
 
 With ``--data`` (and the record flags of ``lagrangian.train``, as in training) the network is integrated from
-the first held-out state beside the held-out record. Writes into ``--out_dir`` (default ``runs/lagrangian-rollout-<UTC time>``) ``monitors.csv`` (t, δL_NN,
-δL_true, [δM_NN, δM_true], δE_NN, [δE_true], δE_NN_ref, δq, Hessian condition), ``monitors.npz`` (trajectories too), the trajectory,
-charge-deviation and δq figures (:func:`lagrangian.experiment.write_rollout`, the same files
-``lagrangian-train --out_dir`` writes) and ``rollout.json`` (the final-time values, also printed). A folder
-that already holds a run's files is refused unless ``--overwrite`` (the training's folder included).
+the first held-out state beside the held-out record. Writes into ``--out_dir`` (default
+``runs/lagrangian-rollout-<UTC time>``) ``monitors.csv`` (t, δL_NN, δL_true, [δM_NN, δM_true], δE_NN, [δE_true],
+δE_NN_ref, δq, Hessian condition), ``monitors.npz`` (trajectories too), the trajectory, charge-deviation and δq
+figures (:func:`lagrangian.experiment.write_rollout`, the same files ``lagrangian-train --out_dir`` writes) and
+``rollout.json`` (the final-time values, also printed). A folder that already holds a run's files is refused
+unless ``--overwrite`` (the training's folder included).
 """
 
 from __future__ import annotations
