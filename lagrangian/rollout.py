@@ -64,6 +64,7 @@ def main(argv):
     import keras  # delayed: TensorFlow starts only after the flag checks
 
     from lagrangian.experiment import write_rollout
+    from lagrangian.measured import TrajectoryDataError
     from lagrangian.model import LagrangianNetwork
     from lagrangian.systems import LAYER_NAMES, SYSTEMS, get_system
 
@@ -80,7 +81,13 @@ def main(argv):
         if layer is None:
             raise UsageError(f"{FLAGS.model} has a {type(model.symmetry).__name__} layer, made for "
                              f"{model.system!r}, not for recorded data")
-        system = measured_from_flags(layer, model.symmetry.dim, periodic=model.periodic)
+        try:
+            system = measured_from_flags(layer, model.symmetry.dim, periodic=model.periodic)
+        except TrajectoryDataError as err:
+            if "does not divide" not in str(err):
+                raise
+            raise UsageError(f"{FLAGS.model} reads states of {model.symmetry.input_width // 2} coordinates, "
+                             f"{model.symmetry.dim} per particle; --data does not fit it ({err})") from None
         if tuple(system.periodic) != tuple(model.periodic):
             raise UsageError(f"{FLAGS.model} reads coordinates {list(model.periodic)} as angles, --periodic names "
                              f"{list(system.periodic)}: pass the --periodic of its training, or leave it out")

@@ -118,3 +118,17 @@ def test_a_saved_model_loads_after_a_plain_package_import(tmp_path):
                              text=True, timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "ConservNet"
+
+
+def test_rollout_of_a_record_that_does_not_fit_the_network_says_so(tmp_path):
+    from conserve_tf.runs import save_model
+    from lagrangian import build_model, get_system
+
+    save_model(build_model(get_system("kepler"), "R", hidden_units=8), tmp_path / "k.keras")
+    t = np.arange(40) * 0.05
+    rows = "\n".join(f"0,{ti:.3f},{np.cos(ti):.6f},{-np.sin(ti):.6f}" for ti in t)
+    (tmp_path / "one.csv").write_text("trajectory,t,q,v\n" + rows + "\n")
+    out = _script("lagrangian.rollout", f"--model={tmp_path / 'k.keras'}", f"--data={tmp_path / 'one.csv'}",
+                  "--positions=q", "--velocities=v", f"--out_dir={tmp_path / 'ro'}")
+    assert out.returncode == 2
+    assert "reads states of 3 coordinates, 3 per particle; --data does not fit it" in out.stderr
