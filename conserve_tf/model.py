@@ -126,6 +126,18 @@ class ConservNet(BuiltModelMixin, keras.Model):
         if self.scale is not None:
             self.build((None, len(self.scale)))
 
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit``; a model made without ``scale`` is first built from the data's feature count, so its
+        weights exist (and are saved) however it is trained."""
+        if not self.built:
+            spec = getattr(x, "element_spec", None)  # a tf.data.Dataset: its first element's shape
+            if isinstance(spec, (tuple, list)):
+                spec = spec[0]
+            shape = getattr(spec, "shape", None) if spec is not None else getattr(x, "shape", None)
+            if shape is not None and len(shape) >= 2 and shape[-1] is not None:
+                self.build((None, int(shape[-1])))
+        return super().fit(x, *args, **kwargs)
+
     # ---------------------------------------------------------------- the network
     def build(self, input_shape):
         n_features = int(input_shape[-1])

@@ -132,3 +132,21 @@ def test_rollout_of_a_record_that_does_not_fit_the_network_says_so(tmp_path):
                   "--positions=q", "--velocities=v", f"--out_dir={tmp_path / 'ro'}")
     assert out.returncode == 2
     assert "reads states of 3 coordinates, 3 per particle; --data does not fit it" in out.stderr
+
+
+def test_a_conservnet_made_without_scale_keeps_its_trained_weights(tmp_path):
+    """The README's few-line use: ConservNet() with no scale, fit on grouped arrays, save, load."""
+    import keras
+
+    from conserve_tf import ConservNet, make_system
+
+    data = make_system("s1", 8, 20, seed=0)
+    model = ConservNet(width=16, depth=2)
+    model.compile(optimizer="adam")
+    model.fit(data.x.astype("float32"), batch_size=4, epochs=1, verbose=0)
+    assert model.built
+    f = model.predict(data.flat(), verbose=0)
+    model.save(tmp_path / "m.keras")
+    back = keras.models.load_model(tmp_path / "m.keras")
+    assert len(back.weights) == len(model.weights) > 0
+    np.testing.assert_allclose(back.predict(data.flat(), verbose=0), f, rtol=1e-6, atol=1e-7)
