@@ -63,13 +63,18 @@ def euler_lagrange(lagrangian, x):
     return qddot, j_vv
 
 
-def conjugate_momentum(lagrangian, x):
-    """p = ∂L/∂q̇ of ``(batch, 2 d)`` states, shape ``(batch, d)`` (enters Eqs. 2, 14, 21, 32)."""
+def _value_and_momentum(lagrangian, x):
+    """(L (batch,), p = ∂L/∂q̇ (batch, d)) of ``(batch, 2 d)`` states, from one tape."""
     d = x.shape[-1] // 2
     with tf.GradientTape() as tape:
         tape.watch(x)
         lag = lagrangian(x)
-    return tape.gradient(lag, x)[:, d:]
+    return lag, tape.gradient(lag, x)[:, d:]
+
+
+def conjugate_momentum(lagrangian, x):
+    """p = ∂L/∂q̇ of ``(batch, 2 d)`` states, shape ``(batch, d)`` (enters Eqs. 2, 14, 21, 32)."""
+    return _value_and_momentum(lagrangian, x)[1]
 
 
 def lagrangian_energy(lagrangian, x):
@@ -80,12 +85,8 @@ def lagrangian_energy(lagrangian, x):
     by minus that constant; q̇ · p does not change (for a quadratic kinetic term it is twice the kinetic
     energy), so :func:`lagrangian.integrators.rollout` measures E's drift against it.
     """
-    d = x.shape[-1] // 2
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        lag = lagrangian(x)
-    p = tape.gradient(lag, x)[:, d:]
-    return tf.reduce_sum(x[:, d:] * p, axis=1) - lag
+    lag, p = _value_and_momentum(lagrangian, x)
+    return tf.reduce_sum(x[:, x.shape[-1] // 2:] * p, axis=1) - lag
 
 
 def velocity_hessian_condition(j_vv) -> np.ndarray:
