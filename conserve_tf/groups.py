@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "read_columns", "numeric_column"]
+__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "check_finite", "read_columns", "numeric_column"]
 
 
 class GroupedDataError(ValueError):
@@ -59,7 +59,8 @@ def _as_float_array(value, what: str) -> np.ndarray:
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _check_finite(arr: np.ndarray, what: str) -> None:
+def check_finite(arr: np.ndarray, what: str) -> None:
+    """Refuse NaN, Inf and values beyond float32 in arr, naming the first one's index."""
     bad = ~np.isfinite(arr)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -100,7 +101,7 @@ class GroupedData:
             raise GroupedDataError(f"x must hold at least one group and one feature, got shape {x.shape}")
         if m < 2:
             raise GroupedDataError(f"every group needs at least two members, got {m} member(s) per group")
-        _check_finite(x, "x")
+        check_finite(x, "x")
         object.__setattr__(self, "x", x)
         if self.c is not None:
             c = _as_float_array(self.c, "c")
@@ -108,7 +109,7 @@ class GroupedData:
                 c = c[:, 0]
             if c.ndim not in (1, 2) or c.shape[0] != g:
                 raise GroupedDataError(f"c must have shape ({g},) or ({g}, k) to match {g} groups, got {c.shape}")
-            _check_finite(c, "c")
+            check_finite(c, "c")
             object.__setattr__(self, "c", c)
             k = 1 if c.ndim == 1 else c.shape[1]
             names = list(self.constant_names) if self.constant_names is not None else (
@@ -126,7 +127,7 @@ class GroupedData:
             scale = _as_float_array(self.scale, "scale").reshape(-1)
             if scale.shape != (f,):
                 raise GroupedDataError(f"scale must have one factor per feature ({f}), got shape {scale.shape}")
-            _check_finite(scale, "scale")
+            check_finite(scale, "scale")
             object.__setattr__(self, "scale", scale)
         object.__setattr__(self, "params", dict(self.params or {}))
 

@@ -24,6 +24,7 @@ from . import losses, penalties, symmetry as symmetries
 from .layers import ProductDense, check_first_layer
 from . import schedules  # noqa: F401  (registers the recipes' learning-rate schedules, so saved optimizers load)
 from .distribute import BuiltModelMixin
+from .groups import check_finite
 
 __all__ = ["ConservNet", "OPTION_NAMES", "objectives_from_options"]
 
@@ -126,21 +127,64 @@ class ConservNet(BuiltModelMixin, keras.Model):
         if self.scale is not None:
             self.build((None, len(self.scale)))
 
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, weighted_metrics=None, jit_compile="auto",
+                **kwargs):
+        """``keras.Model.compile`` without ``loss`` or ``metrics``: the loss is the model's ``objective`` and the
+        logs are its terms (held-out invariant metrics: :class:`~conserve_tf.callbacks.InvariantMetrics`).
+
+        ``jit_compile="auto"`` is XLA off when the model takes logarithms of inputs (``log_inputs``): XLA drops the
+        check that they are > 0, so a bad value would turn the loss into NaN instead of stopping with its name.
+        """
+        if loss is not None:
+            raise ValueError(f"ConservNet's loss is its objective ({self.objective.name!r}, chosen with objective= "
+                             f"when the model is made), so compile(loss={loss!r}) would be ignored; leave it out")
+        if metrics or weighted_metrics:
+            raise ValueError("ConservNet logs its objective's terms and has no targets to compare with, so "
+                             "compile(metrics=...) would be ignored; measure the invariant on held-out groups with "
+                             "conserve_tf.InvariantMetrics (a callback) instead")
+        if jit_compile == "auto" and self.log_inputs:
+            jit_compile = False
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
+
+    def compile_from_config(self, config):
+        """Recompile a loaded model as it was saved (Keras skips this for a model whose ``compile`` is its own)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``; a model made without ``scale`` is first built from the data's feature count, so its
-        weights exist (and are saved) however it is trained."""
+        weights exist (and are saved) however it is trained. An array x with NaN or Inf is refused by name."""
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+            check_finite(x, "fit's x")
         if not self.built:
             spec = getattr(x, "element_spec", None)  # a tf.data.Dataset: its first element's shape
             if isinstance(spec, (tuple, list)):
                 spec = spec[0]
             shape = getattr(spec, "shape", None) if spec is not None else getattr(x, "shape", None)
             if shape is not None and len(shape) >= 2 and shape[-1] is not None:
-                self.build((None, int(shape[-1])))
+                with self.distribute_strategy.scope():  # the variables of a model made in a strategy's scope
+                    self.build((None, int(shape[-1])))
         return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        """``keras.Model.evaluate``; an array x with NaN or Inf is refused by name."""
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+            check_finite(x, "evaluate's x")
+        return super().evaluate(x, *args, **kwargs)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """``keras.Model.export``; without ``input_signature`` the model exports for inputs (batch, features), even
+        before it was ever called."""
+        if input_signature is None and self.built:
+            input_signature = [keras.InputSpec(shape=(None, self.n_features), dtype=self.compute_dtype)]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     # ---------------------------------------------------------------- the network
     def build(self, input_shape):
         n_features = int(input_shape[-1])
+        if n_features < 1:
+            raise ValueError(f"ConservNet needs at least one input feature, got input shape {tuple(input_shape)}")
         if self.scale is not None and len(self.scale) != n_features:
             raise ValueError(f"the model's input scaling has {len(self.scale)} features, the data {n_features}")
         if self.log_inputs and self.log_inputs[-1] >= n_features:
@@ -155,6 +199,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
         # fixed linear map after the MLP (see decorrelate_outputs); identity until set, saved with the weights
         self.output_mixing = self.add_weight(name="output_mixing", shape=(self.outputs, self.outputs),
                                              initializer="identity", trainable=False)
+        self.n_features = n_features
         self.built = True
 
     def set_stage(self, stage):
@@ -229,7 +274,20 @@ class ConservNet(BuiltModelMixin, keras.Model):
                                  f"scaling='factors' keeps them linear)")
         return super().predict(x, *args, **kwargs)
 
+    def check_features(self, x):
+        """Refuse inputs whose last axis is not the model's features (when both are known)."""
+        n = getattr(self, "n_features", None)
+        if n is not None and x.shape.rank is not None and x.shape[-1] is not None and x.shape[-1] != n:
+            raise ValueError(f"ConservNet was built for {n} input features (the last axis), got inputs of shape "
+                             f"{tuple(x.shape)}")
+
     def call(self, x, training=False):
+        """F of raw inputs x (..., F): (..., outputs)."""
+        x = tf.convert_to_tensor(x)
+        self.check_features(x)
+        if x.shape.rank is None:  # a retraced predict may see no rank: score flat samples, then restore the axes
+            out = self.call(tf.reshape(x, [-1, self.n_features]))
+            return tf.reshape(out, tf.concat([tf.shape(x)[:-1], [self.outputs]], axis=0))
         out = self.network(self.scale_inputs(x))
         return tf.einsum("...i,ij->...j", out, tf.cast(self.output_mixing, out.dtype))
 
@@ -294,16 +352,36 @@ class ConservNet(BuiltModelMixin, keras.Model):
         out = tf.reshape(out, [-1, members, self.outputs if upto is None else upto])
         if self.stage is not None and not self.objective.keeps_frozen_outputs:
             out = out[..., self.stage:]  # only the trained output is scored
+        if out.dtype != tf.float32 and out.dtype != tf.float64:  # a mixed-precision policy: the objective in float32
+            out, penalty = tf.cast(out, tf.float32), tf.cast(penalty, tf.float32)
         clean, perturbed = (out, None) if extra is None else (out[:g], out[g:])
         terms = dict(zip(self.objective.term_names, self.objective.terms(clean, perturbed)))
         weight = self.penalty.weight if self.penalized else 0.0
         return {"loss": tf.add_n(list(terms.values())) + weight * penalty, **terms, "independence": penalty}
 
-    @staticmethod
-    def _unpack(data):
-        x, gid = (data[0], data[1] if len(data) > 1 else None) if isinstance(data, (tuple, list)) else (data, None)
-        if gid is None:
-            gid = tf.range(tf.shape(x)[0])
+    def _unpack(self, data):
+        """x (G, M, F) and the groups' ids (G,) from what ``fit``/``evaluate`` pass (x, or (x, ids))."""
+        if isinstance(data, (tuple, list)):
+            if len(data) > 2 and data[2] is not None:
+                raise ValueError("ConservNet does not weight samples: its loss is a statistic of whole groups, so "
+                                 "sample_weight and class_weight would be ignored; leave them out")
+            x, gid = data[0], data[1] if len(data) > 1 else None
+        else:
+            x, gid = data, None
+        if x.shape.rank is not None and x.shape.rank != 3:
+            raise ValueError(f"ConservNet trains and evaluates on whole groups: x must have shape (groups, members, "
+                             f"features), got {tuple(x.shape)} (GroupedData.x or conserve_tf.as_dataset give this "
+                             f"layout; predict takes any leading axes)")
+        self.check_features(x)
+        if gid is None:  # ids 0..G-1 of this batch; under a strategy each replica's groups follow the previous one's
+            g = tf.shape(x)[0]
+            replica = tf.distribute.get_replica_context()
+            first = replica.replica_id_in_sync_group if replica is not None else 0
+            gid = tf.range(g) + tf.cast(first, tf.int32) * g
+        elif gid.dtype.is_floating or gid.dtype.is_complex or gid.dtype == tf.string or gid.dtype == tf.bool:
+            raise ValueError(f"the second element of ConservNet's data holds the groups' integer ids (groups,), which "
+                             f"key the spreading noise; it got {gid.dtype.name} values. ConservNet has no targets: "
+                             f"pass x alone, or x with integer ids")
         return x, tf.reshape(tf.cast(gid, tf.int64), [-1])
 
     def _record(self, terms):
@@ -317,8 +395,10 @@ class ConservNet(BuiltModelMixin, keras.Model):
             terms = self.loss_terms(x, gid, self.optimizer.iterations)
             # gradients are summed across replicas (docs/design.md, Keras fact 1), so scale the hand-made loss
             scaled = terms["loss"] / tf.cast(self.distribute_strategy.num_replicas_in_sync, terms["loss"].dtype)
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            scaled = self.optimizer.scale_loss(scaled)  # the loss scale of mixed precision (1 otherwise)
+        if self.trainable_variables:  # a frozen model (trainable=False) only logs its loss
+            grads = tape.gradient(scaled, self.trainable_variables)
+            self.optimizer.apply(grads, self.trainable_variables)
         return self._record(terms)
 
     def test_step(self, data):

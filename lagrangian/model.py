@@ -201,6 +201,7 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
     def build(self, input_shape):
         if self.built:
             return
+        self.symmetry.build((None, self.symmetry.input_width))  # every layer built: fit needs no sample batch
         self.d1.build((None, self.symmetry.output_width + len(self.periodic)))
         self.d2.build((None, self.hidden_units))
         self.d3.build((None, self.hidden_units))
@@ -208,6 +209,10 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
 
     def call(self, x, training=False):
         """L_NN of ``(batch, 2 d)`` states, shape ``(batch,)``."""
+        x = tf.convert_to_tensor(x)
+        if x.shape.rank is not None and (x.shape.rank != 2 or x.shape[-1] not in (None, 2 * self.d)):
+            raise ValueError(f"LagrangianNetwork takes states (batch, {2 * self.d}) = (q, qdot) of its {self.d} "
+                             f"coordinates, got shape {tuple(x.shape)}")
         if self.periodic:  # (q_other / ℓ, cos q_angle, sin q_angle, q̇ / v): width 2 d + (number of angles)
             d, angles = self.d, list(self.periodic)
             others = [i for i in range(d) if i not in self.periodic]
@@ -279,10 +284,22 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
         with _singular_as_error():
             return super().evaluate(*args, **kwargs)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """``keras.Model.export``; without ``input_signature``, for states (batch, 2 d), even before any call."""
+        if input_signature is None:
+            input_signature = [keras.InputSpec(shape=(None, 2 * self.d), dtype=self.compute_dtype)]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
     def _loss(self, data):
-        if not isinstance(data, (tuple, list)) or len(data) < 2:
-            raise ValueError("LagrangianNetwork.fit expects (states (batch, 2d), accelerations (batch, d))")
+        if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
+            raise ValueError(f"LagrangianNetwork.fit and evaluate take states (batch, {2 * self.d}) with their "
+                             f"accelerations (batch, {self.d}) as targets: pass x and y")
+        if len(data) > 2 and data[2] is not None:
+            raise ValueError("LagrangianNetwork does not weight samples (sample_weight, class_weight): leave them out")
         x, y = data[0], data[1]
+        if y.shape.rank is not None and (y.shape.rank != 2 or y.shape[-1] not in (None, self.d)):
+            raise ValueError(f"the targets are the accelerations (batch, {self.d}) of the {self.d} coordinates, got "
+                             f"shape {tuple(y.shape)}")
         x = tf.cast(x, self.dtype_policy.compute_dtype)
         y = tf.cast(y, self.dtype_policy.compute_dtype)
         pred = self.acceleration(x)
@@ -299,6 +316,7 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
         with tf.GradientTape() as tape:
             loss, nonfinite = self._loss(data)
             scaled = loss / tf.cast(self.distribute_strategy.num_replicas_in_sync, loss.dtype)
+            scaled = self.optimizer.scale_loss(scaled)  # an optimizer's loss_scale_factor (1 otherwise)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
         self.loss_tracker.update_state(loss)

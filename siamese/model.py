@@ -136,7 +136,8 @@ class SiameseNetwork(keras.Model):
         else:
             shape = tuple(inputs.shape)
             if len(shape) != 3 or shape[1] != 2:
-                raise ValueError(f"pair input must have shape (batch, 2, features), got {shape}")
+                raise ValueError(f"pair input must have shape (batch, 2, features), got {shape} (f of single "
+                                 f"samples (batch, features) is SiameseNetwork.invariant)")
             x_a, x_b = inputs[:, 0], inputs[:, 1]
         for t in (x_a, x_b):
             if len(t.shape) != 2 or (self.n_features is not None and t.shape[-1] != self.n_features):
@@ -145,6 +146,8 @@ class SiameseNetwork(keras.Model):
 
     def call(self, inputs, training=None):
         x_a, x_b = self._split(inputs)
+        if self.n_features is None and x_a.shape[-1] is not None:  # a subnetwork of unstated input width
+            self.n_features = int(x_a.shape[-1])
         return self.head(self.subnetwork(x_a, training=training), self.subnetwork(x_b, training=training))
 
     def invariant(self, x, batch_size: int = 8192) -> np.ndarray:
