@@ -80,6 +80,9 @@ def main(argv):
         raise UsageError("--system and --data exclude each other: the data are the system")
     if FLAGS.history_csv and os.path.isdir(FLAGS.history_csv):
         raise UsageError(f"--history_csv {FLAGS.history_csv!r} is a folder; name a file")
+    if FLAGS.jit_compile and FLAGS.strategy != "default":
+        raise UsageError("--jit_compile needs --strategy=default: XLA cannot reach the variables the other replicas "
+                         "hold (TensorFlow's known XLA issue), and Keras itself leaves XLA off under tf.distribute")
     out_dir = out_dir_from_flags("lagrangian")
     from lagrangian.measured import DEFAULT_EPOCHS  # NumPy and SciPy only: TensorFlow still waits
 

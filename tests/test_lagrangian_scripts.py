@@ -73,3 +73,8 @@ def test_script_errors_are_one_line(tmp_path):
     assert res.returncode == 2 and res.stderr.strip().splitlines()[-1].startswith("error: symmetry 'RT'")
     res = run("lagrangian.rollout", f"--model={tmp_path / 'missing.keras'}")
     assert res.returncode == 2 and "model file not found" in res.stderr
+
+
+def test_xla_with_a_strategy_is_refused_before_training():
+    res = run("lagrangian.train", "--system=kepler", "--jit_compile", "--strategy=mirrored", "--devices=2")
+    assert res.returncode == 2 and "--jit_compile needs --strategy=default" in res.stderr
