@@ -64,7 +64,6 @@ def main(argv):
     import keras  # delayed: TensorFlow starts only after the flag checks
 
     from lagrangian.experiment import write_rollout
-    from lagrangian.measured import TrajectoryDataError
     from lagrangian.model import LagrangianNetwork
     from lagrangian.systems import LAYER_NAMES, SYSTEMS, get_system
 
@@ -81,13 +80,8 @@ def main(argv):
         if layer is None:
             raise UsageError(f"{FLAGS.model} has a {type(model.symmetry).__name__} layer, made for "
                              f"{model.system!r}, not for recorded data")
-        try:
-            system = measured_from_flags(layer, model.symmetry.dim, periodic=model.periodic)
-        except TrajectoryDataError as err:
-            if "does not divide" not in str(err):
-                raise
-            raise UsageError(f"{FLAGS.model} reads states of {model.symmetry.input_width // 2} coordinates, "
-                             f"{model.symmetry.dim} per particle; --data does not fit it ({err})") from None
+        system = measured_from_flags(layer, model.symmetry.dim, periodic=model.periodic, model_file=FLAGS.model,
+                                     coordinates=model.symmetry.input_width // 2)
         if tuple(system.periodic) != tuple(model.periodic):
             raise UsageError(f"{FLAGS.model} reads coordinates {list(model.periodic)} as angles, --periodic names "
                              f"{list(system.periodic)}: pass the --periodic of its training, or leave it out")

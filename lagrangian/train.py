@@ -182,10 +182,11 @@ def _system_from_flags(symmetry: str):
     return measured_from_flags(symmetry, FLAGS.dim)
 
 
-def measured_from_flags(symmetry: str, dim, periodic=None):
+def measured_from_flags(symmetry: str, dim, periodic=None, model_file: str | None = None, coordinates=None):
     """The ``--data`` record as a :class:`lagrangian.measured.MeasuredSystem`, split by ``--test_fraction``;
     prints one line on what was read. ``periodic`` (coordinate indices) stands in for an absent ``--periodic``
-    (``lagrangian.rollout`` passes the saved model's)."""
+    (``lagrangian.rollout`` passes the saved model's, and the number of ``coordinates`` its ``model_file``
+    reads: a record with another number is refused before it is split)."""
     from lagrangian.measured import MeasuredSystem, double_pendulum_trajectories, load_trajectories
 
     angles = FLAGS.periodic if FLAGS.periodic is not None else periodic
@@ -195,6 +196,9 @@ def measured_from_flags(symmetry: str, dim, periodic=None):
         data = load_trajectories(FLAGS.data, positions=FLAGS.positions, velocities=FLAGS.velocities,
                                  accelerations=FLAGS.accelerations, time_column=FLAGS.time_column,
                                  trajectory_column=FLAGS.trajectory_column, window=_window_flag(), periodic=angles)
+    if coordinates is not None and len(data.coordinates) != coordinates:
+        raise UsageError(f"{model_file} reads states of {coordinates} coordinates, {dim} per particle; --data holds "
+                         f"{len(data.coordinates)}: {data.coordinates}")
     train, test = data.split(FLAGS.test_fraction)
     system = MeasuredSystem(train, test, dim=dim, symmetry=symmetry)
     estimated = f", {' and '.join(data.estimated)} estimated (window {data.window})" if data.estimated else ""

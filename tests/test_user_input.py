@@ -131,7 +131,7 @@ def test_rollout_of_a_record_that_does_not_fit_the_network_says_so(tmp_path):
     out = _script("lagrangian.rollout", f"--model={tmp_path / 'k.keras'}", f"--data={tmp_path / 'one.csv'}",
                   "--positions=q", "--velocities=v", f"--out_dir={tmp_path / 'ro'}")
     assert out.returncode == 2
-    assert "reads states of 3 coordinates, 3 per particle; --data does not fit it" in out.stderr
+    assert "reads states of 3 coordinates, 3 per particle; --data holds 1: ['q']" in out.stderr
 
 
 def test_a_conservnet_made_without_scale_keeps_its_trained_weights(tmp_path):
