@@ -24,7 +24,7 @@ from . import losses, penalties, symmetry as symmetries
 from .layers import ProductDense, check_first_layer
 from . import schedules  # noqa: F401  (registers the recipes' learning-rate schedules, so saved optimizers load)
 from .distribute import BuiltModelMixin
-from .groups import check_finite
+from .groups import GroupedData, check_finite
 
 __all__ = ["ConservNet", "OPTION_NAMES", "objectives_from_options"]
 
@@ -154,7 +154,9 @@ class ConservNet(BuiltModelMixin, keras.Model):
 
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``; a model made without ``scale`` is first built from the data's feature count, so its
-        weights exist (and are saved) however it is trained. An array x with NaN or Inf is refused by name."""
+        weights exist (and are saved) however it is trained. x may be a :class:`~conserve_tf.groups.GroupedData`
+        (its ``x``); an array x with NaN or Inf is refused by name."""
+        x = x.x if isinstance(x, GroupedData) else x
         if isinstance(x, np.ndarray) and x.dtype.kind == "f":
             check_finite(x, "fit's x")
         if not self.built:
@@ -168,7 +170,9 @@ class ConservNet(BuiltModelMixin, keras.Model):
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
-        """``keras.Model.evaluate``; an array x with NaN or Inf is refused by name."""
+        """``keras.Model.evaluate``; x may be a :class:`~conserve_tf.groups.GroupedData`; an array x with NaN or Inf
+        is refused by name."""
+        x = x.x if isinstance(x, GroupedData) else x
         if isinstance(x, np.ndarray) and x.dtype.kind == "f":
             check_finite(x, "evaluate's x")
         return super().evaluate(x, *args, **kwargs)
@@ -265,7 +269,9 @@ class ConservNet(BuiltModelMixin, keras.Model):
         return [i for i in self.log_inputs if not np.all(x[..., i] > 0)]
 
     def predict(self, x, *args, **kwargs):
-        """``keras.Model.predict``; an array with a value <= 0 in a logged feature is refused by name first."""
+        """``keras.Model.predict``; x may be a :class:`~conserve_tf.groups.GroupedData` (outputs (G, M, k)); an array
+        with a value <= 0 in a logged feature is refused by name first."""
+        x = x.x if isinstance(x, GroupedData) else x
         if self.log_inputs and isinstance(x, np.ndarray) and x.ndim >= 1 and x.shape[-1] > self.log_inputs[-1]:
             bad = self.nonpositive_log_inputs(x)
             if bad:

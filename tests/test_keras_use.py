@@ -82,6 +82,20 @@ def test_integer_group_ids_as_y_key_the_noise_like_the_default_ids(s1):
         np.testing.assert_array_equal(a, b)
 
 
+def test_grouped_data_itself_can_be_given_to_fit_evaluate_and_predict(s1):
+    init = small(s1).get_weights()
+    runs = []
+    for x in (s1, s1.x):
+        model = compiled(small(s1))
+        model.set_weights(init)
+        model.fit(x, batch_size=6, epochs=1, shuffle=False, verbose=0)
+        runs.append((model.get_weights(), model.evaluate(x, verbose=0), model.predict(x, verbose=0)))
+    for a, b in zip(runs[0][0], runs[1][0]):
+        np.testing.assert_array_equal(a, b)
+    assert runs[0][1] == runs[1][1] and runs[0][2].shape == (6, 10, 1)
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+
+
 def test_a_frozen_model_logs_its_loss_and_keeps_its_weights(s1):
     model = compiled(small(s1))
     before = model.get_weights()
