@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from .groups import require_grouped
 from .invariants import gradient_independence, input_jacobian, local_input_scale, output_spreads
 from .losses import decorrelating_map
 from .training import fit_conservnet
@@ -53,16 +54,20 @@ class CountResult:
         return "\n".join(lines + [f"- {s}" for s in self.reasoning])
 
 
+def _check_thresholds(spread_threshold, independence_threshold) -> None:
+    if not 0 < spread_threshold < 1:
+        raise ValueError(f"spread_threshold must lie in (0, 1), got {spread_threshold}")
+    if not 0 <= independence_threshold < 1:
+        raise ValueError(f"independence_threshold must lie in [0, 1), got {independence_threshold}")
+
+
 def decide_count(rows, spread_threshold: float = 0.2, independence_threshold: float = 0.05) -> CountResult:
     """Apply the count rule of the module docstring to a table of rows.
 
     Each row is a dict with ``k``, ``spreads`` (k held-out relative spreads) and ``gram_min``
     (``cos2`` optional); rows are sorted by k and must start at k = 1 without gaps.
     """
-    if not 0 < spread_threshold < 1:
-        raise ValueError(f"spread_threshold must lie in (0, 1), got {spread_threshold}")
-    if not 0 <= independence_threshold < 1:
-        raise ValueError(f"independence_threshold must lie in [0, 1), got {independence_threshold}")
+    _check_thresholds(spread_threshold, independence_threshold)
     rows = sorted((dict(r) for r in rows), key=lambda r: r["k"])
     if not rows or [r["k"] for r in rows] != list(range(1, len(rows) + 1)):
         raise ValueError(f"rows must cover k = 1, 2, ... without gaps, got k = {[r['k'] for r in rows]}")
@@ -126,8 +131,14 @@ def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: fl
     the span of the outputs must then be invariant (the worst rotated spread is the largest over all
     linear combinations), so k outputs of which one is, say, L plus noise do not pass for two invariants.
     """
-    if int(k_max) < 1:
-        raise ValueError(f"k_max must be >= 1, got {k_max}")
+    if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or k_max < 1:
+        raise ValueError(f"k_max must be an integer >= 1, got {k_max!r}")
+    if isinstance(jacobian_samples, bool) or not isinstance(jacobian_samples, (int, np.integer)) \
+            or jacobian_samples < 1:
+        raise ValueError(f"jacobian_samples must be an integer >= 1, got {jacobian_samples!r}")
+    _check_thresholds(spread_threshold, independence_threshold)  # here, not after k_max trainings
+    require_grouped(train, "count_invariants' train")
+    require_grouped(test, "count_invariants' test", min_groups=2)
     if test.n_features != train.n_features:
         raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     if fit is None and fit_kwargs.get("scheme") == "sequential":

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "check_finite", "read_columns", "numeric_column"]
+__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "check_finite", "require_grouped", "read_columns", "numeric_column"]
 
 
 class GroupedDataError(ValueError):
@@ -71,6 +71,18 @@ def check_finite(arr: np.ndarray, what: str) -> None:
         first = tuple(int(i) for i in np.argwhere(huge)[0])
         raise GroupedDataError(f"{what} holds {arr[first]:g} at index {first}, beyond float32's range "
                                f"({FLOAT32_MAX:.3g}) in which the networks compute: rescale it")
+
+
+def require_grouped(data, what: str, min_groups: int = 1):
+    """``data`` itself if it is a :class:`GroupedData` with at least ``min_groups`` groups, else an error naming
+    ``what`` needed it."""
+    if not isinstance(data, GroupedData):
+        raise TypeError(f"{what} needs GroupedData (x of shape (groups, members, features) and its constants), got "
+                        f"{type(data).__name__}; wrap arrays as GroupedData(x, c) or GroupedData.from_flat(x, group_ids)")
+    if data.n_groups < min_groups:
+        raise GroupedDataError(f"{what} needs at least {min_groups} groups, got {data.n_groups}: with fewer, nothing "
+                               f"tells an invariant from a constant")
+    return data
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -165,6 +177,10 @@ class GroupedData:
             if k not in self.constant_names:
                 raise GroupedDataError(f"unknown constant {k!r}; this data has {self.constant_names}")
             k = self.constant_names.index(k)
+        names = self.constant_names
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < len(names):
+            raise GroupedDataError(f"constant {k!r} does not exist: this data has {len(names)} constant(s) {names}, "
+                                   f"numbered from 0")
         return self.c if self.c.ndim == 1 else self.c[:, k]
 
     def varying_constant(self) -> int:

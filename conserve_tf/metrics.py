@@ -20,8 +20,10 @@ import keras
 import numpy as np
 from scipy.stats import spearmanr
 
+from .groups import require_grouped
+
 __all__ = ["pearson_rho", "spearman_rho", "linear_fit", "r2", "mean_intra_group_std", "relative_spread",
-           "invariant_report", "predict_groups", "InvariantMetrics"]
+           "invariant_report", "select_output", "predict_groups", "InvariantMetrics"]
 
 
 def _flat(f, c):
@@ -103,8 +105,18 @@ def invariant_report(f, c=None) -> dict:
     return out
 
 
+def select_output(f, output: int) -> np.ndarray:
+    """Output ``output`` of outputs f (..., k), refused by name when the model has no such output."""
+    f = np.asarray(f)
+    k = f.shape[-1]
+    if isinstance(output, bool) or not isinstance(output, (int, np.integer)) or not 0 <= output < k:
+        raise ValueError(f"output {output!r} does not exist: the model has {k} output(s), numbered from 0")
+    return f[..., output]
+
+
 def predict_groups(model, data, batch_size: int = 4096) -> np.ndarray:
     """Model outputs on grouped data: (G, M, outputs)."""
+    require_grouped(data, "predict_groups")
     flat = model.predict(data.flat().astype(np.float32), batch_size=batch_size, verbose=0)
     return np.asarray(flat).reshape(data.n_groups, data.n_members, -1)
 
@@ -122,6 +134,8 @@ class InvariantMetrics(keras.callbacks.Callback):
         super().__init__()
         if int(every) < 1:
             raise ValueError(f"every must be >= 1, got {every}")
+        require_grouped(data, "InvariantMetrics", min_groups=2)
+        data.constants(constant)  # an unknown constant is refused here, not after the first epoch
         self.data, self.every, self.predict_fn, self.prefix = data, int(every), predict_fn, prefix
         self.constant, self.output = constant, output
         self.history: list[dict] = []
@@ -131,7 +145,7 @@ class InvariantMetrics(keras.callbacks.Callback):
         f = self.predict_fn(x) if self.predict_fn is not None else self.model(x, training=False)
         f = np.asarray(f)
         if f.ndim == 3:
-            f = f[..., self.output]
+            f = select_output(f, self.output)
         return invariant_report(f, self.data.constants(self.constant))
 
     def on_epoch_end(self, epoch, logs=None):

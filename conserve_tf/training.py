@@ -31,7 +31,8 @@ import tensorflow as tf
 from . import losses
 from .callbacks import standard_callbacks
 from .layers import product_gain
-from .metrics import InvariantMetrics, invariant_report, predict_groups
+from .groups import require_grouped
+from .metrics import InvariantMetrics, invariant_report, predict_groups, select_output
 from .model import ConservNet
 from .scaling import input_scaling
 from .schedules import HoldThenCosine
@@ -76,7 +77,7 @@ def as_dataset(data, groups_per_step: int | None = None, shuffle: bool = True, s
     ``groups_per_step=None`` puts all groups in every batch. Group ids are the global indices, so the
     spreading noise of a group does not depend on the batching.
     """
-    g = data.n_groups
+    g = require_grouped(data, "as_dataset").n_groups
     per = g if groups_per_step is None else int(groups_per_step)
     if not 1 <= per <= g:
         raise ValueError(f"groups_per_step must be between 1 and the number of groups ({g}), got {groups_per_step}")
@@ -102,8 +103,11 @@ def build_conservnet(data, scaling: str = "auto", **model_kwargs) -> ConservNet:
 
 
 def evaluate_invariant(model, data, output: int = 0, constant: int | str = 0) -> dict:
-    """rho, intra-group std and R² of one output against one true constant (spread only without constants)."""
-    return invariant_report(predict_groups(model, data)[..., output], data.constants(constant))
+    """rho, intra-group std and R² of one output against one true constant (spread only without constants).
+
+    ``data``: :class:`~conserve_tf.groups.GroupedData` with at least 2 groups."""
+    c = require_grouped(data, "evaluate_invariant", min_groups=2).constants(constant)
+    return invariant_report(select_output(predict_groups(model, data), output), c)
 
 
 def recipe_settings(recipe: str = "fast", scaling: str | None = None, **model_kwargs):
@@ -167,6 +171,11 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     """
     if scheme not in ("joint", "sequential"):
         raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
+    require_grouped(train, "fit_conservnet's train")
+    if test is not None:
+        require_grouped(test, "fit_conservnet's test", min_groups=2)
+        if test.n_features != train.n_features:
+            raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     scaling, recipe_kwargs = recipe_settings(recipe, scaling, **model_kwargs)
     r = RECIPES[recipe]
     per = r["groups_per_step"] if groups_per_step == -1 else groups_per_step

@@ -39,7 +39,8 @@ import dataclasses
 
 import numpy as np
 
-from .metrics import predict_groups, relative_spread
+from .groups import require_grouped
+from .metrics import predict_groups, relative_spread, select_output
 
 #: a found invariant with a larger held-out/shuffled spread ratio is reported as approximate
 APPROXIMATE_RATIO = 0.1
@@ -140,10 +141,9 @@ def invariant_verdict(model, test, train=None, output: int = 0, **kwargs) -> Ver
 
     ``train``: the training data, to report overfitting; ``kwargs`` go to :func:`verdict_from_outputs`.
     """
-    if test.n_groups < 2:
-        raise ValueError(f"the verdict needs held-out data with at least 2 groups, got {test.n_groups}")
-    f_test = predict_groups(model, test)[..., output]
-    f_train = None if train is None else predict_groups(model, train)[..., output]
+    require_grouped(test, "the verdict's held-out data", min_groups=2)
+    f_test = select_output(predict_groups(model, test), output)
+    f_train = None if train is None else select_output(predict_groups(model, train), output)
     return verdict_from_outputs(f_test, f_train, **kwargs)
 
 

@@ -84,6 +84,10 @@ class RK4Integrator:
         """
         if int(every) < 1:
             raise ValueError(f"every must be >= 1, got {every}")
+        if not dt > 0:
+            raise ValueError(f"the time step dt must be > 0, got {dt}")
+        if int(n_steps) < 0:
+            raise ValueError(f"n_steps must be >= 0, got {n_steps}")
         x = self._state(x0)
         records = [x.numpy()]
         for k in range(int(n_steps) // int(every)):
@@ -136,6 +140,11 @@ def rollout(model, system, t_final: float, dt: float = 0.01, every: int = 10, pe
     (True when a run became non-finite -- singular Hessian -- before ``t_final``; the arrays then
     stop at the last finite record).
     """
+    if not dt > 0 or not t_final > 0:
+        raise ValueError(f"a rollout needs dt > 0 and t_final > 0, got dt={dt}, t_final={t_final}")
+    if int(round(t_final / dt)) < int(every):
+        raise ValueError(f"t_final={t_final} is shorter than one record (every={every} steps of dt={dt}): the "
+                         f"rollout would hold its starting state only")
     x0 = system.initial_state() if x0 is None else np.asarray(x0, dtype=np.float64)
     rng = np.random.default_rng(seed)
     x0p = x0 + perturbation * rng.standard_normal(x0.shape)

@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.preprocessing import PolynomialFeatures
 
 from conserve_tf import metrics
+from conserve_tf.groups import require_grouped
 from conserve_tf.symbolic import design_matrix, polynomial_readout
 
 __all__ = ["readout", "pattern_match", "invariant_scores", "scatter_invariants", "PATTERNS"]
@@ -35,6 +36,9 @@ PATTERNS = {
 
 
 def _flat_subset(data, max_samples, seed):
+    require_grouped(data, "the Siamese read-out")
+    if max_samples is not None and int(max_samples) < 3:
+        raise ValueError(f"max_samples must be None or >= 3 (samples the read-out fits), got {max_samples}")
     x = data.flat()
     if max_samples is not None and len(x) > max_samples:
         idx = np.sort(np.random.default_rng(seed).choice(len(x), int(max_samples), replace=False))

@@ -107,6 +107,8 @@ def compile_siamese(model, recipe: str = "adam", learning_rate: float | None = N
     """
     r = _recipe(recipe)
     lr = float(learning_rate if learning_rate is not None else r["learning_rate"])
+    if not lr > 0:  # a negative rate would climb the loss: gradient ascent, silently
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     if "hold_fraction" in r:
         if not total_steps or total_steps < 1:
             raise ValueError(f"recipe {recipe!r} needs total_steps >= 1 for its learning-rate schedule")
@@ -172,6 +174,8 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     """
 
     _recipe(recipe)  # an unknown recipe fails before any work
+    if learning_rate is not None and not float(learning_rate) > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     if test is not None and test.n_features != train.n_features:
         raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     set_seed(seed)

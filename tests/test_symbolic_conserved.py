@@ -70,7 +70,7 @@ def test_data_without_an_invariant_get_no_conserved_formula():
     (dict(x_fit=np.ones((5, 4))), "grouped data"),
     (dict(x_fit=np.full((3, 4, 2), np.nan)), "NaN or Inf"),
     (dict(x_fit=np.ones((3, 4, 2)), x_test=np.ones((3, 4, 3))), "features"),
-    (dict(x_fit=np.ones((3, 4, 2)), feature_names=["a"]), "1 names for 2 features"),
+    (dict(x_fit=np.ones((3, 4, 2)), feature_names=["a"]), "1 feature names for 2 features"),
     (dict(x_fit=np.ones((3, 4, 2)), time_budget=0), "time_budget > 0"),
     (dict(x_fit=np.ones((3, 4, 2)), max_anchors=0), "max_anchors must be >= 1"),
     (dict(x_fit=np.ones((3, 4, 2)), functions=("sinn",)), "unknown function name"),

@@ -2,8 +2,8 @@
 
 Public API:
 
-* :func:`polynomial_readout`, :class:`ReadoutResult`, :func:`design_matrix`, :func:`format_terms`
-  (module :mod:`.polynomial`): ridge regression on polynomial features, as in the three papers;
+* :func:`polynomial_readout`, :class:`ReadoutResult`, :func:`design_matrix`, :func:`format_terms`,
+  :func:`symbol_names` (module :mod:`.polynomial`): ridge regression on polynomial features, as in the three papers;
 * :func:`symbolic_readout`, :class:`SymbolicResult`, :func:`keras_input_gradient`, :data:`FUNCTIONS`,
   :data:`FITS`
   (module :mod:`.regression`): symbolic regression with Operon (``pyoperon``), printed by sympy,
@@ -15,12 +15,12 @@ Public API:
 * :func:`read_out`, :data:`READOUTS` (module :mod:`.scripted`): what the scripts print under ``--readout``.
 """
 
-from .polynomial import ReadoutResult, design_matrix, format_terms, polynomial_readout
+from .polynomial import ReadoutResult, design_matrix, format_terms, polynomial_readout, symbol_names
 from .library import build_library, library_candidates
 from .conserved import ConservedResult, conserved_formula, within_fraction
 from .regression import FITS, FUNCTIONS, SymbolicResult, keras_input_gradient, symbolic_readout
 from .scripted import READOUTS, read_out
 
-__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms",
+__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms", "symbol_names",
            "SymbolicResult", "symbolic_readout", "keras_input_gradient", "FUNCTIONS", "FITS", "READOUTS", "read_out",
            "library_candidates", "build_library", "ConservedResult", "conserved_formula", "within_fraction"]

@@ -32,6 +32,7 @@ import scipy.linalg
 import sympy
 
 from ._operon import function_names
+from .polynomial import symbol_names
 from ._sympy_tools import compile_expression, normalize, rounded
 from .library import _expression, _gradient_search, _values, build_library
 
@@ -168,9 +169,7 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
     if not time_budget > 0 or not tolerance >= 0 or not slack >= 1:
         raise ValueError(f"need time_budget > 0, tolerance >= 0 and slack >= 1; got {time_budget}, {tolerance}, {slack}")
     functions = tuple(function_names(functions))
-    names = list(feature_names) if feature_names is not None else [f"x{i + 1}" for i in range(x_fit.shape[2])]
-    if len(names) != x_fit.shape[2]:
-        raise ValueError(f"feature_names has {len(names)} names for {x_fit.shape[2]} features")
+    names = symbol_names(feature_names, x_fit.shape[2])
     symbols = sympy.symbols(names, real=True)
     found, terms = _candidates(symbols, x_fit, functions, max_terms, width, samples, seed,
                                start + float(time_budget), max_columns, keep, max_anchors)

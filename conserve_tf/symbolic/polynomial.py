@@ -11,11 +11,13 @@ recovers E = v²/2 - 1/r that way).
 from __future__ import annotations
 
 import dataclasses
+import keyword
+import re
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms"]
+__all__ = ["ReadoutResult", "polynomial_readout", "design_matrix", "format_terms", "symbol_names"]
 
 
 @dataclasses.dataclass
@@ -47,14 +49,31 @@ class ReadoutResult:
         return dict(self.terms).get(monomial, 0.0)
 
 
+def symbol_names(feature_names, n: int) -> list[str]:
+    """Names fit for a formula: ``feature_names`` (default x1 .. xn), each made an identifier (a run of other
+    characters becomes "_": "v (m/s)" -> "v_m_s") and unique, so a column name cannot split or merge terms."""
+    if feature_names is None:
+        return [f"x{i + 1}" for i in range(n)]
+    names = [str(v) for v in feature_names]
+    if len(names) != n:
+        raise ValueError(f"{len(names)} feature names for {n} features")
+    out = []
+    for i, name in enumerate(names):
+        safe = re.sub(r"\W+", "_", name).strip("_")
+        if not safe or safe[0].isdigit() or keyword.iskeyword(safe):
+            safe = f"x{i + 1}_{safe}" if safe else f"x{i + 1}"
+        while safe in out:
+            safe = f"{safe}_{i + 1}"
+        out.append(safe)
+    return out
+
+
 def design_matrix(x, feature_names=None, extra_features: Mapping[str, Callable] | None = None):
     """Inputs plus extra feature columns: returns ``(X (N, F + E), names)``."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"read-out inputs must have shape (samples, features), got {x.shape}")
-    names = list(feature_names) if feature_names is not None else [f"x{i + 1}" for i in range(x.shape[1])]
-    if len(names) != x.shape[1]:
-        raise ValueError(f"{len(names)} feature names for {x.shape[1]} features")
+    names = symbol_names(feature_names, x.shape[1])
     cols = [x]
     for name, fn in (extra_features or {}).items():
         col = np.asarray(fn(x), dtype=np.float64).reshape(-1, 1)
@@ -87,7 +106,16 @@ def polynomial_readout(x_train, y_train, x_test=None, y_test=None, degrees: Sequ
     ytr = np.asarray(y_train, dtype=np.float64).reshape(-1)
     if ytr.shape[0] != xtr.shape[0]:
         raise ValueError(f"{ytr.shape[0]} targets for {xtr.shape[0]} samples")
-    has_test = x_test is not None and y_test is not None
+    if xtr.shape[0] < 3:
+        raise ValueError(f"a read-out needs at least 3 training samples, got {xtr.shape[0]}")
+    if not np.all(np.isfinite(ytr)):
+        raise ValueError("the targets contain NaN or Inf")
+    if np.ptp(ytr) <= 1e-12 * np.abs(ytr).max():
+        raise ValueError("the target is constant on the training samples (a network collapsed to a constant?): "
+                         "there is no formula to read off")
+    if (x_test is None) != (y_test is None):
+        raise ValueError("give both x_test and y_test, or neither")
+    has_test = x_test is not None
     if has_test:
         xte, _ = design_matrix(x_test, feature_names, extra_features)
         yte = np.asarray(y_test, dtype=np.float64).reshape(-1)

@@ -31,6 +31,7 @@ import sympy
 from . import _operon
 from ._operon import DEFAULT_FUNCTIONS, FUNCTIONS
 from .library import library_candidates
+from .polynomial import symbol_names
 from ._sympy_tools import (alignment, compile_expression, cubic_design, degenerate, least_squares_or_none, monotone_cubic,
                            normalize, prune, refine, rounded, size, straightened)
 
@@ -253,9 +254,7 @@ def symbolic_readout(x_train, f_train, x_test=None, f_test=None, *, fit: str = "
     offered = _operon.function_names(functions)
     primitives = _operon.check_functions(offered)
     x, f, g, xt, ft, gt = _data(x_train, f_train, x_test, f_test, grad_train, grad_test, fit, seed)
-    names = list(feature_names) if feature_names is not None else [f"x{i + 1}" for i in range(x.shape[1])]
-    if len(names) != x.shape[1]:
-        raise ValueError(f"{len(names)} feature names for {x.shape[1]} features")
+    names = symbol_names(feature_names, x.shape[1])
     if np.ptp(f) == 0:
         raise ValueError("f_train is constant: there is nothing to read off")
     symbols = [sympy.Symbol(n, real=True) for n in names]

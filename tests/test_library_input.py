@@ -1,0 +1,123 @@
+"""The library's public functions refuse careless input by name, before any training (a helper audit's cases)."""
+
+import numpy as np
+import pytest
+
+import lagrangian
+from conserve_tf import (ConservNet, GroupedData, InvariantMetrics, as_dataset, count_invariants,
+                         evaluate_invariant, fit_conservnet, invariant_verdict, make_system)
+from conserve_tf.groups import GroupedDataError
+from conserve_tf.symbolic import conserved_formula, polynomial_readout, symbol_names
+from siamese import SiameseNetwork, special_relativity, train_siamese
+from siamese.interpret import readout
+
+
+@pytest.fixture(scope="module")
+def s1():
+    return make_system("s1", 6, 10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(s1):
+    return ConservNet(width=8, depth=1, scale=[1.0] * 4, seed=0)
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("trained although the input was refused")
+
+
+@pytest.mark.parametrize("call", [
+    lambda d, m: fit_conservnet(d.x),
+    lambda d, m: evaluate_invariant(m, d.x),
+    lambda d, m: invariant_verdict(m, d.x),
+    lambda d, m: as_dataset(d.x),
+    lambda d, m: InvariantMetrics(d.x),
+    lambda d, m: count_invariants(d.x, d, fit=_never),
+])
+def test_arrays_where_grouped_data_is_needed_are_named(s1, model, call):
+    with pytest.raises(TypeError, match="needs GroupedData .* got ndarray"):
+        call(s1, model)
+
+
+@pytest.mark.parametrize("call", [
+    lambda d, m: evaluate_invariant(m, d.select_groups([0])),
+    lambda d, m: InvariantMetrics(d.select_groups([0])),
+    lambda d, m: count_invariants(d, d.select_groups([0]), fit=_never),
+    lambda d, m: fit_conservnet(d, d.select_groups([0])),
+])
+def test_one_held_out_group_is_refused(s1, model, call):
+    """One group has no between-group spread: every output would look invariant, or none (spread 1 by construction)."""
+    with pytest.raises(GroupedDataError, match="at least 2 groups, got 1"):
+        call(s1, model)
+
+
+def test_constants_and_outputs_that_do_not_exist_are_named(s1, model):
+    with pytest.raises(GroupedDataError, match=r"constant 2 does not exist: this data has 1 constant\(s\) \['C'\]"):
+        s1.constants(2)
+    with pytest.raises(GroupedDataError, match="constant 2 does not exist"):
+        evaluate_invariant(model, s1, constant=2)
+    with pytest.raises(GroupedDataError, match="constant 5 does not exist"):
+        InvariantMetrics(s1, constant=5)
+    with pytest.raises(ValueError, match=r"output 3 does not exist: the model has 1 output\(s\)"):
+        evaluate_invariant(model, s1, output=3)
+    assert np.array_equal(s1.constants("C"), s1.constants(0))
+
+
+def test_counting_checks_its_thresholds_before_training(s1):
+    with pytest.raises(ValueError, match="spread_threshold must lie in"):
+        count_invariants(s1, s1, fit=_never, spread_threshold=20)
+    with pytest.raises(ValueError, match="jacobian_samples must be an integer >= 1"):
+        count_invariants(s1, s1, fit=_never, jacobian_samples=0)
+    with pytest.raises(ValueError, match="k_max must be an integer"):
+        count_invariants(s1, s1, fit=_never, k_max=2.5)
+
+
+def test_a_constant_target_has_no_formula(s1):
+    """Before, every degree scored R² = 1 and the formula read "0 x1 + 0 x2 + ...": a collapsed network looked perfect."""
+    x = s1.flat()
+    with pytest.raises(ValueError, match="target is constant"):
+        polynomial_readout(x, np.full(len(x), 3.0))
+    with pytest.raises(ValueError, match="at least 3 training samples"):
+        polynomial_readout(x[:1], np.ones(1))
+    with pytest.raises(ValueError, match="give both x_test and y_test"):
+        polynomial_readout(x, x[:, 0], x, None)
+
+
+def test_feature_names_become_identifiers_in_formulas(s1):
+    assert symbol_names(["v (m/s)", "x 1", "2nd", "lambda", "a", "a", ""], 7) == [
+        "v_m_s", "x_1", "x3_2nd", "x4_lambda", "a", "a_6", "x7"]
+    names = ["x 1", "x2", "x3", "x4"]
+    res = polynomial_readout(s1.flat(), s1.flat_constants(), degrees=(2,), feature_names=names)
+    assert "x_1" in res.formula and "x*1" not in res.formula
+    found = conserved_formula(s1.x, feature_names=names, time_budget=2, seed=0)
+    assert "x 1" not in str(found.formula)
+    with pytest.raises(ValueError, match="3 feature names for 4 features"):
+        symbol_names(["a", "b", "c"], 4)
+
+
+def test_siamese_refuses_a_negative_learning_rate_and_arrays():
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        train_siamese(special_relativity(20), learning_rate=-1.0)
+    model = SiameseNetwork(n_features=4, hidden=(4,))
+    with pytest.raises(TypeError, match="needs GroupedData"):
+        readout(model, special_relativity(20).x)
+    with pytest.raises(ValueError, match="max_samples must be None or >= 3"):
+        readout(model, special_relativity(20), max_samples=0)
+
+
+def test_rollouts_need_a_positive_time_step_and_span():
+    system = lagrangian.get_system("kepler")
+    model = lagrangian.build_model(system, "R", hidden_units=8)
+    for dt, t_final in ((-0.01, 1.0), (0.0, 1.0), (0.01, -1.0)):
+        with pytest.raises(ValueError, match="dt > 0 and t_final > 0"):
+            lagrangian.rollout(model, system, t_final=t_final, dt=dt, jit_compile=False)
+    with pytest.raises(ValueError, match="shorter than one record"):
+        lagrangian.rollout(model, system, t_final=0.05, dt=0.01, every=10, jit_compile=False)
+    with pytest.raises(ValueError, match="time step dt must be > 0"):
+        lagrangian.RK4Integrator(model, jit_compile=False).integrate(system.initial_state()[None], -0.01, 5)
+
+
+def test_grouped_data_made_by_hand_is_accepted_where_arrays_are_refused():
+    x = np.random.default_rng(0).normal(size=(3, 5, 2))
+    data = GroupedData(x, np.arange(3.0))
+    assert evaluate_invariant(ConservNet(width=4, depth=1, scale=[1.0, 1.0]), data)["relative_spread"] > 0
