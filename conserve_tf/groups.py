@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "check_finite", "require_grouped", "read_columns", "numeric_column"]
+__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "check_finite", "check_seed", "require_grouped", "read_columns", "numeric_column"]
 
 
 class GroupedDataError(ValueError):
@@ -42,6 +42,13 @@ def check_counts(groups, members, min_members: int = 2) -> tuple[int, int]:
     if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < min_members:
         raise ValueError(f"members must be an integer >= {min_members} (points per group), got {members!r}")
     return int(groups), int(members)
+
+
+def check_seed(seed) -> int:
+    """``seed`` as an int, or an error naming it: seeds are integers >= 0 (NumPy's and TensorFlow's)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return int(seed)
 
 
 def _as_float_array(value, what: str) -> np.ndarray:

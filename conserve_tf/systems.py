@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import pendulum, physical
-from .groups import GroupedData, UnknownSystemError, check_counts
+from .groups import GroupedData, UnknownSystemError, check_counts, check_seed
 
 __all__ = ["s1", "s2", "s2_plus", "s3", "random_data", "make_system", "SYSTEMS", "invariant",
            "INVARIANTS"]
@@ -182,4 +182,4 @@ def make_system(name: str, groups: int = 20, members: int = 100, seed: int = 0, 
     key = {"s2plus": "s2+", "s2_plus": "s2+", "kepler_plus": "kepler+", "lv": "lotka_volterra"}.get(key, key)
     if key not in SYSTEMS:
         raise UnknownSystemError(f"unknown system {name!r}; choose one of {sorted(SYSTEMS)}")
-    return SYSTEMS[key](groups=groups, members=members, seed=seed, **options)
+    return SYSTEMS[key](groups=groups, members=members, seed=check_seed(seed), **options)

@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from conserve_tf.callbacks import StopOnNonFiniteLoss
+from conserve_tf.groups import check_seed
 from conserve_tf.runs import set_seed
 from lagrangian.model import HessianGuard, LagrangianNetwork
 from lagrangian.systems import get_system
@@ -74,8 +75,10 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
             raise ValueError(f"{name} must be >= 1, got {value}")
     if not (learning_rate > 0 and final_learning_rate > 0 and sigma >= 0):
         raise ValueError("learning rates must be > 0 and sigma >= 0")
+    if n_samples is not None and int(n_samples) < 1:
+        raise ValueError(f"n_samples must be >= 1 (or None for the default), got {n_samples}")
     system = get_system(system) if isinstance(system, str) else system
-    set_seed(seed)
+    set_seed(check_seed(seed))
     total = int(epochs) * int(steps_per_epoch)
     n = int(n_samples or min(total * batch_size, 2**17))
     x, y = system.training_data(n, sigma=0.0, seed=seed)  # clean; the pipeline adds fresh noise per batch

@@ -42,7 +42,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from conserve_tf import systems as cn_systems
-from conserve_tf.groups import GroupedData, UnknownSystemError, check_counts
+from conserve_tf.groups import GroupedData, UnknownSystemError, check_counts, check_seed
 from conserve_tf.kepler import draw_orbits, kepler_invariants, kepler_propagate, laplace_runge_lenz
 
 __all__ = ["ETA", "random_rotations", "boost_x", "random_lorentz", "field_tensor", "fields_from_tensor",
@@ -53,7 +53,7 @@ ETA = np.diag([-1.0, 1.0, 1.0, 1.0])  # Minkowski metric, signature (-, +, +, +)
 
 
 def _rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed(seed))
 
 
 def random_rotations(n: int, rng) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from conserve_tf.callbacks import standard_callbacks
-from conserve_tf.groups import GroupedData
+from conserve_tf.groups import GroupedData, check_seed
 from conserve_tf.metrics import InvariantMetrics
 from conserve_tf.runs import set_seed
 from conserve_tf.schedules import HoldThenCosine
@@ -174,6 +174,7 @@ def train_siamese(train, test=None, hidden=(160, 160), activation: str = "tanh",
     """
 
     _recipe(recipe)  # an unknown recipe fails before any work
+    check_seed(seed)
     if learning_rate is not None and not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     if test is not None and test.n_features != train.n_features:

@@ -121,3 +121,14 @@ def test_grouped_data_made_by_hand_is_accepted_where_arrays_are_refused():
     x = np.random.default_rng(0).normal(size=(3, 5, 2))
     data = GroupedData(x, np.arange(3.0))
     assert evaluate_invariant(ConservNet(width=4, depth=1, scale=[1.0, 1.0]), data)["relative_spread"] > 0
+
+
+@pytest.mark.parametrize("seed", [1.5, -1, "0", True])
+def test_seeds_must_be_non_negative_integers(seed):
+    from lagrangian.training import train_model
+
+    for call in (lambda: make_system("s1", 4, 5, seed=seed), lambda: special_relativity(10, seed=seed),
+                 lambda: train_siamese(special_relativity(20), seed=seed),
+                 lambda: train_model("kepler", "R", epochs=1, steps_per_epoch=1, seed=seed)):
+        with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got"):
+            call()
