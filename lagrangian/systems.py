@@ -103,6 +103,9 @@ class Kepler(_System):
     name, d, dim = "kepler", 3, 3
 
     def __init__(self, mass=1.0, alpha=1.0, eccentricity=0.8, l_z=1.0):
+        if not (mass > 0 and alpha > 0 and 0 <= eccentricity < 1 and l_z != 0):
+            raise ValueError(f"a bound Kepler orbit needs mass > 0, alpha > 0, 0 <= eccentricity < 1 and l_z != 0; "
+                             f"got mass={mass}, alpha={alpha}, eccentricity={eccentricity}, l_z={l_z}")
         self.mass, self.alpha, self.ecc, self.l_z = mass, alpha, eccentricity, l_z
         self.p = l_z**2 / (mass * alpha)  # semi-latus rectum
 

@@ -30,6 +30,12 @@ class PairSet:
     y: np.ndarray
     group: np.ndarray
 
+    def __post_init__(self):
+        n = len(self.y)
+        if np.ndim(self.x) != 3 or np.shape(self.x)[1] != 2 or len(self.x) != n or np.shape(self.group) != (n, 2):
+            raise ValueError(f"a PairSet needs x (N, 2, F), y (N,) and group (N, 2) for one N; got x "
+                             f"{np.shape(self.x)}, y {np.shape(self.y)}, group {np.shape(self.group)}")
+
     def __len__(self) -> int:
         return len(self.y)
 

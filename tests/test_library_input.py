@@ -132,3 +132,14 @@ def test_seeds_must_be_non_negative_integers(seed):
                  lambda: train_model("kepler", "R", epochs=1, steps_per_epoch=1, seed=seed)):
         with pytest.raises(ValueError, match=r"seed must be an integer >= 0, got"):
             call()
+
+
+def test_inconsistent_pairs_and_unbound_orbits_are_refused():
+    from lagrangian.systems import Kepler
+    from siamese.pairs import PairSet
+
+    with pytest.raises(ValueError, match=r"x \(N, 2, F\), y \(N,\) and group \(N, 2\) for one N"):
+        PairSet(np.zeros((10, 2, 4)), np.zeros(7), np.zeros((3, 2)))
+    for kwargs in (dict(eccentricity=1.0), dict(l_z=0.0), dict(mass=-1.0)):
+        with pytest.raises(ValueError, match="a bound Kepler orbit needs"):
+            Kepler(**kwargs)
