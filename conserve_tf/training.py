@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -231,6 +232,12 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
             break
     model, history, _ = best
     history.attempts = attempts
+    if restarts and not any(a["found"] for a in attempts):
+        ratio = attempts[best[2]]["ratio"]
+        warnings.warn(f"fit_conservnet found no invariant in {len(attempts)} attempt(s): the best output's spread "
+                      f"within the training groups is {ratio:.3g} of the shuffled-group baseline. The returned model "
+                      f"is that attempt's; check the data's units and offsets (scaling='standardize') or give more "
+                      f"steps", stacklevel=2)
     return model, history
 
 

@@ -143,3 +143,12 @@ def test_inconsistent_pairs_and_unbound_orbits_are_refused():
     for kwargs in (dict(eccentricity=1.0), dict(l_z=0.0), dict(mass=-1.0)):
         with pytest.raises(ValueError, match="a bound Kepler orbit needs"):
             Kepler(**kwargs)
+
+
+def test_fit_conservnet_warns_when_no_attempt_found_an_invariant():
+    """Groups of pure noise hold no invariant: the library says so instead of returning a useless model silently."""
+    rng = np.random.default_rng(0)
+    noise = GroupedData(rng.normal(size=(6, 10, 3)), rng.normal(size=6))
+    with pytest.warns(UserWarning, match=r"found no invariant in 2 attempt\(s\)"):
+        model, history = fit_conservnet(noise, steps=20, width=8, depth=1, restarts=1, verbose=0)
+    assert [a["found"] for a in history.attempts] == [False, False]
