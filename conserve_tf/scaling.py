@@ -3,11 +3,15 @@
 
 Modes (``input_scaling(data, mode)``):
 
-* ``"auto"`` (the default recipe's): ``"factors"``, and every feature that is strictly positive and spans
-  more than a decade on ``data`` (largest / smallest > 10: populations, radii, concentrations) enters as
-  its natural logarithm, with factor 1. The network then sees relative changes of such a variable
-  evenly, which keeps the learned F closer to an affine map of the invariant (docs/conservnet_recipe.md,
-  round 5: Lotka-Volterra and Kepler+);
+* ``"auto"`` (the default recipe's): every feature that is strictly positive and spans more than a decade on
+  ``data`` (largest / smallest > 10: populations, radii, concentrations) enters as its natural logarithm,
+  with factor 1. The network then sees relative changes of such a variable evenly, which keeps the learned
+  F closer to an affine map of the invariant (docs/conservnet_recipe.md, round 5: Lotka-Volterra and
+  Kepler+). The other features take the paper's factors when the data carries them; data without them (a
+  user's own) take the paper's rule, except that a feature far from zero (mean beyond
+  :data:`CENTRE_SIGMAS` standard deviations) is centred and one whose standard deviation lies outside
+  :data:`STD_RANGE` is standardized: measured data in any units or with an offset reach the network at the
+  order one the rule assumes (docs/conservnet_recipe.md, round 12);
 * ``"factors"``: the per-system factors a paper used when the data carries them (``data.scale``, e.g.
   Lotka-Volterra x, y by 0.1), else ``"rule"`` (the paper recipe's);
 * ``"rule"``: the ConservNet paper's rule: a variable whose largest magnitude exceeds 10 is scaled by
@@ -26,13 +30,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["SCALINGS", "LOG_SPAN", "InputScaling", "input_scaling", "log_features"]
+__all__ = ["SCALINGS", "LOG_SPAN", "CENTRE_SIGMAS", "STD_RANGE", "InputScaling", "input_scaling", "log_features"]
 
 SCALINGS = ("auto", "factors", "rule", "standardize", "none")
 
 #: a strictly positive feature whose largest / smallest value on the data exceeds this enters as its log
 #: under ``"auto"``
 LOG_SPAN = 10.0
+
+#: under ``"auto"``, on data without a paper's factors, a feature whose mean lies more than this many standard
+#: deviations from zero is centred (an offset such as a lab frame's origin or an absolute temperature)
+CENTRE_SIGMAS = 2.0
+
+#: ... and a feature whose standard deviation lies outside this range is divided by it (other units)
+STD_RANGE = (0.1, 10.0)
 
 
 class InputScaling(NamedTuple):
@@ -49,15 +60,36 @@ def log_features(x) -> list[int]:
     return [int(i) for i in np.flatnonzero((low > 0) & (high > LOG_SPAN * low))]
 
 
-def input_scaling(data, mode: str = "auto") -> InputScaling:
-    """:class:`InputScaling` for :class:`~conserve_tf.groups.GroupedData` ``data`` under ``mode``."""
+def _user_data_scaling(x, logged, centre: bool) -> InputScaling:
+    """``"auto"`` on data without a paper's factors: the rule, with far-off features centred (when ``centre``) and
+    features of a standard deviation outside :data:`STD_RANGE` standardized (module doc)."""
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    scale, offset = [], []
+    for i in range(x.shape[1]):
+        off = float(mean[i]) if centre and i not in logged and abs(mean[i]) > CENTRE_SIGMAS * std[i] else 0.0
+        if i in logged:
+            factor = 1.0
+        elif std[i] > 0 and not STD_RANGE[0] <= std[i] <= STD_RANGE[1]:
+            factor = float(1.0 / std[i])
+        else:
+            factor = 0.1 if np.abs(x[:, i] - off).max() > 10.0 else 1.0
+        scale.append(factor)
+        offset.append(off)
+    return InputScaling(scale, offset if any(offset) else None, logged)
+
+
+def input_scaling(data, mode: str = "auto", centre: bool = True) -> InputScaling:
+    """:class:`InputScaling` for :class:`~conserve_tf.groups.GroupedData` ``data`` under ``mode``.
+
+    ``centre=False`` keeps ``"auto"`` from centring (a rotation symmetry needs the origin where it is)."""
     if mode not in SCALINGS:
         raise ValueError(f"scaling must be one of {SCALINGS}, got {mode!r}")
     x = data.flat()
     if mode == "auto":
-        scale = input_scaling(data, "factors").scale
         logged = log_features(x)
-        return InputScaling([1.0 if i in logged else v for i, v in enumerate(scale)], None, logged)
+        if data.scale is None:
+            return _user_data_scaling(x, logged, centre)
+        return InputScaling([1.0 if i in logged else float(v) for i, v in enumerate(data.scale)], None, logged)
     if mode == "factors":
         if data.scale is not None:
             return InputScaling([float(v) for v in data.scale], None, [])

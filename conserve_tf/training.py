@@ -95,7 +95,8 @@ def build_conservnet(data, scaling: str = "auto", **model_kwargs) -> ConservNet:
     on ``data`` (:func:`conserve_tf.layers.product_gain`)."""
     symmetry = model_kwargs.get("symmetry")
     check_symmetry(symmetry, data.n_features)
-    scale, offset, log = symmetric_scaling(symmetry, *input_scaling(data, scaling), data.feature_names)
+    scale, offset, log = symmetric_scaling(symmetry, *input_scaling(data, scaling, centre=symmetry is None),
+                                           data.feature_names)
     model = ConservNet(scale=scale, offset=offset, log_inputs=log, **model_kwargs)
     if model.first_layer == "product" and "product_gain" not in model_kwargs:
         seen = model.first_layer_inputs(model.scale_inputs(data.flat()))

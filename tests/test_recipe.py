@@ -21,9 +21,14 @@ def _built(data, recipe="fast", **kwargs):
     return build_conservnet(data, scaling=scaling, **model_kwargs)
 
 
-def test_fast_recipe_scales_by_the_papers_rule_and_uses_the_ratio_objective():
-    model = _built(_toy())
-    assert model.scale == [0.1, 1.0, 1.0] and model.offset is None  # only the feature beyond 10, once
+def test_fast_recipe_brings_user_data_to_order_one_and_uses_the_ratio_objective():
+    data = _toy()
+    model = _built(data)
+    std, mean = data.flat().std(axis=0), data.flat().mean(axis=0)
+    # x1 (std 1000) and x3 (std 0.01) standardized, x2 (mean -3, std 1) centred; x1's offset 50 is within 2 std
+    np.testing.assert_allclose(model.scale, [1 / std[0], 1.0, 1 / std[2]], rtol=1e-6)
+    np.testing.assert_allclose(model.offset, [0.0, mean[1], 0.0], rtol=1e-6)
+    assert _built(data, "paper").scale == [0.1, 1.0, 1.0] and _built(data, "paper").offset is None  # the paper's rule
     assert (model.objective.name, model.width, model.depth, model.activation) == ("ratio", 128, 3, "tanh")
     lv = make_system("lotka_volterra", 3, 50, seed=0)
     assert (_built(lv).scale, _built(lv).log_inputs) == ([1.0, 1.0], [0, 1])  # populations spanning decades: logs
