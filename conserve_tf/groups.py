@@ -285,6 +285,9 @@ class GroupedData:
             raise GroupedDataError(f"group_ids has {gid.shape[0]} entries but x has {x.shape[0]} samples")
         if x.shape[0] == 0:
             raise GroupedDataError("no samples: x is empty")
+        if gid.dtype.kind == "f" and not np.all(np.isfinite(gid)):
+            first = int(np.flatnonzero(~np.isfinite(gid))[0])
+            raise GroupedDataError(f"group_ids hold NaN or Inf (first at sample {first}); every sample needs its group")
         labels, inverse, counts = np.unique(gid, return_inverse=True, return_counts=True)
         if counts.min() < 2:
             bad = labels[counts < 2][:5].tolist()

@@ -79,6 +79,9 @@ def as_dataset(data, groups_per_step: int | None = None, shuffle: bool = True, s
     spreading noise of a group does not depend on the batching.
     """
     g = require_grouped(data, "as_dataset").n_groups
+    if groups_per_step is not None and (isinstance(groups_per_step, bool)
+                                        or not isinstance(groups_per_step, (int, np.integer))):
+        raise ValueError(f"groups_per_step must be an integer or None, got {groups_per_step!r}")
     per = g if groups_per_step is None else int(groups_per_step)
     if not 1 <= per <= g:
         raise ValueError(f"groups_per_step must be between 1 and the number of groups ({g}), got {groups_per_step}")
@@ -174,6 +177,8 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     if scheme not in ("joint", "sequential"):
         raise ValueError(f"scheme must be 'joint' or 'sequential', got {scheme!r}")
     require_grouped(train, "fit_conservnet's train")
+    if eval_every and test is None:
+        raise ValueError(f"eval_every={eval_every} evaluates on held-out groups: pass test as well")
     if test is not None:
         require_grouped(test, "fit_conservnet's test", min_groups=2)
         if test.n_features != train.n_features:

@@ -152,3 +152,20 @@ def test_fit_conservnet_warns_when_no_attempt_found_an_invariant():
     with pytest.warns(UserWarning, match=r"found no invariant in 2 attempt\(s\)"):
         model, history = fit_conservnet(noise, steps=20, width=8, depth=1, restarts=1, verbose=0)
     assert [a["found"] for a in history.attempts] == [False, False]
+
+
+def test_options_that_were_silently_truncated_or_ignored_are_named(s1):
+    x = s1.flat()
+    with pytest.raises(ValueError, match=r"degrees must be positive integers, got \[2.5\]"):
+        polynomial_readout(x, s1.flat_constants(), degrees=(2.5,))
+    assert polynomial_readout(x, s1.flat_constants(), degrees=2).degree == 2  # one degree as a number
+    with pytest.raises(ValueError, match="max_terms must be >= 1"):
+        polynomial_readout(x, s1.flat_constants(), max_terms=0)
+    with pytest.raises(ValueError, match="groups_per_step must be an integer or None, got 2.7"):
+        as_dataset(s1, groups_per_step=2.7)
+    with pytest.raises(ValueError, match="eval_every=1 evaluates on held-out groups: pass test"):
+        fit_conservnet(s1, eval_every=1)
+    ids = np.repeat(np.arange(6.0), 10)
+    ids[7] = np.nan
+    with pytest.raises(GroupedDataError, match="group_ids hold NaN or Inf \\(first at sample 7\\)"):
+        GroupedData.from_flat(x, ids)

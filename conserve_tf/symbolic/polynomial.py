@@ -119,9 +119,14 @@ def polynomial_readout(x_train, y_train, x_test=None, y_test=None, degrees: Sequ
     if has_test:
         xte, _ = design_matrix(x_test, feature_names, extra_features)
         yte = np.asarray(y_test, dtype=np.float64).reshape(-1)
+    degrees = (degrees,) if isinstance(degrees, (int, np.integer)) else tuple(degrees)
+    if any(isinstance(d, bool) or not float(d).is_integer() for d in degrees):
+        raise ValueError(f"degrees must be positive integers, got {list(degrees)}")
     degrees = sorted({int(d) for d in degrees})
     if not degrees or degrees[0] < 1:
         raise ValueError(f"degrees must be positive integers, got {degrees}")
+    if int(max_terms) < 1:
+        raise ValueError(f"max_terms must be >= 1, got {max_terms}")
 
     fits, table = {}, []
     for d in degrees:
