@@ -318,6 +318,10 @@ class MeasuredSystem(_System):
     reference_label = "record"  # how the figures name the held-out record
 
     def __init__(self, train: Trajectories, test: Trajectories, dim: int | None = None, symmetry: str = "none"):
+        if test.d != train.d or tuple(test.periodic) != tuple(train.periodic):
+            raise TrajectoryDataError(f"the held-out record must have the training record's coordinates and angles: "
+                                      f"train {train.coordinates} (angles {list(train.periodic)}), test "
+                                      f"{test.coordinates} (angles {list(test.periodic)})")
         self.train, self.test = train, test
         self.name, self.d = train.name.removesuffix("_train"), train.d
         self.periodic = tuple(train.periodic)

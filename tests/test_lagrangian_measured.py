@@ -1,6 +1,7 @@
 """Recorded trajectories for a Lagrangian network (lagrangian.measured, ``lagrangian.train --data``)."""
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -172,6 +173,9 @@ def test_measured_system_offers_the_record_to_training_and_rollout(orbits_csv):
         MeasuredSystem(train, test, symmetry="T")
     with pytest.raises(TrajectoryDataError, match="dim=3 does not divide the 2 coordinates"):
         MeasuredSystem(train, test, dim=3)
+    one = dataclasses.replace(test, coordinates=test.coordinates[:1], states=[s[:, [0, 2]] for s in test.states])
+    with pytest.raises(TrajectoryDataError, match="held-out record must have the training record's coordinates"):
+        MeasuredSystem(train, one)
 
 
 class _FakeModel:
