@@ -290,7 +290,10 @@ def _fit_once(train, val, test, model, scaling, model_kwargs, r, lr, final, per,
                         verbose=verbose, callbacks=cbs, shuffle=False,
                         validation_data=None if val is None else as_dataset(val, None, shuffle=False))
     if decorrelate if decorrelate is not None else (model.objective.mixing_invariant and model.stage is None):
-        model.decorrelate_outputs(train)
+        try:
+            model.decorrelate_outputs(train)
+        except ValueError as err:  # a collapsed or non-finite output: keep the trained model as it is, and say so
+            warnings.warn(f"the trained outputs were left as they are, not decorrelated: {err}", stacklevel=3)
     return model, history
 
 

@@ -169,3 +169,13 @@ def test_options_that_were_silently_truncated_or_ignored_are_named(s1):
     ids[7] = np.nan
     with pytest.raises(GroupedDataError, match="group_ids hold NaN or Inf \\(first at sample 7\\)"):
         GroupedData.from_flat(x, ids)
+
+
+def test_outputs_that_cannot_be_decorrelated_keep_the_trained_model(s1):
+    """Before, a singular output covariance raised after the whole training, and the trained model was lost."""
+    model = ConservNet(width=4, depth=1, outputs=2, scale=[1.0] * s1.n_features, objective="variance")
+    for w in model.trainable_weights:  # zero kernels and biases: both outputs are exactly 0, and stay so
+        w.assign(np.zeros(w.shape, w.dtype))
+    with pytest.warns(UserWarning, match="not decorrelated: the outputs' covariance is singular"):
+        fitted, history = fit_conservnet(s1, steps=2, model=model, restarts=0, decorrelate=True, verbose=0)
+    assert fitted is model and len(history.history["loss"]) >= 1
