@@ -134,7 +134,7 @@ class InvariantMetrics(keras.callbacks.Callback):
         super().__init__()
         if int(every) < 1:
             raise ValueError(f"every must be >= 1, got {every}")
-        require_grouped(data, "InvariantMetrics", min_groups=2)
+        require_grouped(data, "InvariantMetrics")
         data.constants(constant)  # an unknown constant is refused here, not after the first epoch
         self.data, self.every, self.predict_fn, self.prefix = data, int(every), predict_fn, prefix
         self.constant, self.output = constant, output

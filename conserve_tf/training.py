@@ -110,8 +110,9 @@ def build_conservnet(data, scaling: str = "auto", **model_kwargs) -> ConservNet:
 def evaluate_invariant(model, data, output: int = 0, constant: int | str = 0) -> dict:
     """rho, intra-group std and R² of one output against one true constant (spread only without constants).
 
-    ``data``: :class:`~conserve_tf.groups.GroupedData` with at least 2 groups."""
-    c = require_grouped(data, "evaluate_invariant", min_groups=2).constants(constant)
+    ``data``: :class:`~conserve_tf.groups.GroupedData` (one group, a single trajectory, has a relative spread of 1
+    by construction; :func:`~conserve_tf.verdict.trajectory_verdict` judges it)."""
+    c = require_grouped(data, "evaluate_invariant").constants(constant)
     return invariant_report(select_output(predict_groups(model, data), output), c)
 
 
@@ -180,7 +181,7 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     if eval_every and test is None:
         raise ValueError(f"eval_every={eval_every} evaluates on held-out groups: pass test as well")
     if test is not None:
-        require_grouped(test, "fit_conservnet's test", min_groups=2)
+        require_grouped(test, "fit_conservnet's test")  # one group: a trajectory (trajectory_verdict)
         if test.n_features != train.n_features:
             raise ValueError(f"train has {train.n_features} features but test has {test.n_features}")
     scaling, recipe_kwargs = recipe_settings(recipe, scaling, **model_kwargs)
