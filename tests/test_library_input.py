@@ -178,3 +178,12 @@ def test_outputs_that_cannot_be_decorrelated_keep_the_trained_model(s1):
     with pytest.warns(UserWarning, match="not decorrelated: the outputs' covariance is singular"):
         fitted, history = fit_conservnet(s1, steps=2, model=model, restarts=0, decorrelate=True, verbose=0)
     assert fitted is model and len(history.history["loss"]) >= 1
+
+
+def test_a_single_trajectory_still_trains_and_is_evaluated(s1):
+    """One group (a trajectory): the NV objective trains it and the held-out metrics run; only the between-group
+    comparisons (the count, invariant_verdict) refuse it."""
+    one = s1.select_groups([0])
+    model, history = fit_conservnet(one, one, steps=3, eval_every=1, width=4, depth=1, verbose=0)
+    assert "val_relative_spread" in history.history
+    assert evaluate_invariant(model, one)["relative_spread"] == pytest.approx(1.0)
