@@ -59,6 +59,10 @@ class RK4Integrator:
             x0 = x0[None]
         if x0.ndim != 2 or x0.shape[1] % 2:
             raise ValueError(f"initial states must have shape (batch, 2d), got {x0.shape}")
+        width = getattr(getattr(self.lagrangian, "symmetry", None), "input_width", None)  # a LagrangianNetwork's
+        if width is not None and x0.shape[1] != width:
+            raise ValueError(f"the network takes states (batch, {width}) = (q, qdot) of its {width // 2} coordinates, "
+                             f"got initial states of shape {x0.shape}")
         if not np.all(np.isfinite(x0)):
             raise ValueError("initial states contain NaN or Inf")
         return tf.constant(x0, dtype=self.dtype)

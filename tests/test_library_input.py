@@ -187,3 +187,10 @@ def test_a_single_trajectory_still_trains_and_is_evaluated(s1):
     model, history = fit_conservnet(one, one, steps=3, eval_every=1, width=4, depth=1, verbose=0)
     assert "val_relative_spread" in history.history
     assert evaluate_invariant(model, one)["relative_spread"] == pytest.approx(1.0)
+
+
+def test_integrating_states_of_the_wrong_width_is_named_before_tracing():
+    system = lagrangian.get_system("kepler")
+    model = lagrangian.build_model(system, "R", hidden_units=8)
+    with pytest.raises(ValueError, match=r"takes states \(batch, 6\).*got initial states of shape \(1, 4\)"):
+        lagrangian.RK4Integrator(model, jit_compile=False).integrate(np.zeros((1, 4)) + 1.0, 0.01, 5)
