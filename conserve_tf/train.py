@@ -288,6 +288,15 @@ def main(argv):
         results["log_inputs"] = logged
         print(f"inputs entered as their logarithm: {', '.join(logged)} (positive, spanning more than a decade; "
               f"--scaling=factors keeps them linear)")
+    if train.scale is None:  # a user's data: say what the scaling changed
+        names = train.feature_names
+        centred = [names[i] for i, o in enumerate(model.offset or []) if o]
+        divided = [names[i] for i, s in enumerate(model.scale or []) if s not in (1.0, 0.1)]
+        if centred or divided:
+            results["inputs_centred"], results["inputs_standardized"] = centred, divided
+            print(f"inputs brought to order one: centred {centred or 'none'}, divided by their standard deviation "
+                  f"{divided or 'none'} (far from zero, or in large or small units; --scaling=factors keeps the "
+                  f"paper's rule)")
     f_train, f_test = predict_groups(model, train), predict_groups(model, test)
     results.update(metrics=_report(model, train, test, k), verdict=_verdicts(model, test, f_train, f_test, k, history),
                    readout=_readouts(model, f_train, f_test, train, test, k),

@@ -46,6 +46,16 @@ def test_a_feature_constant_within_groups_is_named(tmp_path):
     assert "WARNING: feature(s) E vary between groups but within none" in out.stdout
 
 
+def test_a_file_with_an_offset_and_large_units_says_how_its_inputs_were_scaled(tmp_path):
+    """A user's file: a is shifted by 300, b = C - a is written in units a thousand times smaller (so its spread is
+    large, and its mean, 1.5 of its old units, lies beyond 2 standard deviations), and E = 3 C lies in [3, 6]."""
+    rows = [(g, a + 300.0, round(b * 1000, 3), e) for g, a, b, e in _grouped_rows()]
+    out = _script("conserve_tf.train", f"--data={_csv(tmp_path / 'd.csv', rows)}", "--epochs=5", "--width=8",
+                  "--depth=1", "--restarts=0", "--readout=none", "--verbose=0")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "inputs brought to order one: centred ['a', 'b', 'E'], divided by their standard deviation ['b']" in out.stdout
+
+
 def test_no_feature_varying_within_groups_is_an_error(tmp_path):
     rows = [(g, g, 2 * g, 1.0) for g in range(4) for _ in range(5)]
     out = _script("conserve_tf.train", f"--data={_csv(tmp_path / 'd.csv', rows)}", "--constant_columns=",
