@@ -11,9 +11,11 @@ network instead.
 ``special_relativity`` draws Λ from the whole Lorentz group, ``sr_orthochronous`` from the proper
 orthochronous group only (docs/siamese.md: there sign(t) of timelike events is a second invariant that the
 network uses). The paper trains up to 10 000 epochs; the numbers reached are printed beside the paper's
-(results.csv/.md/.json), one row per seed, with one scatter plot per system and seed. ``--symmetry=rotation``
-trains the central-potential data sets (whose features are one body's position and velocity) on the rotation
-invariants of the state (docs/siamese.md), the other data sets as without it.
+(results.csv/.md/.json), one row per seed, with one scatter plot per system and seed. As in ``siamese.train``,
+``central_fixed_L`` trains on the rotation invariants of the state by default (with L fixed the raw state's
+orbit orientation is an exact invariant the network reads instead of E; docs/siamese.md);
+``--symmetry=rotation`` trains both central-potential data sets (whose features are one body's position and
+velocity) that way, ``--symmetry=none`` both on the raw state, the paper's network.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
               seeds=(0,), systems=None, symmetry: str | None = None, first_layer: str | None = None) -> dict:
     """Train one SNN per data set of paper 004 and seed, and read it out; returns {seed: {system: numbers}}."""
     from conserve_tf.layers import check_first_layer
-    from siamese.training import PAPER_GROUPS, default_groups
+    from siamese.training import PAPER_GROUPS, default_groups, default_symmetry
 
     unknown = set(systems or ()) - set(PAPER_ACC)
     if unknown:
@@ -60,16 +62,18 @@ def benchmark(quick: bool, out_dir: str, epochs: int | None = None, groups: int 
                  first_layer=first_layer)
     if first_layer is not None:
         check_first_layer(first_layer)
-    if symmetry not in (None, "rotation"):
-        raise ValueError(f"symmetry must be None or 'rotation', got {symmetry!r}")
+    if symmetry not in (None, "rotation", "none"):
+        raise ValueError(f"symmetry must be None (each data set's default), 'rotation' or 'none', got {symmetry!r}")
     results = {}
     for seed in seeds:
         for k, name in enumerate(PAPER_ACC):
             if systems and name not in systems:
                 continue
             n = 600 if quick else (em_groups if name in PAPER_GROUPS else groups) or default_groups(name)
+            chosen = default_symmetry(name) if symmetry is None else symmetry  # as siamese.train chooses
             results.setdefault(int(seed), {})[name] = _one(name, k, n, int(seed), out_dir,
-                                                            symmetry if name in ROTATION_SYSTEMS else None, **sizes)
+                                                            chosen if name in ROTATION_SYSTEMS and chosen != "none"
+                                                            else None, **sizes)
     harness.write_results(out_dir, "siamese_paper", [row for seed, res in results.items() for row in _rows(res, seed)],
                           title="Siamese network, paper 004 reproduction: conserve-tf beside the paper")
     return results
@@ -165,8 +169,9 @@ def define_flags():
     flags.DEFINE_enum("recipe", "cosine", ["cosine", "adam", "paper"], "training recipe (siamese.training.RECIPES)")
     flags.DEFINE_list("seeds", ["0"], "seeds; each trains every system once")
     flags.DEFINE_list("systems", None, f"run only these (default all: {', '.join(PAPER_ACC)})")
-    flags.DEFINE_enum("symmetry", None, ["rotation"], "train the central-potential data sets on the rotation "
-                      "invariants of the state (docs/siamese.md)")
+    flags.DEFINE_enum("symmetry", None, ["rotation", "none"], "rotation: train both central-potential data sets on "
+                      "the rotation invariants of the state; none: both on the raw state (the paper's network); "
+                      "default: as siamese.train, rotation for central_fixed_L only (docs/siamese.md)")
     flags.DEFINE_enum("first_layer", None, ["product", "dense"], "first hidden layer of f (default: as siamese.train, "
                       "product, dense with --symmetry); dense is the paper's network")
 

@@ -39,6 +39,15 @@ def __getattr__(name):
     raise AttributeError(f"module 'siamese.train' has no attribute {name!r}")
 
 
+def _symmetry(f):
+    """--symmetry, or the data set's default (:func:`siamese.training.default_symmetry`; none with --data)."""
+    from .training import default_symmetry
+
+    if f.symmetry is not None:
+        return None if f.symmetry == "none" else f.symmetry
+    return None if f.data else default_symmetry(f.system)
+
+
 def define_flags():
     """Define this script's flags (called by :func:`run`, so importing the module defines nothing)."""
     flags.DEFINE_string("system", "special_relativity", "data set: special_relativity, sr_fixed_interval, "
@@ -61,9 +70,10 @@ def define_flags():
                       "with --symmetry, whose invariants are already the products, and with --invariants/--count): "
                       "product also forms learned products of its inputs (on the central potential f then reads L, "
                       "not the orbit's orientation: docs/siamese.md); dense is the paper's network")
-    flags.DEFINE_enum("symmetry", None, ["rotation"], "f reads the rotation invariants of the state (|q|², q.v, |v|², "
-                      "and q x v in the plane; features = positions then velocities of one body), so it cannot read "
-                      "the orientation of an orbit (docs/siamese.md, central potential)")
+    flags.DEFINE_enum("symmetry", None, ["rotation", "none"], "rotation: f reads the rotation invariants of the state "
+                      "(|q|², q.v, |v|², and q x v in the plane; features = positions then velocities of one body), "
+                      "so it cannot read the orientation of an orbit (docs/siamese.md, central potential); none: the "
+                      "raw state, the paper's network. Default: rotation for central_fixed_L, none otherwise")
     flags.DEFINE_enum("recipe", "cosine", RECIPE_NAMES, "cosine (default): Adam 3e-3 held, then cosine decay over "
                       "the budget; adam: Adam 3e-3 halved on plateaus; paper: Adadelta lr 100 (Wetzel 2020)")
     flags.DEFINE_integer("epochs", None, "epoch budget (default: 10 million training pairs in all, at most 300 "
@@ -122,11 +132,15 @@ def main(argv):
     tensorboard = [tensorboard_callback(os.path.join(out_dir, "tensorboard"))] if out_dir and f.tensorboard else []
     if f.count or f.invariants > 1:
         return _multi(f, train, test, hidden, out_dir, results, tensorboard)
+    symmetry = _symmetry(f)
+    if symmetry and not f["symmetry"].present:
+        print(f"{train.name}: f reads the rotation invariants of the state (the default for this data set; "
+              f"--symmetry=none reads the raw state)")
     start = time.perf_counter()
     model, info = train_siamese(train, test, hidden=hidden, activation=f.activation, bottleneck=f.bottleneck,
                                 recipe=f.recipe, epochs=f.epochs, batch_size=f.batch_size,
                                 learning_rate=f.learning_rate, seed=f.seed, verbose=f.verbose, strategy=strategy,
-                                backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard, symmetry=f.symmetry,
+                                backup_dir=f.backup_dir, eval_every=1, callbacks=tensorboard, symmetry=symmetry,
                                 first_layer=f.first_layer)
     seconds = time.perf_counter() - start
     print(f"{train.name}: {info['epochs']} epochs, train accuracy {info['train_accuracy']:.4f}, "

@@ -35,7 +35,8 @@ from .model import SiameseNetwork
 from .pairs import make_pairs
 from .systems import make_system
 
-__all__ = ["RECIPES", "PAPER_GROUPS", "PAIR_BUDGET", "MIN_BATCH", "MAX_BATCH", "default_groups", "budget_epochs",
+__all__ = ["RECIPES", "PAPER_GROUPS", "PAIR_BUDGET", "MIN_BATCH", "MAX_BATCH", "default_groups", "DEFAULT_SYMMETRY",
+           "default_symmetry", "budget_epochs",
            "resolve_epochs", "optimizer_steps", "default_batch_size", "recipe_batch_size", "compile_siamese",
            "recipe_callbacks", "train_siamese", "accuracy", "grouped_invariant", "load_data"]
 
@@ -55,6 +56,17 @@ PAPER_GROUPS = {"electromagnetism": 200_000, "em_fixed_EdotB": 200_000}
 DEFAULT_GROUPS = 50_000
 #: Pairs the default budget trains on (100 epochs of the paper's 50 000 positive + 50 000 negative pairs).
 PAIR_BUDGET = 10_000_000
+
+
+#: Data sets whose default subnetwork reads the rotation invariants of the state. With L fixed the orbit's
+#: orientation is an exact invariant of the raw state and the network reads it instead of E, as paper 004's own
+#: Table III shows its network did; the invariants (|q|², q·v, |v|², q × v) leave E to read (docs/siamese.md).
+DEFAULT_SYMMETRY = {"central_fixed_L": "rotation"}
+
+
+def default_symmetry(system: str) -> str | None:
+    """The symmetry a built-in data set trains with by default (:data:`DEFAULT_SYMMETRY`; None for the others)."""
+    return DEFAULT_SYMMETRY.get(str(system))
 
 
 def default_groups(system: str) -> int:

@@ -121,7 +121,28 @@ def test_paper_benchmark_symmetry_applies_to_the_central_potential_only(tmp_path
     with open(tmp_path / "results.csv", newline="") as fh:
         names = [row["quantity"] for row in csv.DictReader(fh)]
     assert "central_fixed_L (seed 0, rotation-invariant inputs): test accuracy" in names
-    with pytest.raises(ValueError, match="symmetry must be None or 'rotation'"):
+    with pytest.raises(ValueError, match=r"symmetry must be None \(each data set's default\), 'rotation' or 'none'"):
         benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L"], symmetry="mirror")
+    # the defaults, as siamese.train's: rotation invariants for central_fixed_L only; "none" for the paper's network
+    res = benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L", "central_potential"])[0]
+    assert (res["central_fixed_L"]["symmetry"], res["central_potential"]["symmetry"]) == ("rotation", None)
+    res = benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L"], symmetry="none")[0]
+    assert res["central_fixed_L"]["symmetry"] is None
     with pytest.raises(ValueError, match="first_layer must be one of"):
         benchmark(quick=True, out_dir=str(tmp_path), systems=["central_fixed_L"], first_layer="square")
+
+
+def test_central_fixed_l_reads_the_rotation_invariants_by_default_and_none_turns_it_off():
+    """With L fixed the raw state's orbit orientation is an exact invariant the network reads instead of E
+    (docs/siamese.md); the data set's default is the rotation invariants, --symmetry=none the paper's network."""
+    from siamese.training import default_symmetry
+
+    assert default_symmetry("central_fixed_L") == "rotation"
+    assert default_symmetry("central_potential") is None and default_symmetry("special_relativity") is None
+    small = ("--system=central_fixed_L", "--groups=200", "--test_groups=50", "--epochs=1", "--hidden=8",
+             "--readout=none", "--verbose=0")
+    out = _run(*small)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "f reads the rotation invariants of the state (the default for this data set" in out.stdout
+    out = _run(*small, "--symmetry=none")
+    assert out.returncode == 0 and "rotation invariants" not in out.stdout
