@@ -65,8 +65,10 @@ DEFAULT_SYMMETRY = {"central_fixed_L": "rotation"}
 
 
 def default_symmetry(system: str) -> str | None:
-    """The symmetry a built-in data set trains with by default (:data:`DEFAULT_SYMMETRY`; None for the others)."""
-    return DEFAULT_SYMMETRY.get(str(system))
+    """The symmetry a built-in data set trains with by default (:data:`DEFAULT_SYMMETRY`; None for the others).
+    The name is matched as :func:`siamese.systems.make_system` matches it (any case, "-" for "_")."""
+    key = str(system).strip().lower().replace("-", "_")
+    return {k.lower(): v for k, v in DEFAULT_SYMMETRY.items()}.get(key)
 
 
 def default_groups(system: str) -> int:

@@ -137,7 +137,7 @@ def test_central_fixed_l_reads_the_rotation_invariants_by_default_and_none_turns
     (docs/siamese.md); the data set's default is the rotation invariants, --symmetry=none the paper's network."""
     from siamese.training import default_symmetry
 
-    assert default_symmetry("central_fixed_L") == "rotation"
+    assert default_symmetry("central_fixed_L") == default_symmetry("Central-Fixed-l") == "rotation"
     assert default_symmetry("central_potential") is None and default_symmetry("special_relativity") is None
     small = ("--system=central_fixed_L", "--groups=200", "--test_groups=50", "--epochs=1", "--hidden=8",
              "--readout=none", "--verbose=0")
