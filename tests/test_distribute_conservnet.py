@@ -124,6 +124,26 @@ def test_a_backup_of_another_model_is_refused_naming_the_folder(tmp_path, capsys
     assert "resuming the interrupted run checkpointed in" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("lag", [1, -1])
+def test_a_counter_out_of_step_with_its_weights_resumes_after_the_weights_epoch(tmp_path, lag):
+    """A kill between the two renames pairs the weights of epoch 2 with the counter of epoch 1 (lag 1); before, the
+    resumed run repeated an epoch (420 of 400 steps in CI). The step count in the counter file tells them apart."""
+    data = make_system("s1", 4, 10, seed=0)
+    model = ConservNet(width=8, depth=1, scale=[1.0] * 4)
+    model.compile(optimizer=keras.optimizers.SGD(1e-3))
+    keep = AtomicBackupAndRestore(str(tmp_path / "bk"), save_freq="epoch", delete_checkpoint=False)
+    model.fit(as_dataset(data).repeat(), epochs=2, steps_per_epoch=3, verbose=0, callbacks=[keep])
+    counter = tmp_path / "bk" / "training_metadata.json"
+    saved = json.loads(counter.read_text())
+    assert (saved["epoch"], saved["iterations"]) == (2, 6)
+    counter.write_text(json.dumps({**saved, "epoch": 2 - lag, "iterations": 6 - 3 * lag}))
+    again = ConservNet(width=8, depth=1, scale=[1.0] * 4)
+    again.compile(optimizer=keras.optimizers.SGD(1e-3))
+    again.fit(as_dataset(data).repeat(), epochs=4, steps_per_epoch=3, verbose=0,
+              callbacks=[AtomicBackupAndRestore(str(tmp_path / "bk"), save_freq="epoch")])
+    assert int(again.optimizer.iterations.numpy()) == 12  # 4 epochs of 3 steps, none repeated or skipped
+
+
 def test_nan_loss_stops_training_naming_epoch_and_step():
     data = make_system("s1", 4, 10, seed=0)
     model = ConservNet(width=8, depth=1, scale=[1.0] * 4)

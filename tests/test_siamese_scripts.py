@@ -93,12 +93,16 @@ def test_paper_benchmark_quick(tmp_path):
     from benchmarks.siamese_paper import PAPER_ACC, benchmark
 
     res = benchmark(quick=True, out_dir=str(tmp_path))[0]  # seed 0
-    assert set(res) == set(PAPER_ACC) and {r["first_layer"] for r in res.values()} == {"product"}
+    # the defaults: the product first layer on the raw state; central_fixed_L reads the rotation invariants (dense)
+    assert set(res) == set(PAPER_ACC)
+    assert {n: (r["first_layer"], r["symmetry"]) for n, r in res.items()} == {
+        n: ("dense", "rotation") if n == "central_fixed_L" else ("product", None) for n in PAPER_ACC}
     with open(tmp_path / "results.csv", newline="") as fh:
         saved = {row["quantity"]: row for row in csv.DictReader(fh)}
     for name, row in res.items():  # the saved table holds every accuracy beside the paper's
+        label = f"{name} (seed 0, rotation-invariant inputs)" if row["symmetry"] else f"{name} (seed 0)"
         for i, part in enumerate(("train", "test")):
-            cell = saved[f"{name} (seed 0): {part} accuracy"]
+            cell = saved[f"{label}: {part} accuracy"]
             assert float(cell["conserve_tf"]) == pytest.approx(row[f"{part}_accuracy"])
             assert float(cell["paper"]) == pytest.approx(PAPER_ACC[name][i] / 100)
         assert os.path.exists(row["plot"])
