@@ -56,10 +56,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         """Say when a checkpoint is resumed (a leftover folder of another run would resume silently otherwise),
         and name the folder when its checkpoint does not fit the model."""
+        saved = None
         if os.path.exists(self._training_metadata_path):
             with open(self._training_metadata_path) as fh:
-                epoch = json.load(fh).get("epoch")
-            print(f"resuming the interrupted run checkpointed in {self.backup_dir} after epoch {epoch} "
+                saved = json.load(fh)
+            print(f"resuming the interrupted run checkpointed in {self.backup_dir} after epoch {saved.get('epoch')} "
                   "(delete that folder to start afresh)")
         try:
             super().on_train_begin(logs)
@@ -67,16 +68,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             raise ValueError(f"the checkpoint in backup folder {self.backup_dir} does not fit this model (a run on "
                              f"other data or settings?): delete it or choose another folder "
                              f"({str(err).splitlines()[0][:160]})") from None
-        self._align_epoch_with_weights()
+        if saved is not None:
+            self._align_epoch_with_weights(saved)
 
-    def _align_epoch_with_weights(self):
+    def _align_epoch_with_weights(self, saved: dict):
         """After a resume: the epoch the restored weights reached, from their optimizer's step count."""
-        if not os.path.exists(self._training_metadata_path) or getattr(self.model, "optimizer", None) is None:
-            return
-        with open(self._training_metadata_path) as fh:
-            saved = json.load(fh)
         steps = (self.params or {}).get("steps")
-        if saved.get("iterations") is None or not steps:
+        if saved.get("iterations") is None or not steps or getattr(self.model, "optimizer", None) is None:
             return
         ahead = int(self.model.optimizer.iterations.numpy()) - int(saved["iterations"])
         if ahead and ahead % int(steps) == 0:  # the weights are whole epochs ahead of (or behind) the counter

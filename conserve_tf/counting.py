@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from .groups import require_grouped
+from .groups import check_integer, require_grouped
 from .invariants import gradient_independence, input_jacobian, local_input_scale, output_spreads
 from .losses import decorrelating_map
 from .training import fit_conservnet
@@ -131,11 +131,8 @@ def count_invariants(train, test, k_max: int = 4, fit=None, spread_threshold: fl
     the span of the outputs must then be invariant (the worst rotated spread is the largest over all
     linear combinations), so k outputs of which one is, say, L plus noise do not pass for two invariants.
     """
-    if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or k_max < 1:
-        raise ValueError(f"k_max must be an integer >= 1, got {k_max!r}")
-    if isinstance(jacobian_samples, bool) or not isinstance(jacobian_samples, (int, np.integer)) \
-            or jacobian_samples < 1:
-        raise ValueError(f"jacobian_samples must be an integer >= 1, got {jacobian_samples!r}")
+    check_integer(k_max, "k_max", 1)
+    check_integer(jacobian_samples, "jacobian_samples", 1)
     _check_thresholds(spread_threshold, independence_threshold)  # here, not after k_max trainings
     require_grouped(train, "count_invariants' train")
     require_grouped(test, "count_invariants' test", min_groups=2)

@@ -108,6 +108,15 @@ class BuiltModelMixin:
             return None
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """``keras.Model.export``; without ``input_signature``, for inputs (batch, ``self.input_width()``), so a model
+        built but never called exports too (Keras infers a subclassed model's signature from its first call)."""
+        import keras
+
+        if input_signature is None and self.built:
+            input_signature = [keras.InputSpec(shape=(None, self.input_width()), dtype=self.compute_dtype)]
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
     def step_logs(self, logs: dict) -> dict:
         """Logs to return from ``train_step``/``test_step``.
 

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "check_finite", "check_seed", "require_grouped", "read_columns", "numeric_column"]
+__all__ = ["GroupedData", "GroupedDataError", "UnknownSystemError", "check_counts", "check_integer", "check_finite", "check_seed", "require_grouped", "read_columns", "numeric_column"]
 
 
 class GroupedDataError(ValueError):
@@ -35,20 +35,23 @@ class UnknownSystemError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+def check_integer(value, what: str, minimum: int = 0, note: str = "") -> int:
+    """``value`` as an int when it is an integer (not a bool or a float) >= ``minimum``, else an error naming
+    ``what`` (``note`` follows the bound in the message)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{what} must be an integer >= {minimum}{note}, got {value!r}")
+    return int(value)
+
+
 def check_counts(groups, members, min_members: int = 2) -> tuple[int, int]:
     """Validate the size of a grouped data set to draw: (groups >= 1, members >= ``min_members``) as ints."""
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
-    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < min_members:
-        raise ValueError(f"members must be an integer >= {min_members} (points per group), got {members!r}")
-    return int(groups), int(members)
+    return (check_integer(groups, "groups", 1),
+            check_integer(members, "members", min_members, note=" (points per group)"))
 
 
 def check_seed(seed) -> int:
     """``seed`` as an int, or an error naming it: seeds are integers >= 0 (NumPy's and TensorFlow's)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(seed)
+    return check_integer(seed, "seed", 0)
 
 
 def _as_float_array(value, what: str) -> np.ndarray:

@@ -60,6 +60,14 @@ def objectives_from_options(objective="nv", penalty="cos2", q: float = 1.0, r: f
     return losses.get(objective), penalties.get(penalty)
 
 
+def _data_input(x, method: str):
+    """What ``fit``/``evaluate`` pass on: a GroupedData's ``x``, and an array only when its values are finite."""
+    x = x.x if isinstance(x, GroupedData) else x
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        check_finite(x, f"{method}'s x")
+    return x
+
+
 @keras.saving.register_keras_serializable(package="conserve_tf")
 class ConservNet(BuiltModelMixin, keras.Model):
     """F: R^F -> R^k, an MLP of ``depth`` hidden layers of ``width`` units, plus its training objective.
@@ -156,9 +164,7 @@ class ConservNet(BuiltModelMixin, keras.Model):
         """``keras.Model.fit``; a model made without ``scale`` is first built from the data's feature count, so its
         weights exist (and are saved) however it is trained. x may be a :class:`~conserve_tf.groups.GroupedData`
         (its ``x``); an array x with NaN or Inf is refused by name."""
-        x = x.x if isinstance(x, GroupedData) else x
-        if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-            check_finite(x, "fit's x")
+        x = _data_input(x, "fit")
         if not self.built:
             spec = getattr(x, "element_spec", None)  # a tf.data.Dataset: its first element's shape
             if isinstance(spec, (tuple, list)):
@@ -172,17 +178,11 @@ class ConservNet(BuiltModelMixin, keras.Model):
     def evaluate(self, x=None, *args, **kwargs):
         """``keras.Model.evaluate``; x may be a :class:`~conserve_tf.groups.GroupedData`; an array x with NaN or Inf
         is refused by name."""
-        x = x.x if isinstance(x, GroupedData) else x
-        if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-            check_finite(x, "evaluate's x")
-        return super().evaluate(x, *args, **kwargs)
+        return super().evaluate(_data_input(x, "evaluate"), *args, **kwargs)
 
-    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
-        """``keras.Model.export``; without ``input_signature`` the model exports for inputs (batch, features), even
-        before it was ever called."""
-        if input_signature is None and self.built:
-            input_signature = [keras.InputSpec(shape=(None, self.n_features), dtype=self.compute_dtype)]
-        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+    def input_width(self) -> int:
+        """Features F of the raw inputs (..., F) (``export``'s default signature; the model must be built)."""
+        return self.n_features
 
     # ---------------------------------------------------------------- the network
     def build(self, input_shape):

@@ -284,11 +284,9 @@ class LagrangianNetwork(BuiltModelMixin, keras.Model):
         with _singular_as_error():
             return super().evaluate(*args, **kwargs)
 
-    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
-        """``keras.Model.export``; without ``input_signature``, for states (batch, 2 d), even before any call."""
-        if input_signature is None:
-            input_signature = [keras.InputSpec(shape=(None, 2 * self.d), dtype=self.compute_dtype)]
-        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+    def input_width(self) -> int:
+        """2 d: the width of the states (q, q̇) (``export``'s default signature)."""
+        return 2 * self.d
 
     def _loss(self, data):
         if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
