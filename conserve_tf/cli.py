@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
+import warnings
 
 from absl import app, flags
 
@@ -123,13 +124,19 @@ def report_data_formula(train, test, seed: int = 0) -> dict | None:
     if train.n_groups < 2 or test.n_groups < 2:
         print("\nformula conserved within the groups: skipped, it needs at least two groups (one trajectory here)")
         return None
-    res = symbolic.conserved_formula(train.x, test.x, feature_names=train.feature_names,
-                                     time_budget=flags.FLAGS.readout_seconds,
-                                     functions=tuple(flags.FLAGS.readout_functions), seed=seed)
-    print(f"\nformula conserved within the groups of the data (no network, {res.seconds:.1f} s): {res.formula}\n"
-          f"  held-out within-group fraction of its variance {res.fraction_test:.2e} (0: conserved, about 1: not)")
+    with warnings.catch_warnings():  # the verdict is printed below
+        warnings.filterwarnings("ignore", message="no formula conserved", category=UserWarning)
+        res = symbolic.conserved_formula(train.x, test.x, feature_names=train.feature_names,
+                                         time_budget=flags.FLAGS.readout_seconds,
+                                         functions=tuple(flags.FLAGS.readout_functions), seed=seed)
+    head = ("formula conserved within the groups of the data" if res.found else
+            "NO formula conserved within the groups of the data; the best candidate")
+    print(f"\n{head} (no network, {res.seconds:.1f} s): {res.formula}\n"
+          f"  held-out within-group fraction of its variance {res.fraction_test:.2e} (0: conserved, about 1: not)\n"
+          f"  {res.verdict.message}")
     return {"formula": res.formula, "latex": res.latex, "fraction_fit": res.fraction_fit,
-            "fraction_test": res.fraction_test, "seconds": res.seconds}
+            "fraction_test": res.fraction_test, "found": res.found, "verdict": res.verdict.message,
+            "seconds": res.seconds}
 
 
 def check_features(data) -> list[str]:

@@ -117,6 +117,7 @@ def test_script_symbolic_readout_and_verdict(tmp_path):
     printed = f"(no network, {data['seconds']:.1f} s): {data['formula']}"
     assert printed in out.stdout
     assert f"held-out within-group fraction of its variance {data['fraction_test']:.2e}" in out.stdout
+    assert isinstance(data["found"], bool) and data["verdict"] in out.stdout
     bad = _run("--readout=sparse", "--epochs=1")
     assert bad.returncode != 0 and "flag --readout=sparse: value should be one of" in bad.stderr
 

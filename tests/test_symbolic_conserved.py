@@ -1,5 +1,7 @@
 """conserve_tf.symbolic.conserved: formulas constant within the groups of the data, without a network."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sympy
@@ -62,8 +64,20 @@ def test_siamese_pairs_give_the_invariant_exactly(system, expected):
 
 def test_data_without_an_invariant_get_no_conserved_formula():
     train, test = make_system("random", 12, 60, seed=1).split_within(0.5, seed=1)
-    res = conserved_formula(train.x, test.x, time_budget=600.0, samples=300, max_anchors=3)
+    with pytest.warns(UserWarning, match="no formula conserved within the groups"):
+        res = conserved_formula(train.x, test.x, time_budget=600.0, samples=300, max_anchors=3)
     assert res.fraction_test > 0.3  # held-out groups are not separated by a sparse formula
+    assert not res.found and res.verdict.message.startswith("no invariant found")
+
+
+def test_a_conserved_formula_carries_the_verdict_that_it_is_one():
+    train, test = make_system("s1", 12, 60, seed=1).split_within(0.5, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning for a formula that is conserved
+        res = conserved_formula(train.x, test.x, time_budget=600.0, samples=300, max_anchors=3)
+    assert res.found and res.verdict.ratio < 0.01
+    alone = conserved_formula(train.x, time_budget=600.0, samples=300, max_anchors=3)
+    assert alone.found and "give held-out groups" in alone.verdict.message
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 import scipy.linalg
@@ -54,8 +55,10 @@ def within_fraction(c) -> float:
 
 @dataclasses.dataclass
 class ConservedResult:
-    """The chosen formula (sympy, text, LaTeX), its within fraction on the fitted and held-out data, and
-    every candidate as ``(expression, fit fraction, held-out fraction, terms)`` rows in ``front``."""
+    """The chosen formula (sympy, text, LaTeX), its within fraction on the fitted and held-out data, every
+    candidate as ``(expression, fit fraction, held-out fraction, terms)`` rows in ``front``, and ``verdict``
+    (:class:`conserve_tf.verdict.Verdict`): whether the formula is conserved at all, by the test ConservNet's
+    outputs get (its held-out spread within groups against groups of shuffled members)."""
 
     expression: sympy.Expr
     formula: str
@@ -64,6 +67,12 @@ class ConservedResult:
     fraction_test: float
     seconds: float
     front: list
+    verdict: object = None
+
+    @property
+    def found(self) -> bool:
+        """Whether the chosen formula is conserved within the (held-out) groups: ``verdict.found``."""
+        return bool(self.verdict is not None and self.verdict.found)
 
 
 def _grouped(name, x):
@@ -188,6 +197,26 @@ def conserved_formula(x_fit, x_test=None, *, feature_names=None, functions=("sin
     best = min(row[2] for row in front)
     chosen = next(row for row in front if row[2] <= max(tolerance, slack * best))
     shown = rounded(chosen[0], digits)
+    verdict = _verdict(compile_expression(chosen[0], symbols), x_fit, x_test, held_out=x_test is not x_fit)
+    if not verdict.found:
+        warnings.warn(f"no formula conserved within the groups: the best candidate, {shown}, is not: "
+                      f"{verdict.message}", stacklevel=2)
     return ConservedResult(expression=chosen[0], formula=str(shown), latex=sympy.latex(shown),
                            fraction_fit=chosen[1], fraction_test=chosen[2],
-                           seconds=time.perf_counter() - start, front=front)
+                           seconds=time.perf_counter() - start, front=front, verdict=verdict)
+
+
+def _verdict(fn, x_fit, x_test, held_out: bool):
+    """The package's invariant verdict on the formula's values over ``x_test`` (and ``x_fit`` as training)."""
+    from ..verdict import Verdict, verdict_from_outputs  # delayed: it loads Keras, which the search does not need
+
+    f_test, f_fit = (fn(x.reshape(-1, x.shape[2])).reshape(x.shape[:2]) for x in (x_test, x_fit))
+    if not (np.all(np.isfinite(f_test)) and np.all(np.isfinite(f_fit))):
+        nan = float("nan")
+        return Verdict(False, nan, nan, nan, nan, nan, None, None,
+                       "no verdict: the formula is not finite on every point of the data")
+    verdict = verdict_from_outputs(f_test, f_train=f_fit if held_out else None)
+    if held_out:
+        return verdict
+    return dataclasses.replace(verdict, message=verdict.message + " (on the data the formula was chosen on: "
+                                                                   "give held-out groups for an honest verdict)")
