@@ -261,14 +261,25 @@ class GroupedData:
             order = np.random.default_rng(seed).permutation(self.n_groups)
         return self.select_groups(np.sort(order[n_test:])), self.select_groups(np.sort(order[:n_test]))
 
-    def with_noise(self, s: float, seed: int = 0) -> "GroupedData":
-        """Measurement noise: ``x + N(0, s)`` element-wise (Fig. 3a of the ConservNet paper)."""
-        if not np.isfinite(s) or s < 0:
-            raise GroupedDataError(f"noise strength must be a finite number >= 0, got {s}")
-        if s == 0:
+    def with_noise(self, s, seed: int = 0) -> "GroupedData":
+        """Measurement noise: ``x + N(0, s)`` element-wise (Fig. 3a of the ConservNet paper).
+
+        ``s`` is one standard deviation for every feature, or one per feature (F,) for instruments of
+        different precision."""
+        try:
+            strength = np.asarray(s, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise GroupedDataError(f"noise strength must be a number or one number per feature, got {s!r}") from None
+        if strength.ndim > 1 or (strength.ndim == 1 and strength.shape != (self.n_features,)):
+            raise GroupedDataError(f"noise strength must be a number or one per feature ({self.n_features}), "
+                                   f"got shape {strength.shape}")
+        if not np.all(np.isfinite(strength)) or np.any(strength < 0):
+            raise GroupedDataError(f"noise strength must be finite and >= 0, got {s}")
+        if not np.any(strength > 0):
             return self
-        noise = np.random.default_rng(seed).normal(0.0, s, size=self.x.shape)
-        return self.replace(x=self.x + noise, params={**self.params, "noise": float(s)})
+        noise = np.random.default_rng(seed).normal(0.0, 1.0, size=self.x.shape) * strength
+        label = float(strength) if strength.ndim == 0 else strength.tolist()
+        return self.replace(x=self.x + noise, params={**self.params, "noise": label})
 
     # ----------------------------------------------------------------- construction
     @classmethod

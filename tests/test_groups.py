@@ -164,6 +164,18 @@ def test_noise_is_seeded_and_sized():
         d.with_noise(-1)
 
 
+def test_noise_can_differ_per_feature():
+    d = make_system("s1", 10, 200, seed=0)
+    noisy = d.with_noise([0.0, 0.1, 0.3, 1.0], seed=2)
+    np.testing.assert_allclose((noisy.x - d.x).reshape(-1, 4).std(axis=0), [0.0, 0.1, 0.3, 1.0], rtol=0.05)
+    assert noisy.params["noise"] == [0.0, 0.1, 0.3, 1.0]
+    assert d.with_noise([0, 0, 0, 0]) is d
+    for bad, message in (([0.1, 0.2], "one per feature \\(4\\)"), ([0.1, -0.1, 0, 0], "finite and >= 0"),
+                         ("loud", "a number or one number per feature")):
+        with pytest.raises(GroupedDataError, match=message):
+            d.with_noise(bad)
+
+
 @pytest.mark.parametrize("name", sorted(INVARIANTS))
 def test_each_synthetic_invariant_holds(name):
     d = make_system(name, 20, 100, seed=3)
