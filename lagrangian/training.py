@@ -75,6 +75,9 @@ def train_model(system, symmetry: str, epochs: int = 2500, steps_per_epoch: int 
             raise ValueError(f"{name} must be >= 1, got {value}")
     if not (learning_rate > 0 and final_learning_rate > 0 and sigma >= 0):
         raise ValueError("learning rates must be > 0 and sigma >= 0")
+    if final_learning_rate > learning_rate:  # the cosine would climb from one to the other
+        raise ValueError(f"final_learning_rate ({final_learning_rate}) must not exceed learning_rate "
+                         f"({learning_rate}): the schedule decays from the one to the other")
     if n_samples is not None and int(n_samples) < 1:
         raise ValueError(f"n_samples must be >= 1 (or None for the default), got {n_samples}")
     system = get_system(system) if isinstance(system, str) else system

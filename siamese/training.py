@@ -127,7 +127,7 @@ def compile_siamese(model, recipe: str = "adam", learning_rate: float | None = N
         if not total_steps or total_steps < 1:
             raise ValueError(f"recipe {recipe!r} needs total_steps >= 1 for its learning-rate schedule")
         lr = HoldThenCosine(lr, int(total_steps), decay_steps=int(round(total_steps * (1 - r["hold_fraction"]))),
-                            final=r["final_learning_rate"])
+                            final=lr * r["final_learning_rate"] / r["learning_rate"])  # the recipe's ratio
     opt = keras.optimizers.Adadelta(lr) if r["optimizer"] == "adadelta" else keras.optimizers.Adam(lr)
     model.compile(optimizer=opt, loss=keras.losses.BinaryCrossentropy(),
                   metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])

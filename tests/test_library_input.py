@@ -104,6 +104,19 @@ def test_siamese_refuses_a_negative_learning_rate_and_arrays():
         readout(model, special_relativity(20), max_samples=0)
 
 
+def test_learning_rate_schedules_never_climb():
+    with pytest.raises(ValueError, match=r"final_learning_rate \(0.01\) must not exceed learning_rate"):
+        lagrangian.train_model("kepler", "R", epochs=1, steps_per_epoch=1, learning_rate=1e-3,
+                               final_learning_rate=1e-2)
+    from siamese.training import compile_siamese
+
+    model = compile_siamese(SiameseNetwork(n_features=4, hidden=(4,)), "cosine", learning_rate=1e-6,
+                            total_steps=100)  # below the recipe's final rate of 1e-5
+    schedule = model.optimizer._learning_rate  # the schedule itself (learning_rate is its current value)
+    rates = [float(schedule(step)) for step in range(0, 101, 10)]
+    assert rates[0] == pytest.approx(1e-6) and max(rates) <= 1e-6 * (1 + 1e-6) and rates[-1] < rates[0]
+
+
 def test_rollouts_need_a_positive_time_step_and_span():
     system = lagrangian.get_system("kepler")
     model = lagrangian.build_model(system, "R", hidden_units=8)
