@@ -86,8 +86,11 @@ def mean_intra_group_std(f, c) -> float:
 def relative_spread(f) -> float:
     """Scale-free spread without constants: mean intra-group std of F / std of F over all samples."""
     f = np.asarray(f, dtype=np.float64)
-    if f.ndim == 3:
+    if f.ndim == 3 and f.shape[-1] == 1:
         f = f[..., 0]
+    if f.ndim != 2:
+        raise ValueError(f"relative_spread needs grouped outputs of shape (groups, members) or (groups, members, 1), "
+                         f"got shape {f.shape}")
     total = f.std()
     return float(np.mean(np.std(f, axis=1)) / total) if total > 0 else float("nan")
 

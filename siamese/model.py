@@ -40,6 +40,19 @@ def default_first_layer(symmetry=None) -> str:
     return "dense" if symmetry is not None else "product"
 
 
+def hidden_widths(hidden) -> list[int]:
+    """The hidden layer widths as a list: a sequence of integers, or one integer for one layer."""
+    if isinstance(hidden, (int, np.integer)):
+        return [int(hidden)]
+    try:
+        widths = [int(h) for h in hidden]
+    except (TypeError, ValueError):
+        raise ValueError(f"hidden must be a width or a sequence of widths (integers), got {hidden!r}") from None
+    if any(w != h for w, h in zip(widths, hidden)):
+        raise ValueError(f"hidden layer widths must be integers, got {list(hidden)}")
+    return widths
+
+
 def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh", bottleneck: int = 1,
                      mean=None, variance=None, name: str = "f", symmetry=None,
                      first_layer: str | None = None) -> keras.Sequential:
@@ -52,7 +65,7 @@ def build_subnetwork(n_features: int, hidden=(160, 160), activation: str = "tanh
     ``"dense"``: a plain Dense layer, the paper's network; None: :func:`default_first_layer` of ``symmetry``."""
     first_layer = default_first_layer(symmetry) if first_layer is None else first_layer
     n_features, bottleneck = int(n_features), int(bottleneck)
-    hidden = [int(h) for h in hidden]
+    hidden = hidden_widths(hidden)
     if n_features < 1:
         raise ValueError(f"n_features must be >= 1, got {n_features}")
     if bottleneck < 1:
@@ -119,7 +132,7 @@ class SiameseNetwork(keras.Model):
         shape = subnetwork.input_shape if hasattr(subnetwork, "input_shape") else None
         self.n_features = int(shape[-1]) if shape is not None and shape[-1] is not None else n_features
         self.bottleneck = int(subnetwork.output_shape[-1]) if hasattr(subnetwork, "output_shape") else bottleneck
-        self.hidden, self.activation_name = [int(h) for h in hidden], activation
+        self.hidden, self.activation_name = hidden_widths(hidden), activation
         self.head = SimilarityHead(name="similarity")
         if self.n_features is not None:  # build now: variables must exist before fit traces (fact 4)
             self(np.zeros((1, 2, self.n_features), np.float32))

@@ -117,6 +117,19 @@ def test_learning_rate_schedules_never_climb():
     assert rates[0] == pytest.approx(1e-6) and max(rates) <= 1e-6 * (1 + 1e-6) and rates[-1] < rates[0]
 
 
+def test_hidden_widths_and_grouped_outputs_are_named():
+    assert SiameseNetwork(n_features=4, hidden=8).hidden == [8]  # one integer: one layer
+    for bad in ("16", (8, 2.5), None):
+        with pytest.raises(ValueError, match="hidden"):
+            SiameseNetwork(n_features=4, hidden=bad)
+    from conserve_tf.metrics import relative_spread
+
+    assert relative_spread(np.ones((3, 4, 1)) * np.arange(3)[:, None, None]) == 0.0
+    for bad in (np.arange(10.0), np.ones((3, 4, 2))):
+        with pytest.raises(ValueError, match="relative_spread needs grouped outputs"):
+            relative_spread(bad)
+
+
 def test_rollouts_need_a_positive_time_step_and_span():
     system = lagrangian.get_system("kepler")
     model = lagrangian.build_model(system, "R", hidden_units=8)
