@@ -65,6 +65,23 @@ class Trajectories:
     window: int | None = None  # points of the Savitzky-Golay estimate, when one was made
     periodic: tuple = ()  # indices of the coordinates that are angles (radians, period 2π)
 
+    def __post_init__(self):
+        n, d = len(self.times), len(self.coordinates)
+        sizes = {"times": n, "states": len(self.states), "accelerations": len(self.accelerations),
+                 "labels": len(self.labels)}
+        if len(set(sizes.values())) > 1:
+            raise TrajectoryDataError(f"{self.name}: times, states, accelerations and labels must hold one entry per "
+                                      f"trajectory, got {sizes}")
+        for k in range(n):
+            t, x, a = (np.shape(v) for v in (self.times[k], self.states[k], self.accelerations[k]))
+            if len(t) != 1 or x != (t[0], 2 * d) or a != (t[0], d):
+                raise TrajectoryDataError(
+                    f"{self.name}: trajectory {self.labels[k]!r} needs times (T,), states (T, {2 * d}) and "
+                    f"accelerations (T, {d}) for its {d} coordinate(s) {list(self.coordinates)}; got {t}, {x}, {a}")
+        if any(not 0 <= int(i) < d for i in self.periodic):
+            raise TrajectoryDataError(f"{self.name}: periodic coordinate indices {list(self.periodic)} are not in "
+                                      f"[0, {d})")
+
     @property
     def d(self) -> int:
         """Number of generalised coordinates."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from benchmarks.lagrangian_recorded import planar_orbits
-from lagrangian.measured import (LEARNED_R2, RESTART_SEED_STEP, MeasuredSystem, TrajectoryDataError,
+from lagrangian.measured import (LEARNED_R2, RESTART_SEED_STEP, MeasuredSystem, Trajectories, TrajectoryDataError,
                                  double_pendulum_trajectories, fit_measured, load_trajectories)
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -88,6 +88,20 @@ def test_split_holds_out_the_end_of_every_trajectory(orbits_csv):
         assert train.times[k][-1] < test.times[k][0]
         np.testing.assert_array_equal(np.concatenate([train.states[k], test.states[k]]), data.states[k])
     assert train.name == "orbits_train" and test.name == "orbits_test"
+
+
+def test_trajectories_made_by_hand_must_be_consistent(orbits_csv):
+    data = load_trajectories(orbits_csv)
+    assert Trajectories(data.times, data.states, data.accelerations, data.coordinates, data.labels).d == 2
+    cases = [
+        (dict(labels=data.labels[:-1]), "one entry per trajectory"),
+        (dict(states=[s[:, :3] for s in data.states]), r"needs times \(T,\), states \(T, 4\)"),
+        (dict(accelerations=[a[:-1] for a in data.accelerations]), "accelerations"),
+        (dict(periodic=(2,)), r"periodic coordinate indices \[2\] are not in \[0, 2\)"),
+    ]
+    for change, message in cases:
+        with pytest.raises(TrajectoryDataError, match=message):
+            dataclasses.replace(data, **change)
 
 
 @pytest.mark.parametrize("content, kwargs, message", [
@@ -173,7 +187,8 @@ def test_measured_system_offers_the_record_to_training_and_rollout(orbits_csv):
         MeasuredSystem(train, test, symmetry="T")
     with pytest.raises(TrajectoryDataError, match="dim=3 does not divide the 2 coordinates"):
         MeasuredSystem(train, test, dim=3)
-    one = dataclasses.replace(test, coordinates=test.coordinates[:1], states=[s[:, [0, 2]] for s in test.states])
+    one = dataclasses.replace(test, coordinates=test.coordinates[:1], states=[s[:, [0, 2]] for s in test.states],
+                              accelerations=[a[:, :1] for a in test.accelerations])
     with pytest.raises(TrajectoryDataError, match="held-out record must have the training record's coordinates"):
         MeasuredSystem(train, one)
 
