@@ -381,14 +381,23 @@ class ConservNet(BuiltModelMixin, keras.Model):
         self.check_features(x)
         if gid is None:  # ids 0..G-1 of this batch; under a strategy each replica's groups follow the previous one's
             g = tf.shape(x)[0]
-            replica = tf.distribute.get_replica_context()
-            first = replica.replica_id_in_sync_group if replica is not None else 0
-            gid = tf.range(g) + tf.cast(first, tf.int32) * g
+            gid = tf.range(g) + self._first_group(g)
         elif gid.dtype.is_floating or gid.dtype.is_complex or gid.dtype == tf.string or gid.dtype == tf.bool:
             raise ValueError(f"the second element of ConservNet's data holds the groups' integer ids (groups,), which "
                              f"key the spreading noise; it got {gid.dtype.name} values. ConservNet has no targets: "
                              f"pass x alone, or x with integer ids")
         return x, tf.reshape(tf.cast(gid, tf.int64), [-1])
+
+    @staticmethod
+    def _first_group(g):
+        """Index of this replica's first group in the global batch: the groups of the replicas before it (their
+        counts gathered, so an uneven last batch numbers every group once, as one device does); 0 on one device."""
+        replica = tf.distribute.get_replica_context()
+        if replica is None or replica.num_replicas_in_sync == 1:
+            return 0
+        counts = replica.all_gather(tf.reshape(g, [1]), axis=0)  # (replicas,)
+        before = tf.range(tf.shape(counts)[0]) < tf.cast(replica.replica_id_in_sync_group, tf.int32)
+        return tf.reduce_sum(tf.where(before, counts, tf.zeros_like(counts)))
 
     def _record(self, terms):
         for tracker in self.metrics:

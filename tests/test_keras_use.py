@@ -182,6 +182,17 @@ def test_two_replicas_without_ids_use_the_noise_of_one_device(s1):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_an_uneven_batch_over_two_replicas_numbers_each_group_once(s1):
+    """5 groups split 3 + 2 over two replicas: ids 0-2 and 3-4 (the second replica's ids used to start at its
+    own count, 2, so two groups of one step shared a noise key)."""
+    strategy = get_strategy("mirrored")
+    with strategy.scope():
+        model = small(s1)
+    batches = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensor_slices(s1.x[:5].astype("float32")).batch(5))
+    ids = strategy.run(lambda x: model._unpack(x)[1], args=(next(iter(batches)),))
+    assert [list(v.numpy()) for v in strategy.experimental_local_results(ids)] == [[0, 1, 2], [3, 4]]
+
+
 def test_an_unbuilt_model_made_in_a_strategy_scope_trains(s1):
     with get_strategy("mirrored").scope():
         model = compiled(small())
