@@ -121,6 +121,20 @@ def test_scripts_print_the_monotone_fit():
     assert not out["symbolic"]["named"] and lines[-1].startswith("WARNING: g explains little of F")
 
 
+def test_a_polynomial_that_only_approximates_f_is_said_to():
+    from conserve_tf.symbolic import read_out
+
+    x, c, _ = pendulum(300)
+    xt, ct, _ = pendulum(300, seed=5)
+    for f, ft, describes in ((x[:, 1] ** 2 - 0.3 * x[:, 0] * x[:, 1], xt[:, 1] ** 2 - 0.3 * xt[:, 0] * xt[:, 1], True),
+                             (c, ct, False)):  # a polynomial of degree 2; the energy with its cos θ
+        lines = []
+        out = read_out("polynomial", "F", x, f, xt, ft, NAMES, degree=2, print_fn=lines.append)
+        assert out["polynomial"]["describes"] is describes
+        assert any(line.startswith("NOTE: this polynomial explains") for line in lines) is not describes
+    assert "--readout=symbolic" in lines[-1]
+
+
 def test_monotone_fit_never_chooses_a_formula_whose_h_turns():
     from conserve_tf.symbolic._sympy_tools import cubic_design, monotone_cubic
     from conserve_tf.symbolic.regression import _score

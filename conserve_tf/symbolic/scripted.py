@@ -17,6 +17,10 @@ READOUTS = ("polynomial", "symbolic", "both", "none")
 #: the held-out score (the fit's own: R², R² of h(g) or alignment) below which a printed formula is flagged
 NAMED = 0.9
 
+#: the held-out R² of the printed polynomial below which it is called an approximation, not F's formula: a
+#: network's F that is a polynomial reads at 0.999 (S1 in the README), S2's sine and root at 0.59, S3's log at 0.78
+POLYNOMIAL_DESCRIBES = 0.99
+
 
 def read_out(kind: str, name: str, x_train, f_train, x_test, f_test, feature_names, degree: int = 4,
              extra_features=None, seconds: float = 35.0, functions=DEFAULT_FUNCTIONS, seed: int = 0,
@@ -40,6 +44,14 @@ def read_out(kind: str, name: str, x_train, f_train, x_test, f_test, feature_nam
         print_fn(f"{name} ≈ {res.formula} {sign} {abs(res.intercept):.3g}   (degree {res.degree})")
         out["polynomial"] = {"formula": res.formula, "intercept": res.intercept, "degree": res.degree,
                              "r2_table": res.table}
+        chosen = next(r for r in res.table if r["degree"] == res.degree)
+        explained = chosen["r2_test"] if chosen["r2_test"] is not None else chosen["r2_train"]
+        out["polynomial"]["describes"] = bool(explained >= POLYNOMIAL_DESCRIBES)
+        if explained < POLYNOMIAL_DESCRIBES:
+            hint = "" if kind == "both" else "; --readout=symbolic searches formulas with sin, log, 1/r ..."
+            print_fn(f"NOTE: this polynomial explains {explained:.3f} of {name}'s variance on "
+                     f"{'held-out' if chosen['r2_test'] is not None else 'training'} data (below "
+                     f"{POLYNOMIAL_DESCRIBES}): it approximates {name}, it is not {name}'s formula{hint}")
     if kind in ("symbolic", "both"):
         res = symbolic_readout(x_train, f_train, x_test, f_test, fit=fit, grad_train=grad_train, grad_test=grad_test,
                                feature_names=feature_names, functions=functions, time_budget=seconds, seed=seed,
