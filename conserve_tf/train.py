@@ -76,6 +76,8 @@ def define_flags():
                          "on a trivial or plateau solution); default: the recipe's (fast 1, paper 0).", lower_bound=0)
     flags.DEFINE_integer("groups_per_step", 0, "Groups per optimizer step (0: the recipe's choice).", lower_bound=0)
     flags.DEFINE_float("learning_rate", 0.0, "Peak learning rate (0: the recipe's).", lower_bound=0.0)
+    flags.DEFINE_float("weight_decay", None, "Decoupled weight decay of AdamW, 0 for plain Adam (default: the "
+                       "recipe's; fast: 0.1 with the ratio objective, 0 with the NV loss).", lower_bound=0.0)
     flags.DEFINE_integer("width", None, "Hidden layer width (default: the recipe's).", lower_bound=1)
     flags.DEFINE_integer("depth", None, "Number of hidden layers (default: the recipe's).", lower_bound=1)
     flags.DEFINE_string("activation", None, "Hidden activation, any Keras activation name (default: the recipe's).")
@@ -254,7 +256,7 @@ def main(argv):
         validation=FLAGS.validation or None,
         penalty_samples=FLAGS.penalty_samples or None)
     for name in ("width", "depth", "activation", "spread", "radial", "q", "r", "objective", "restarts",
-                 "symmetry"):  # unset: the recipe's (symmetry: none)
+                 "symmetry", "weight_decay"):  # unset: the recipe's (symmetry: none)
         if getattr(FLAGS, name) is not None:
             fit_kwargs[name] = getattr(FLAGS, name)
     if FLAGS.first_layer != "dense":
@@ -281,7 +283,9 @@ def main(argv):
     results["network"] = (f"{model.depth} x {model.width} {model.activation}, objective {model.objective.name}"
                           + (f", {model.symmetry}-invariant inputs" if model.symmetry else "")
                           + (f", product first layer (gain {model.product_gain:.3g})" if model.first_layer == "product"
-                             else ""))
+                             else "")
+                          + (f", weight decay {float(model.optimizer.weight_decay):.3g}"
+                             if getattr(model.optimizer, "weight_decay", None) else ""))
     print(f"network: {results['network']}")
     if model.log_inputs:
         logged = [train.feature_names[i] for i in model.log_inputs]
