@@ -60,7 +60,7 @@ def test_script_defaults_are_the_recipes():
     try:
         flags.FLAGS(["conserve_tf.train"])
         assert flags.FLAGS.epochs == DEFAULT_STEPS
-        assert [getattr(flags.FLAGS, k) for k in ("width", "depth", "activation", "objective")] == [None] * 4
+        assert [getattr(flags.FLAGS, k) for k in ("width", "depth", "activation", "objective", "weight_decay")] == [None] * 5
     finally:
         for name in set(flags.FLAGS) - before:
             delattr(flags.FLAGS, name)
@@ -145,6 +145,26 @@ def test_the_nv_objective_brings_its_own_settings_on_grouped_data_and_explicit_c
     assert mine.activation == "tanh" and mine.optimizer._learning_rate.peak == pytest.approx(3e-3)
     paper, _ = fit_conservnet(train, steps=2, width=8, depth=1, recipe="paper")
     assert paper.activation == "mish" and float(paper.optimizer.learning_rate) == pytest.approx(5e-5)
+
+
+def test_weight_decay_is_the_ratio_objectives_and_explicit_values_win():
+    """The fast recipe trains the ratio objective with AdamW's decoupled weight decay (round 14), the NV loss and
+    the paper recipe with plain Adam; a given weight_decay wins, 0 meaning plain Adam."""
+    import keras
+
+    train = make_system("s1", 4, 10, seed=0)
+
+    def decay(**kwargs):
+        model, _ = fit_conservnet(train, steps=2, width=8, depth=1, restarts=0, **kwargs)
+        opt = model.optimizer
+        return float(opt.weight_decay) if isinstance(opt, keras.optimizers.AdamW) else None
+
+    assert decay() == pytest.approx(RECIPES["fast"]["weight_decay"]) == pytest.approx(0.1)
+    assert decay(objective="nv") is None and decay(recipe="paper") is None
+    assert decay(weight_decay=0.0) is None and decay(objective="nv", weight_decay=0.05) == pytest.approx(0.05)
+    for bad in (-0.1, float("nan"), True):
+        with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
+            fit_conservnet(train, steps=2, width=8, depth=1, weight_decay=bad)
 
 
 def test_a_run_that_finds_nothing_is_restarted_from_fresh_starts_and_the_flattest_kept():
