@@ -203,8 +203,7 @@ def fit_conservnet(train, test=None, steps: int = DEFAULT_STEPS, recipe: str = "
     else:
         objective = model.objective
     if weight_decay is None:
-        weight_decay = r.get("objective_settings", {}).get(objective.name, {}).get("weight_decay",
-                                                                                   r.get("weight_decay", 0.0))
+        weight_decay = _own_settings(r, objective).get("weight_decay", r.get("weight_decay", 0.0))
     if isinstance(weight_decay, bool) or not (np.isfinite(float(weight_decay)) and float(weight_decay) >= 0):
         raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
     weight_decay = float(weight_decay)
@@ -315,6 +314,11 @@ def _fit_once(train, val, test, model, scaling, model_kwargs, r, lr, final, per,
     return model, history
 
 
+def _own_settings(r, objective) -> dict:
+    """The settings recipe ``r`` gives ``objective`` of its own (``"objective_settings"``; empty when none)."""
+    return r.get("objective_settings", {}).get(objective.name, {})
+
+
 def _objective_settings(r, per, model_kwargs, given, learning_rate):
     """``(model kwargs, learning rate, objective)`` of recipe ``r`` once its objective is settled: the recipe's
     ``one_group_objective`` when ``per`` groups a step are too few for its own and none was ``given``, then
@@ -323,7 +327,7 @@ def _objective_settings(r, per, model_kwargs, given, learning_rate):
     if "objective" not in given and per < objective.min_groups and r.get("one_group_objective"):
         model_kwargs = {**model_kwargs, "objective": r["one_group_objective"]}
         objective = losses.get(model_kwargs["objective"])
-    own = r.get("objective_settings", {}).get(objective.name)
+    own = _own_settings(r, objective)
     if own:
         model_kwargs = {**model_kwargs, **{k: v for k, v in own["model"].items() if k not in given}}
         learning_rate = own["learning_rate"] if learning_rate is None else learning_rate
